@@ -1,0 +1,8 @@
+"""Built-in datasets."""
+
+from workbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_datasets(register):
+    pass

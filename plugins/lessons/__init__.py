@@ -1,0 +1,8 @@
+"""Built-in lessons."""
+
+from workbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_lessons(register):
+    pass

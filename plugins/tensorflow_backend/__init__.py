@@ -1,0 +1,14 @@
+"""The TensorFlow (Keras 3) backend plugin. tensorflow itself is imported lazily, on first use."""
+
+import importlib.util
+
+from workbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_backends(register):
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ImportError("tensorflow is not installed: pip install 'cnn-workbench[tensorflow]'")
+    from plugins.tensorflow_backend.backend import TensorFlowBackend
+
+    register(TensorFlowBackend())

@@ -1,0 +1,120 @@
+"""The Backend protocol: what a deep-learning backend plugin provides, numpy at its edges.
+
+Images cross this boundary as float32 numpy arrays in NHWC layout (as Keras and the course
+notes have them), whatever the framework uses inside. Layers are addressed by their spec
+names, which are the same in every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+# -- gradient targets --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClassScore:
+    """The pre-softmax score (logit) of one class, per image."""
+
+    index: int | Sequence[int]  # one class for all images, or one per image
+
+
+@dataclass(frozen=True)
+class ChannelMean:
+    """The mean activation of one channel of a layer (gradient ascent, filter patterns)."""
+
+    layer: str
+    channel: int
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """One activation of a layer: channel at position (row, col), or a unit of a Dense layer."""
+
+    layer: str
+    channel: int
+    row: int | None = None
+    col: int | None = None
+
+
+Target = ClassScore | ChannelMean | Neuron
+Relu = Literal["plain", "guided"]
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    type: str
+    output_shape: tuple[int, ...]  # without the batch axis, NHWC order
+    params: int
+    trainable: int
+    non_trainable: int
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 32
+    optimizer: str = "adam"  # sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamax, nadam, amsgrad
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # for momentum / nesterov
+    augment: dict[str, Any] = field(default_factory=dict)  # ImageDataGenerator vocabulary
+    early_stopping: int | None = None  # patience in epochs on val_loss
+    seed: int = 0
+    loss: str = "sparse_categorical_crossentropy"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str  # "tensorflow", "pytorch"
+
+    def device(self) -> str:
+        """What the backend computes on: "cuda:0", "GPU:0", "cpu"."""
+
+    def build(self, architecture, input_shape=None, num_classes=None, seed: int = 0) -> Any:
+        """A fresh framework model for a workbench.spec.Architecture (or its native builder)."""
+
+    def load_pretrained(self, name: str) -> Any:
+        """A registered pretrained model (offline when its weights ship with a package)."""
+
+    def save(self, model, path) -> None:
+        """Save weights safely (safetensors / .weights.h5), with the architecture beside them."""
+
+    def load(self, path) -> Any:
+        """Load what save wrote; never unpickles code."""
+
+    def summary(self, model) -> list[LayerInfo]:
+        """Per layer: name, type, output shape, parameters, trainable and non-trainable counts."""
+
+    def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities for NHWC images."""
+
+    def activations(self, model, x: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
+        """The named layers' outputs (NHWC for images)."""
+
+    def gradients(self, model, x: np.ndarray, target: Target, layer: str | None = None,
+                  relu: Relu = "plain") -> tuple[np.ndarray, np.ndarray]:
+        """(activations of `layer` or the input, d target / d those activations), summed over images."""
+
+    def get_weights(self, model) -> dict[str, list[np.ndarray]]:
+        """Per layer name, its weights in Keras layout and order (kernel HWIO, bias, ...)."""
+
+    def set_weights(self, model, weights: dict[str, list[np.ndarray]]) -> None:
+        """Load weights given in Keras layout (the inverse of get_weights)."""
+
+    def set_trainable(self, model, from_layer: str | None) -> None:
+        """Freeze every layer before `from_layer` (None: everything trainable)."""
+
+    def train(self, model, data, config: TrainConfig, on_epoch: Callable[[dict], bool | None] | None = None) -> list[dict]:
+        """Train with the framework's own optimizer, loss and pipeline; on_epoch may return False to stop."""
+
+    def optimize(self, loss_fn, start, optimizer: str, steps: int, learning_rate: float) -> np.ndarray:
+        """The framework's real optimizer on a two-parameter function: the path it takes."""
+
+
+def available_backends(registry=None) -> dict[str, Backend]:
+    from workbench.registry import get_registry
+
+    return (registry or get_registry()).backends()

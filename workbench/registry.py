@@ -1,0 +1,153 @@
+"""The plugin registry: one pluggy PluginManager over the ``cnn_workbench`` entry-point group.
+
+Built-in plugins are listed in our own pyproject, so they load exactly like a third party's.
+A plugin that fails to import or raises in a hook is recorded with its error and skipped:
+the app and the other plugins keep working.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from workbench import hookspecs
+
+GROUP = "cnn_workbench"
+KINDS = ("backends", "architectures", "explainers", "datasets", "lessons")
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str | None
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "hooks": self.hooks, "error": self.error}
+
+
+class Registry:
+    def __init__(self, extra_plugins: dict[str, object] | None = None, entry_points: bool = True):
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self._info: dict[str, PluginInfo] = {}
+        self._items: dict[str, dict[str, Any]] | None = None
+        if entry_points:
+            self._load_entry_points()
+        for name, module in (extra_plugins or {}).items():
+            self.add(module, name)
+
+    # -- loading -------------------------------------------------------------------------
+    def _load_entry_points(self) -> None:
+        seen = set()
+        for ep in importlib.metadata.entry_points(group=GROUP):
+            if ep.name in seen:  # an editable install can list the same entry point twice
+                continue
+            seen.add(ep.name)
+            version = ep.dist.version if ep.dist is not None else None
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the app
+                self._info[ep.name] = PluginInfo(ep.name, version, error=_describe(exc))
+                continue
+            self.add(module, ep.name, version)
+
+    def add(self, module: object, name: str, version: str | None = None) -> None:
+        """Register a plugin object (a module or any object with hookimpls)."""
+        try:
+            self.pm.register(module, name=name)
+        except Exception as exc:  # noqa: BLE001
+            self._info[name] = PluginInfo(name, version, error=_describe(exc))
+            return
+        hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
+        self._info[name] = PluginInfo(name, version or getattr(module, "__version__", None), hooks)
+        self._items = None
+
+    # -- collecting ----------------------------------------------------------------------
+    def _collect(self) -> dict[str, dict[str, Any]]:
+        if self._items is not None:
+            return self._items
+        items: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        for kind in KINDS:
+            hook = getattr(self.pm.hook, f"register_{kind}")
+            # Call each implementation on its own so one that raises is isolated.
+            for impl in hook.get_hookimpls():
+                plugin_name = self.pm.get_name(impl.plugin)
+
+                def register(obj, _kind=kind, _plugin=plugin_name):
+                    name = getattr(obj, "name", None)
+                    if not name:
+                        raise ValueError(f"a registered {_kind[:-1]} needs a 'name'")
+                    try:
+                        obj.plugin = _plugin
+                    except (AttributeError, TypeError):  # frozen dataclasses keep their own
+                        pass
+                    items[_kind][name] = obj
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # noqa: BLE001
+                    info = self._info.setdefault(plugin_name, PluginInfo(plugin_name, None))
+                    info.error = (info.error + "; " if info.error else "") + (
+                        f"register_{kind}: {_describe(exc)}"
+                    )
+        self._items = items
+        return items
+
+    def plugins(self) -> list[PluginInfo]:
+        self._collect()
+        return sorted(self._info.values(), key=lambda p: p.name)
+
+    def backends(self) -> dict[str, Any]:
+        return self._collect()["backends"]
+
+    def architectures(self) -> dict[str, Any]:
+        return self._collect()["architectures"]
+
+    def explainers(self) -> dict[str, Any]:
+        return self._collect()["explainers"]
+
+    def datasets(self) -> dict[str, Any]:
+        return self._collect()["datasets"]
+
+    def lessons(self) -> dict[str, Any]:
+        return self._collect()["lessons"]
+
+    def get(self, kind: str, name: str) -> Any:
+        items = self._collect()[kind]
+        if name not in items:
+            known = ", ".join(sorted(items)) or "none"
+            raise KeyError(f"no {kind[:-1]} named {name!r}; registered: {known}")
+        return items[name]
+
+
+def _describe(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+_default: Registry | None = None
+_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Registry()
+        return _default
+
+
+def reset_registry() -> None:
+    """Forget the process-wide registry (tests install plugins and reload)."""
+    global _default
+    with _lock:
+        _default = None

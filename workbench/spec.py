@@ -1,0 +1,469 @@
+"""The neutral architecture spec, in the Keras vocabulary the course notes use.
+
+One description, three consumers: the shape calculator (workbench.shapes), the TensorFlow
+builder and the PyTorch builder. The same vocabulary is the JSON/YAML file format:
+
+    {"name": "mnist-cnn", "input_shape": [28, 28, 1], "num_classes": 10,
+     "layers": [{"type": "Conv2D", "filters": 32, "kernel_size": 3, "activation": "relu"}, ...]}
+
+Layer names are filled in the Keras way (conv2d_1, conv2d_2, ...) when a file omits them, so
+that "block5_conv1" or "conv2d_3" addresses the same layer in every backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Union
+
+ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "softmax", "tanh", "elu", "selu", "swish", "gelu")
+PADDINGS = ("valid", "same")
+
+
+class SpecError(ValueError):
+    """A wrong architecture description: says which layer, which key and why."""
+
+    def __init__(self, where: str, key: str | None, reason: str):
+        self.where, self.key, self.reason = where, key, reason
+        at = f"{where}, key '{key}'" if key else where
+        super().__init__(f"{at}: {reason}")
+
+
+# -- layers ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layer:
+    name: str | None = field(default=None, kw_only=True)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class Conv2D(Layer):
+    filters: int
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "valid"
+    activation: str | None = None
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2D(Layer):
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "valid"
+    depth_multiplier: int = 1
+    activation: str | None = None
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class SeparableConv2D(Layer):
+    filters: int
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "valid"
+    depth_multiplier: int = 1
+    activation: str | None = None
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class MaxPooling2D(Layer):
+    pool_size: tuple[int, int] = (2, 2)
+    strides: tuple[int, int] | None = None  # None: the pool size, as in Keras
+    padding: str = "valid"
+
+
+@dataclass(frozen=True)
+class AveragePooling2D(Layer):
+    pool_size: tuple[int, int] = (2, 2)
+    strides: tuple[int, int] | None = None
+    padding: str = "valid"
+
+
+@dataclass(frozen=True)
+class GlobalAveragePooling2D(Layer):
+    pass
+
+
+@dataclass(frozen=True)
+class BatchNormalization(Layer):
+    momentum: float = 0.99
+    epsilon: float = 1e-3
+
+
+@dataclass(frozen=True)
+class Dropout(Layer):
+    rate: float = 0.5
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    pass
+
+
+@dataclass(frozen=True)
+class Dense(Layer):
+    units: int | None = None  # None in the last Dense: the architecture's num_classes
+    activation: str | None = None
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class Activation(Layer):
+    activation: str = "relu"
+
+
+@dataclass(frozen=True)
+class ZeroPadding2D(Layer):
+    padding: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1))  # ((top, bottom), (left, right))
+
+
+@dataclass(frozen=True)
+class Residual(Layer):
+    """Outputs of body and shortcut are added; an empty shortcut is the identity."""
+
+    body: tuple[Layer, ...] = ()
+    shortcut: tuple[Layer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inception(Layer):
+    """Outputs of the branches are concatenated on the channel axis."""
+
+    branches: tuple[tuple[Layer, ...], ...] = ()
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (
+        Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling2D, AveragePooling2D,
+        GlobalAveragePooling2D, BatchNormalization, Dropout, Flatten, Dense, Activation,
+        ZeroPadding2D, Residual, Inception,
+    )
+}
+BLOCK_TYPES = (Residual, Inception)
+CONV_TYPES = (Conv2D, DepthwiseConv2D, SeparableConv2D)
+
+
+# -- architectures -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Architecture:
+    """A named architecture: a spec (layers) or, for zoo models, native builders per backend."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    layers: tuple[Layer, ...] = ()
+    description: str = ""
+    source: str = ""  # where it comes from, e.g. "seed 001: the MNIST CNN"
+    explain_layer: str | None = None  # the layer worth explaining (Grad-CAM); default: last conv
+    # For models that are not spec-built (pretrained zoo models): backend name -> builder.
+    native: dict[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
+    class_names: tuple[str, ...] | None = None
+
+    @property
+    def is_spec(self) -> bool:
+        return bool(self.layers)
+
+    def with_input(self, input_shape) -> "Architecture":
+        return parse_architecture({**self.to_dict(), "input_shape": list(input_shape)})
+
+    def with_classes(self, num_classes: int) -> "Architecture":
+        """The same architecture with its last Dense layer resized to ``num_classes``."""
+        data = self.to_dict()
+        data["num_classes"] = num_classes
+        for layer in reversed(data["layers"]):
+            if layer["type"] == "Dense":
+                layer["units"] = num_classes
+                break
+        return parse_architecture(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+        }
+        if self.description:
+            out["description"] = self.description
+        out["layers"] = [layer_to_dict(layer) for layer in self.layers]
+        return out
+
+    def last_conv(self) -> str | None:
+        if self.explain_layer:
+            return self.explain_layer
+        convs = [layer.name for layer in walk(self.layers) if isinstance(layer, CONV_TYPES)]
+        return convs[-1] if convs else None
+
+
+def walk(layers) -> list[Layer]:
+    """Every layer, blocks' inner layers first and then the block itself, in order."""
+    out: list[Layer] = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            out += walk(layer.body) + walk(layer.shortcut)
+        elif isinstance(layer, Inception):
+            for branch in layer.branches:
+                out += walk(branch)
+        out.append(layer)
+    return out
+
+
+# -- parsing -----------------------------------------------------------------------------
+def _pair(value, where, key) -> tuple[int, int]:
+    if isinstance(value, bool):
+        raise SpecError(where, key, f"expected an integer or a pair of integers, got {value!r}")
+    if isinstance(value, int):
+        value = (value, value)
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        if min(value) < 1:
+            raise SpecError(where, key, f"must be at least 1, got {list(value)}")
+        return (int(value[0]), int(value[1]))
+    raise SpecError(where, key, f"expected an integer or a pair of integers, got {value!r}")
+
+
+def _zero_padding(value, where, key):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = ((value, value), (value, value))
+    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        value = ((value[0], value[0]), (value[1], value[1]))
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value)
+        and all(isinstance(v, int) and v >= 0 for p in value for v in p)
+    ):
+        return (tuple(value[0]), tuple(value[1]))
+    raise SpecError(where, key, f"expected an int, (rows, cols) or ((top, bottom), (left, right)), got {value!r}")
+
+
+def _positive_int(value, where, key):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(where, key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_field(cls, key, value, where):
+    """Validate and normalise one key of one layer."""
+    if key in ("kernel_size", "pool_size"):
+        return _pair(value, where, key)
+    if key == "strides":
+        return None if value is None else _pair(value, where, key)
+    if key == "padding":
+        if cls is ZeroPadding2D:
+            return _zero_padding(value, where, key)
+        if value not in PADDINGS:
+            raise SpecError(where, key, f"must be 'valid' or 'same', got {value!r}")
+        return value
+    if key == "activation":
+        if value in (None, "linear") and cls is not Activation:
+            return None
+        if value not in ACTIVATIONS:
+            raise SpecError(where, key, f"unknown activation {value!r}; known: {', '.join(ACTIVATIONS)}")
+        return value
+    if key in ("filters", "depth_multiplier"):
+        return _positive_int(value, where, key)
+    if key == "units":
+        return None if value is None else _positive_int(value, where, key)
+    if key == "rate":
+        if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise SpecError(where, key, f"must be a number in [0, 1), got {value!r}")
+        return float(value)
+    if key in ("momentum", "epsilon"):
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise SpecError(where, key, f"must be a positive number, got {value!r}")
+        return float(value)
+    if key == "use_bias":
+        if not isinstance(value, bool):
+            raise SpecError(where, key, f"must be true or false, got {value!r}")
+        return value
+    if key == "name":
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise SpecError(where, key, f"must be letters, digits and underscores, got {value!r}")
+        return value
+    return value
+
+
+def parse_layer(data: Any, where: str = "layers[0]") -> Layer:
+    if isinstance(data, Layer):
+        return data
+    if not isinstance(data, dict):
+        raise SpecError(where, None, f"a layer must be an object with a 'type', got {data!r}")
+    kind = data.get("type")
+    if kind not in LAYER_TYPES:
+        raise SpecError(where, "type", f"unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
+    cls = LAYER_TYPES[kind]
+    allowed = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "type":
+            continue
+        if key not in allowed:
+            raise SpecError(where, key, f"{kind} has no key '{key}'; its keys are: {', '.join(allowed)}")
+        if cls is Residual and key in ("body", "shortcut"):
+            value = _parse_list(value, f"{where}.{key}")
+        elif cls is Inception and key == "branches":
+            if not isinstance(value, list) or not value:
+                raise SpecError(where, key, "must be a non-empty list of layer lists")
+            value = tuple(_parse_list(b, f"{where}.branches[{i}]") for i, b in enumerate(value))
+        else:
+            value = _check_field(cls, key, value, where)
+        kwargs[key] = value
+    missing = [
+        f.name for f in fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs
+    ]
+    if missing:
+        raise SpecError(where, missing[0], f"{kind} needs '{missing[0]}'")
+    if cls is Residual and not kwargs.get("body"):
+        raise SpecError(where, "body", "a Residual block needs a non-empty body")
+    return cls(**kwargs)
+
+
+def _parse_list(value, where) -> tuple[Layer, ...]:
+    if not isinstance(value, list):
+        raise SpecError(where, None, "must be a list of layers")
+    return tuple(parse_layer(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+
+def _assign_names(layers, counters: dict[str, int], taken: set[str]) -> tuple[Layer, ...]:
+    """Give every unnamed layer a Keras-style name: conv2d_1, max_pooling2d_1, ..."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            layer = dataclasses.replace(
+                layer,
+                body=_assign_names(layer.body, counters, taken),
+                shortcut=_assign_names(layer.shortcut, counters, taken),
+            )
+        elif isinstance(layer, Inception):
+            layer = dataclasses.replace(
+                layer, branches=tuple(_assign_names(b, counters, taken) for b in layer.branches)
+            )
+        if layer.name is None:
+            base = snake_case(layer.type)
+            while True:
+                counters[base] = counters.get(base, 0) + 1
+                name = f"{base}_{counters[base]}"
+                if name not in taken:
+                    break
+            layer = dataclasses.replace(layer, name=name)
+        out.append(layer)
+        taken.add(layer.name)
+    return tuple(out)
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower().replace("2_d", "2d")
+
+
+def parse_architecture(data: dict[str, Any], **extra) -> Architecture:
+    """Build an Architecture from its JSON/YAML form, with errors that name the place."""
+    if not isinstance(data, dict):
+        raise SpecError("architecture", None, "must be an object with name, input_shape, num_classes, layers")
+    known = {"name", "input_shape", "num_classes", "layers", "description", "source", "explain_layer"}
+    for key in data:
+        if key not in known:
+            raise SpecError("architecture", key, f"unknown key; expected: {', '.join(sorted(known))}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise SpecError("architecture", "name", "needs a non-empty name")
+    shape = data.get("input_shape")
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+    ):
+        raise SpecError("architecture", "input_shape", f"must be [height, width, channels], got {shape!r}")
+    num_classes = data.get("num_classes")
+    layers_data = data.get("layers")
+    if not isinstance(layers_data, list) or not layers_data:
+        raise SpecError("architecture", "layers", "must be a non-empty list of layers")
+    layers = _parse_list(layers_data, "layers")
+    dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+    if num_classes is None and dense and layers[dense[-1]].units:
+        num_classes = layers[dense[-1]].units
+    num_classes = _positive_int(num_classes, "architecture", "num_classes")
+    if dense and layers[dense[-1]].units is None:
+        layers = layers[: dense[-1]] + (dataclasses.replace(layers[dense[-1]], units=num_classes),) + layers[dense[-1] + 1:]
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dense) and layer.units is None:
+            raise SpecError(f"layers[{i}]", "units", "only the last Dense layer may omit units")
+    taken = {layer.name for layer in walk(layers) if layer.name}
+    if len(taken) != sum(1 for layer in walk(layers) if layer.name):
+        raise SpecError("architecture", "layers", "layer names must be unique")
+    layers = _assign_names(layers, {}, taken)
+    return Architecture(
+        name=name,
+        input_shape=tuple(shape),
+        num_classes=num_classes,
+        layers=layers,
+        description=data.get("description", ""),
+        source=data.get("source", ""),
+        explain_layer=data.get("explain_layer"),
+        **extra,
+    )
+
+
+def layer_to_dict(layer: Layer) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": layer.type}
+    for f in fields(layer):
+        value = getattr(layer, f.name)
+        if f.name in ("body", "shortcut"):
+            value = [layer_to_dict(v) for v in value]
+        elif f.name == "branches":
+            value = [[layer_to_dict(v) for v in branch] for branch in value]
+        elif value == f.default:
+            continue
+        elif isinstance(value, tuple):
+            value = json.loads(json.dumps(value))  # tuples -> lists, nested too
+            if f.name in ("kernel_size", "pool_size", "strides") and value[0] == value[1]:
+                value = value[0]
+        out[f.name] = value
+    return out
+
+
+def load_architecture_file(path: str | Path) -> Architecture:
+    """Read a JSON or YAML architecture file."""
+    path = Path(path)
+    text = path.read_text()
+    return loads_architecture(text, suffix=path.suffix)
+
+
+def loads_architecture(text: str, suffix: str = ".json") -> Architecture:
+    if suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError("file", None, f"not valid YAML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("file", None, f"not valid JSON: {exc}") from None
+    return parse_architecture(data)
+
+
+def dumps_architecture(arch: Architecture, fmt: str = "json") -> str:
+    data = arch.to_dict()
+    if fmt in ("yaml", "yml"):
+        import yaml
+
+        return yaml.safe_dump(data, sort_keys=False)
+    return json.dumps(data, indent=2)
+
+
+LayerLike = Union[Layer, dict]
