@@ -1,10 +1,12 @@
-"""`workbench bench`: not built yet (see the open issues)."""
+"""`workbench bench {train,explain} --json`: speed as ratios against a baseline run in the same process."""
+
+import importlib
+
+TARGETS = ("train", "explain")
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="(not built yet)")
-    p.set_defaults(func=run)
-
-
-def run(args) -> int:
-    raise RuntimeError("'workbench bench' is not built yet")
+    p = sub.add_parser("bench", help="benchmarks, as ratios against a baseline in the same process")
+    targets = p.add_subparsers(dest="target", required=True)
+    for name in TARGETS:
+        importlib.import_module(f"workbench.commands.bench_{name}").add_parser(targets)
