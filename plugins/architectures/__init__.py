@@ -24,3 +24,4 @@ def load_all() -> list[Architecture]:
 def register_architectures(register):
     for arch in load_all():
         register(arch)
+    __import__("plugins.architectures.pretrained", fromlist=["_"]).register_pretrained(register)  # PRETRAINED helper

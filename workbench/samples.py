@@ -1,0 +1,100 @@
+"""Offline sample photos (shipped with scikit-image and scikit-learn) and decoding an upload.
+
+Every photo comes back as an HxWx3 uint8 RGB array, so a lesson can show it as it is and hand
+it to ``workbench.imagenet.preprocess`` for a pretrained model.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from workbench.imagenet import as_rgb_uint8
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    description: str
+    source: str
+    load: Callable[[], np.ndarray]
+
+
+def _skimage(name: str) -> Callable[[], np.ndarray]:
+    def load():
+        import skimage.data
+
+        return getattr(skimage.data, name)()
+
+    return load
+
+
+def _sklearn(filename: str) -> Callable[[], np.ndarray]:
+    def load():
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(filename)
+
+    return load
+
+
+SAMPLES: dict[str, Sample] = {
+    s.name: s
+    for s in (
+        Sample("chelsea", "Chelsea the cat", "scikit-image (CC0)", _skimage("chelsea")),
+        Sample("coffee", "a cup of coffee", "scikit-image (CC0)", _skimage("coffee")),
+        Sample("astronaut", "astronaut Eileen Collins", "scikit-image (public domain)", _skimage("astronaut")),
+        Sample("rocket", "a rocket on its launch pad", "scikit-image (public domain)", _skimage("rocket")),
+        Sample("camera", "a cameraman (greyscale)", "scikit-image", _skimage("camera")),
+        Sample("coins", "Greek coins (greyscale)", "scikit-image", _skimage("coins")),
+        Sample("clock", "a wall clock (greyscale)", "scikit-image", _skimage("clock")),
+        Sample("china", "a Chinese temple", "scikit-learn", _sklearn("china.jpg")),
+        Sample("flower", "a flower", "scikit-learn", _sklearn("flower.jpg")),
+    )
+}
+
+
+def names() -> list[str]:
+    return list(SAMPLES)
+
+
+@lru_cache(maxsize=None)
+def _cached(name: str) -> np.ndarray:
+    image = as_rgb_uint8(SAMPLES[name].load())
+    image.setflags(write=False)  # shared between callers: nobody may change it in place
+    return image
+
+
+def load(name: str) -> np.ndarray:
+    """A sample photo by name, HxWx3 uint8 RGB (read-only, cached)."""
+    if name not in SAMPLES:
+        raise KeyError(f"no sample photo {name!r}; known: {', '.join(SAMPLES)}")
+    return _cached(name)
+
+
+def load_all(selected=None) -> dict[str, np.ndarray]:
+    return {name: load(name) for name in (selected or SAMPLES)}
+
+
+class ImageDecodeError(ValueError):
+    """An uploaded file that is not a readable image."""
+
+
+def decode(data: bytes | io.IOBase, name: str = "the file") -> np.ndarray:
+    """An uploaded image file (PNG, JPEG, ...) -> HxWx3 uint8 RGB, or a clear ImageDecodeError."""
+    raw = data.read() if hasattr(data, "read") else data
+    if not raw:
+        raise ImageDecodeError(f"{name} is empty")
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            image.load()  # decode now: a truncated file fails here, not later
+            return as_rgb_uint8(np.asarray(image.convert("RGB")))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageDecodeError(
+            f"{name} is not an image that can be read (PNG, JPEG, BMP, GIF, TIFF or WebP expected): {exc}"
+        ) from None
