@@ -179,6 +179,13 @@ class Arithmetic:
         rows = ["+".join(f"{_num(p)}*{_num(w)}" for p, w in zip(pr, wr)) for pr, wr in zip(self.pixels, self.weights)]
         return " +".join(rows) + f" = {_num(self.value)}"
 
+    @property
+    def nonzero_text(self) -> str:
+        """Only the products that count, as the seed writes the curve detector's:
+        (50*30)+(50*30)+(20*30)+(50*30)+(50*30) = 6600"""
+        terms = [f"({_num(p)}*{_num(w)})" for p, w in zip(self.pixels.ravel(), self.weights.ravel()) if p * w != 0]
+        return ("+".join(terms) or "every product is 0") + f" = {_num(self.value)}"
+
 
 def _num(x: float) -> str:
     x = float(x)

@@ -1,8 +1,40 @@
-"""Built-in lessons."""
+"""Built-in lessons. Each page module is imported only when its lesson is opened, so the app
+starts in seconds and a missing or broken page shows a clear message instead of a traceback."""
+
+import importlib
 
 from workbench.hookspecs import hookimpl
+from workbench.lesson import Lesson
+
+# name, title, section, icon, order, description
+BUILT_IN = (
+    ("home", "Welcome", "Start", ":material/home:", 0,
+     "What the workbench is, the lessons in order, the installed plugins and devices."),
+    ("convolution", "Convolution & Sobel", "Basics", ":material/grid_on:", 10,
+     "Slide a kernel over a photo: Sobel edges, sharpening, stride, padding, pooling, the FFT."),
+    ("shape_calculator", "Shape calculator", "Basics", ":material/calculate:", 20,
+     "Output shape, parameters, receptive field and cost of every layer, checked in each backend."),
+    ("gallery", "Architecture gallery", "Basics", ":material/account_tree:", 30,
+     "LeNet to VGG and ResNet: diagrams, summaries and the ImageNet history table."),
+    ("training", "Training", "Training", ":material/model_training:", 40,
+     "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
+    ("explanations", "Explanations", "Explaining", ":material/visibility:", 50,
+     "Feature maps, saliency, Grad-CAM, occlusion and LIME side by side."),
+)
+
+
+def lazy_render(module: str):
+    """render() of pages.<module>, imported on first use."""
+
+    def render():
+        importlib.import_module(f"pages.{module}").render()
+
+    render.__name__ = f"render_{module}"
+    return render
 
 
 @hookimpl
 def register_lessons(register):
-    pass
+    for name, title, section, icon, order, description in BUILT_IN:
+        register(Lesson(name=name, title=title, section=section, render=lazy_render(name),
+                        icon=icon, order=order, description=description))

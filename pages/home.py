@@ -1,0 +1,73 @@
+"""Home: what the workbench is, the path through the lessons, the plugins and the devices."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pandas as pd
+import streamlit as st
+
+from workbench import ui
+
+
+def render() -> None:
+    st.title("CNN Workbench")
+    st.markdown(
+        "A workbench for learning how **convolutional neural networks** see. Every number the course "
+        "notes work out on paper is computed here live, on real images and real models, in "
+        "**TensorFlow/Keras** and **PyTorch** side by side, and everything runs offline."
+    )
+
+    st.subheader("The lessons, in order")
+    st.markdown(
+        "Start with a single kernel sliding over a photo, then stack layers and count what they cost, "
+        "look at the networks that won ImageNet, train your own, and finally ask a trained network "
+        "*why* it decided what it did."
+    )
+    for step, lesson in enumerate(l for l in ui.lessons() if l.order > 0):
+        with st.container(border=True):
+            cols = st.columns([5, 1], vertical_alignment="center")
+            cols[0].markdown(f"**{step + 1}. {lesson.title}** · *{lesson.section}*  \n{lesson.description}")
+            page = ui.lesson_page(lesson.name)
+            if page is not None:
+                cols[1].page_link(page, label="Open", icon=":material/arrow_forward:")
+
+    _plugins()
+    _devices()
+
+
+def _plugins() -> None:
+    st.subheader("Installed plugins")
+    registry = ui.registry()
+    rows = [
+        {
+            "plugin": p.name,
+            "version": p.version or "",
+            "hooks": ", ".join(h.removeprefix("register_") for h in p.hooks),
+            "status": "error" if p.error else "ok",
+            "error": p.error or "",
+        }
+        for p in registry.plugins()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for p in registry.plugins():
+        if p.error:
+            st.warning(f"Plugin **{p.name}** did not load and was skipped: {p.error}")
+    counts = {kind: len(getattr(registry, kind)()) for kind in ("backends", "architectures", "explainers", "datasets", "lessons")}
+    st.caption(" · ".join(f"{n} {kind}" for kind, n in counts.items())
+               + f" · cnn-workbench {importlib.metadata.version('cnn-workbench')}")
+
+
+def _devices() -> None:
+    st.subheader("Where the computing happens")
+    backends = ui.registry().backends()
+    if not backends:
+        st.info("No deep-learning backend is installed: the convolution lesson and the calculator still work. "
+                "Install one with `pip install -e '.[torch]'` or `'.[tensorflow]'`.")
+        return
+    cols = st.columns(len(backends))
+    for col, name in zip(cols, sorted(backends)):
+        with col, ui.guard(f"ask the {name} backend for its device"):
+            device = ui.backend_device(name)
+            kind = "GPU" if any(g in device.lower() for g in ("cuda", "gpu", "mps")) else "CPU"
+            col.metric(name, kind, device, delta_color="off")

@@ -1,0 +1,202 @@
+"""Shared Streamlit helpers for the lesson pages: cached registry and devices, an error guard,
+image input with clear messages, and plotly figures in one style.
+
+No deep-learning framework is imported here; a backend is only touched when a page asks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Callable
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from workbench.registry import get_registry
+
+# Offline sample photos from scikit-image (loader name -> label).
+SAMPLE_IMAGES = {
+    "camera": "Cameraman (grey)",
+    "chelsea": "Chelsea the cat",
+    "coins": "Coins",
+    "astronaut": "Astronaut",
+    "coffee": "Coffee cup",
+    "brick": "Brick wall",
+    "rocket": "Rocket",
+}
+MAX_UPLOAD_PIXELS = 4096 * 4096
+
+
+# -- cached registry objects --------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def registry():
+    """The plugin registry, loaded once per server process."""
+    return get_registry()
+
+
+def lessons() -> list:
+    """Registered lessons in navigation order (the home page first)."""
+    return sorted(registry().lessons().values(), key=lambda lesson: (lesson.order, lesson.title))
+
+
+@st.cache_resource(show_spinner="Asking the backend which device it uses ...")
+def backend_device(name: str) -> str:
+    """What one backend computes on ("cpu", "cuda:0", ...); imports its framework once."""
+    return registry().backends()[name].device()
+
+
+def lesson_page(name: str):
+    """The st.Page the app registered for a lesson (for st.page_link), or None outside the app."""
+    return st.session_state.get("workbench_pages", {}).get(name)
+
+
+# -- errors -------------------------------------------------------------------------------
+def friendly(exc: BaseException) -> str:
+    """One sentence for a student: the exception's own message, without a traceback."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, ModuleNotFoundError):
+        return f"a module it needs is not installed ({exc.name})"
+    return str(exc) or type(exc).__name__
+
+
+class guard(contextlib.ContextDecorator):
+    """Turn any exception inside into a clear ``st.error`` (no traceback); the page goes on.
+
+    Use as ``with guard("compute the output"):`` or as a decorator ``@guard("render the lesson")``.
+    Streamlit's own stop/rerun signals are BaseExceptions and pass through untouched.
+    """
+
+    def __init__(self, what: str = "finish this step"):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        st.error(f"Could not {self.what}: {friendly(exc)}", icon=":material/error:")
+        return True
+
+
+# -- images -------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False)
+def sample_image(name: str) -> np.ndarray:
+    """A scikit-image sample photo (bundled, offline) as grey float in [0, 1]."""
+    import skimage.data
+
+    if name not in SAMPLE_IMAGES:
+        raise ValueError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
+    return to_grey(getattr(skimage.data, name)())
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """Grey float image in [0, 1] from grey, RGB or RGBA, integer or float."""
+    import skimage.color
+    import skimage.util
+
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = skimage.color.rgba2rgb(image)
+    if image.ndim == 3:
+        image = skimage.color.rgb2gray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected a grey or colour image, got an array of shape {image.shape}")
+    return skimage.util.img_as_float(image).astype(float)
+
+
+def read_image(data: bytes, filename: str = "the file") -> np.ndarray:
+    """Decode an uploaded image; a broken or non-image file gets a clear ValueError."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_UPLOAD_PIXELS:
+                raise ValueError(f"{filename} is {img.width}x{img.height}; please upload an image under 16 megapixels")
+            img.load()
+            return np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"{filename} is not an image that can be read (PNG, JPEG, BMP, ...): {exc}") from None
+
+
+def image_picker(key: str, default: str = "camera", max_side: int | None = 256) -> np.ndarray | None:
+    """A sample photo or an upload, as a grey float image; None (after a clear message) if it fails."""
+    cols = st.columns([2, 3])
+    names = list(SAMPLE_IMAGES)
+    name = cols[0].selectbox(
+        "Image", names, index=names.index(default), format_func=SAMPLE_IMAGES.get, key=f"{key}_sample"
+    )
+    upload = cols[1].file_uploader("... or upload your own", type=None, key=f"{key}_upload")
+    try:
+        image = to_grey(read_image(upload.getvalue(), upload.name)) if upload else sample_image(name)
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return None
+    if max_side and max(image.shape) > max_side:
+        import skimage.transform
+
+        scale = max_side / max(image.shape)
+        image = skimage.transform.rescale(image, scale, anti_aliasing=True)
+    return image
+
+
+# -- figures ------------------------------------------------------------------------------
+def heatmap(
+    z: np.ndarray,
+    title: str = "",
+    colorscale: str = "gray",
+    zmid: float | None = None,
+    text: bool = False,
+    highlight: tuple[int, int, int, int] | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """An image or feature map as a plotly heatmap: rows downwards, square pixels.
+
+    ``text`` writes each value in its cell (small matrices); ``highlight`` outlines a window
+    (top, left, bottom, right) in cell coordinates.
+    """
+    z = np.asarray(z, dtype=float)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            colorscale=colorscale,
+            zmid=zmid,
+            text=np.vectorize(_cell)(z) if text else None,
+            texttemplate="%{text}" if text else None,
+            hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>",
+            showscale=not text,
+        )
+    )
+    if highlight is not None:
+        top, left, bottom, right = highlight
+        fig.add_shape(
+            type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,
+            line=dict(color="#e4572e", width=3),
+        )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(constrain="domain", showgrid=False)
+    side = height or min(420, max(220, 40 * z.shape[0] + 80)) if text else (height or 380)
+    fig.update_layout(title=title, height=side, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+def _cell(v: float) -> str:
+    return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
+
+
+def show(fig: go.Figure, key: str | None = None) -> None:
+    st.plotly_chart(fig, width="stretch", key=key)
+
+
+def number(n: float) -> str:
+    """138357544 -> '138,357,544' (the way Keras' summary prints it)."""
+    return f"{int(n):,}"
+
+
+def run_page(render: Callable[[], None], title: str) -> None:
+    """Render one lesson; any error becomes one clear message instead of a traceback."""
+    with guard(f"show the lesson '{title}'"):
+        render()
