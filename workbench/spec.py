@@ -191,8 +191,9 @@ class Architecture:
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
         }
-        if self.description:
-            out["description"] = self.description
+        for key in ("description", "source", "explain_layer"):  # so dumps -> loads round-trips
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         out["layers"] = [layer_to_dict(layer) for layer in self.layers]
         return out
 

@@ -24,4 +24,8 @@ def load_all() -> list[Architecture]:
 def register_architectures(register):
     for arch in load_all():
         register(arch)
-    __import__("plugins.architectures.pretrained", fromlist=["_"]).register_pretrained(register)  # PRETRAINED helper
+    # Zoo models built natively by the backends (EfficientNet-Lite0, torchvision/keras.applications),
+    # imported here, after the spec files, so a failure there still leaves the seeds' models registered.
+    from plugins.architectures.pretrained import register_pretrained
+
+    register_pretrained(register)
