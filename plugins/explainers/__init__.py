@@ -1,8 +1,12 @@
-"""Built-in explainers."""
+"""Built-in explainers: the methods of the source documents plus SmoothGrad, Integrated Gradients
+and Grad-CAM++, registered like any third-party plugin's."""
 
 from workbench.hookspecs import hookimpl
 
 
 @hookimpl
 def register_explainers(register):
-    pass
+    from workbench.explain import BUILT_IN
+
+    for cls in BUILT_IN:
+        register(cls())

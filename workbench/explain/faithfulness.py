@@ -1,0 +1,61 @@
+"""How faithful is a map? Deletion and insertion curves (Petsiuk et al. 2018, RISE).
+
+Deletion: remove pixels from the most to the least important (set them to `fill`) and watch
+the class probability; a faithful map makes it fall fast (small area under the curve).
+Insertion: start from a blurred image and put the important pixels back first; the probability
+should rise fast (large area). A random pixel order is the baseline every method must beat.
+All the perturbed images of one image go through `predict` in batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from workbench.explain.base import batch_size_for
+
+
+def pixel_order(saliency: np.ndarray) -> np.ndarray:
+    """Pixel indices from the most to the least important (ties: first come first)."""
+    return np.argsort(-saliency.ravel(), kind="stable")
+
+
+def curve(backend, model, image, target, order, start, finish, steps=20, batch=None) -> np.ndarray:
+    """Probability of `target` as pixels switch from `start` to `finish` in `order`, steps+1 points."""
+    h, w, c = image.shape
+    counts = np.linspace(0, h * w, steps + 1).astype(int)
+    frames = np.repeat(start.reshape(1, h * w, c), steps + 1, axis=0)
+    for k, count in enumerate(counts):
+        frames[k, order[:count]] = finish.reshape(h * w, c)[order[:count]]
+    batch = batch or batch_size_for(backend, image.size * 4)
+    return backend.predict(model, frames.reshape(-1, h, w, c), batch_size=batch)[:, target]
+
+
+def auc(values: np.ndarray) -> float:
+    """Area under a curve sampled at equal steps over [0, 1] (trapezoids)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(((values[1:] + values[:-1]) / 2).mean())
+
+
+def deletion_insertion(backend, model, images, targets, maps, steps=20, fill=0.0, blur=8.0, batch=None):
+    """Per image: deletion and insertion curves and AUCs for `maps` (N, H, W)."""
+    out = []
+    for image, target, saliency in zip(images, targets, maps):
+        order = pixel_order(saliency)
+        flat = np.full_like(image, fill)
+        blurred = gaussian_filter(image, sigma=(blur, blur, 0))
+        deletion = curve(backend, model, image, target, order, image, flat, steps, batch)
+        insertion = curve(backend, model, image, target, order, blurred, image, steps, batch)
+        out.append({"deletion": deletion, "insertion": insertion,
+                    "deletion_auc": auc(deletion), "insertion_auc": auc(insertion)})
+    return out
+
+
+def random_maps(shape, seed=0) -> np.ndarray:
+    """The baseline: each pixel's importance drawn at random."""
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+def mean_scores(results: list[dict]) -> dict:
+    return {"deletion_auc": float(np.mean([r["deletion_auc"] for r in results])),
+            "insertion_auc": float(np.mean([r["insertion_auc"] for r in results]))}
