@@ -1,0 +1,154 @@
+"""Lesson: the architecture gallery, and seed 001's ImageNet history table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from workbench import shapes, ui
+
+# Seed 001's summary table, as printed (None where the seed leaves the cell empty).
+HISTORY = pd.DataFrame(
+    [
+        (1998, "LeNet (8)", "Yann LeCun et al", None, None, 60e3),
+        (2012, "AlexNet (7)", "Alex Krizhevsky, Geoffrey Hinton, Ilya Sutskever", "1st", 15.3, 60e6),
+        (2013, "ZFNet", "Matthew Zeiler and Rob Fergus", "1st", 14.8, None),
+        (2014, "GoogLeNet (19)", "Google", "1st", 6.67, 4e6),
+        (2014, "VGG Net (16)", "Simonyan, Zisserman", "2nd", 7.3, 138e6),
+        (2015, "ResNet (152)", "Kaiming He", "1st", 3.6, None),
+    ],
+    columns=["year", "network", "developed by", "place", "top-5 error (%)", "parameters"],
+)
+# The workbench's own model closest to each row, to set the seed's round numbers beside exact counts.
+OURS = {"LeNet (8)": "lenet-5", "AlexNet (7)": "alexnet", "VGG Net (16)": "vgg16"}
+
+COLOURS = {
+    "Conv2D": "#4c78a8", "SeparableConv2D": "#72b7b2", "DepthwiseConv2D": "#72b7b2",
+    "MaxPooling2D": "#e45756", "AveragePooling2D": "#ff9da6", "GlobalAveragePooling2D": "#ff9da6",
+    "Dense": "#54a24b", "Flatten": "#bab0ac", "Dropout": "#d3d3d3", "BatchNormalization": "#eeca3b",
+    "Activation": "#b279a2", "ZeroPadding2D": "#9d755d", "Residual": "#f58518", "Inception": "#f58518",
+}
+
+
+@st.cache_data(show_spinner=False)
+def _table(name: str) -> shapes.ShapeTable:
+    return shapes.compute(ui.registry().architectures()[name])
+
+
+def render() -> None:
+    st.title("Architecture gallery")
+    st.markdown("The networks of the course notes, from LeNet's digits to the ImageNet winners, each built "
+                "from the same layer vocabulary you can edit in the shape calculator.")
+    archs = ui.registry().architectures()
+    if not archs:
+        st.warning("No architecture is registered: install the architectures plugin (it ships with cnn-workbench).")
+    else:
+        with ui.guard("show the architectures"):
+            _overview(archs)
+            _one(archs)
+    with ui.guard("show the history table"):
+        _history(archs)
+
+
+def _params(name: str, arch) -> int | None:
+    return _table(name).total_params if arch.is_spec else None
+
+
+def _overview(archs) -> None:
+    rows = []
+    for name in sorted(archs):
+        a = archs[name]
+        with ui.guard(f"compute {name}'s shapes"):
+            rows.append({
+                "architecture": name, "input": " x ".join(map(str, a.input_shape)), "classes": a.num_classes,
+                "parameters": _params(name, a), "kind": "spec" if a.is_spec else "native (" + ", ".join(a.native) + ")",
+                "source": a.source,
+            })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+
+
+def _one(archs) -> None:
+    names = sorted(archs)
+    name = st.selectbox("Look closer at", names, index=names.index("vgg16") if "vgg16" in names else 0, key="gallery_pick")
+    arch = archs[name]
+    st.subheader(name)
+    st.markdown(arch.description or "*(no description)*")
+    if arch.source:
+        st.caption(f"Source: {arch.source}")
+    if not arch.is_spec:
+        _native(arch)
+        return
+    table = _table(name)
+    st.metric("Parameters", ui.number(table.total_params), help="computed by workbench.shapes from the spec")
+    ui.show(diagram(table), key="gallery_diagram")
+    st.dataframe(
+        pd.DataFrame([{"layer": "  " * r.depth + r.name, "type": r.type, "output shape": str(tuple(r.output_shape)),
+                       "params": r.params} for r in table.rows]),
+        hide_index=True, width="stretch", column_config={"params": st.column_config.NumberColumn(format="localized")},
+    )
+
+
+def _native(arch) -> None:
+    """A zoo model without a spec: only a backend can say what is inside."""
+    backends = {n: b for n, b in ui.registry().backends().items() if n in arch.native}
+    st.info(f"{arch.name} is a native model ({', '.join(arch.native) or 'no backend'}); "
+            "its layer table comes from building it in a backend.")
+    for name, backend in backends.items():
+        if st.button(f"Build it in {name}", key=f"gallery_build_{name}"):
+            with st.spinner(f"Building {arch.name} in {name} ..."), ui.guard(f"build {arch.name} in {name}"):
+                info = backend.summary(backend.build(arch))
+                st.metric("Parameters", ui.number(sum(i.params for i in info)))
+                st.dataframe(pd.DataFrame([{"layer": i.name, "type": i.type, "output shape": str(i.output_shape),
+                                            "params": i.params} for i in info]), hide_index=True, width="stretch")
+
+
+def diagram(table: shapes.ShapeTable) -> go.Figure:
+    """Top-level layers left to right; a box's height grows with its feature map, its label gives the shape."""
+    rows = [r for r in table.rows if r.depth == 0]
+    heights = [math.sqrt(r.output_shape[0]) if len(r.output_shape) == 3 else 1.0 for r in rows]
+    fig = go.Figure(go.Bar(
+        x=list(range(len(rows))), y=[2 * h for h in heights], base=[-h for h in heights],
+        marker_color=[COLOURS.get(r.type, "#999") for r in rows], width=0.8,
+        text=["x".join(map(str, r.output_shape)) for r in rows], textposition="inside", textangle=-90,
+        customdata=[[r.name, r.type, r.params] for r in rows],
+        hovertemplate="%{customdata[0]} (%{customdata[1]})<br>output %{text}<br>%{customdata[2]:,} params<extra></extra>",
+    ))
+    for t in dict.fromkeys(r.type for r in rows):  # a legend entry per layer type
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t,
+                                 marker=dict(size=12, symbol="square", color=COLOURS.get(t, "#999"))))
+    fig.update_layout(height=320, showlegend=True, bargap=0.1, margin=dict(l=10, r=10, t=30, b=10),
+                      title=f"{table.architecture}: input {'x'.join(map(str, table.input_shape))} → "
+                            f"output {'x'.join(map(str, table.output_shape))}")
+    fig.update_xaxes(tickvals=list(range(len(rows))), ticktext=[r.name for r in rows], tickangle=-60)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _history(archs) -> None:
+    st.header("ImageNet, year by year (seed 001)")
+    table = HISTORY.copy()
+    ours = [OURS[n] if OURS.get(n) in archs and archs[OURS[n]].is_spec else None for n in table["network"]]
+    table["workbench model"] = ours
+    table["its parameters"] = [_table(m).total_params if m else None for m in ours]
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "parameters": st.column_config.NumberColumn(format="compact"),
+        "its parameters": st.column_config.NumberColumn(format="localized"),
+    })
+    st.caption("The seed rounds parameter counts; the last two columns give the exact count of this workbench's "
+               "version (its AlexNet is the cats-vs-dogs variant of seed 000, so it has fewer).")
+    known = HISTORY.dropna(subset=["top-5 error (%)", "parameters"])
+    fig = go.Figure(go.Scatter(
+        x=known["parameters"], y=known["top-5 error (%)"], mode="markers+text",
+        text=[f"{n} ({y})" for n, y in zip(known["network"], known["year"])], textposition="top center",
+        marker=dict(size=14, color=known["year"], colorscale="Viridis", showscale=True, colorbar=dict(title="year")),
+    ))
+    fig.update_xaxes(type="log", title="parameters (log scale)")
+    fig.update_yaxes(title="top-5 error on ImageNet (%)", rangemode="tozero")
+    fig.update_layout(height=420, title="More parameters did not mean fewer errors: GoogLeNet beat VGG with 4 M")
+    ui.show(fig, key="gallery_history")
+    missing = HISTORY[HISTORY[["top-5 error (%)", "parameters"]].isna().any(axis=1)]["network"]
+    st.caption(f"Not plotted (the seed leaves a number out): {', '.join(missing)}.")
