@@ -1,0 +1,27 @@
+"""Per-layer summary of a Keras model, read from the real Keras layers."""
+
+from __future__ import annotations
+
+import math
+
+from workbench import spec as S
+from workbench.backend import LayerInfo
+from plugins.tensorflow_backend.weights import layer_names
+
+
+def _count(variables) -> int:
+    return sum(math.prod(v.shape) for v in variables)
+
+
+def summary(model) -> list[LayerInfo]:
+    arch = getattr(model, "workbench_arch", None)
+    spec_types = {layer.name: layer.type for layer in S.walk(arch.layers)} if arch is not None else {}
+    rows = []
+    for name in layer_names(model):
+        layer = model.get_layer(name)
+        trainable, non_trainable = _count(layer.trainable_weights), _count(layer.non_trainable_weights)
+        rows.append(LayerInfo(
+            name, spec_types.get(name, type(layer).__name__), tuple(layer.output.shape[1:]),
+            layer.count_params() if layer.built else trainable + non_trainable, trainable, non_trainable,
+        ))
+    return rows

@@ -1,0 +1,42 @@
+"""Keras models already keep their weights in the Keras layout: these just key them by layer name."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import weights as W
+
+
+def layer_names(model) -> list[str]:
+    """Spec names in spec order; for a native model, its layers (the input layer left out)."""
+    arch = getattr(model, "workbench_arch", None)
+    if arch is not None and arch.is_spec:
+        from workbench import graph
+
+        return graph.layer_names(arch)
+    return [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
+
+
+def get_weights(model) -> W.Weights:
+    out: W.Weights = {}
+    for name in layer_names(model):
+        arrays = model.get_layer(name).get_weights()
+        if arrays:
+            out[name] = [np.asarray(a, np.float32) for a in arrays]
+    return out
+
+
+def set_weights(model, weights: W.Weights, arch=None) -> None:
+    arch = arch or getattr(model, "workbench_arch", None)
+    if arch is not None and arch.is_spec:
+        W.check_weights(arch, weights)
+    known = set(layer_names(model))
+    for name, arrays in weights.items():
+        if name not in known:
+            raise ValueError(f"the model has no layer named {name!r}")
+        layer = model.get_layer(name)
+        want = [tuple(w.shape) for w in layer.weights]
+        got = [tuple(np.shape(a)) for a in arrays]
+        if want != got:
+            raise ValueError(f"layer {name!r} expects weights of shapes {want}, got {got}")
+        layer.set_weights([np.asarray(a, np.float32) for a in arrays])

@@ -1,0 +1,218 @@
+"""PyTorch modules for the spec's Keras layers, computing exactly what Keras computes.
+
+Inside, tensors are NCHW (PyTorch's layout); what differs from Keras is handled here:
+- "same" padding is Keras/TF's: ceil(W/S) outputs, the extra pixel of an odd total padding
+  goes after (bottom/right), so it is an explicit, possibly asymmetric, F.pad;
+- max-pooling pads with -inf, average-pooling "same" divides by the pixels inside the image;
+- Flatten reads in H, W, C order so a Dense kernel means the same in both backends;
+- BatchNormalization takes Keras' epsilon, and momentum 1 - Keras' momentum.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workbench import spec as S
+from workbench.shapes import same_padding
+
+
+def activation(name: str | None) -> nn.Module:
+    """The torch module for a Keras activation name (Identity for None / linear)."""
+    table = {
+        None: nn.Identity, "linear": nn.Identity, "relu": nn.ReLU, "relu6": nn.ReLU6,
+        "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "elu": nn.ELU, "selu": nn.SELU,
+        "swish": nn.SiLU, "gelu": nn.GELU,  # Keras' gelu is the exact (erf) one by default
+    }
+    if name == "softmax":
+        return nn.Softmax(dim=1)  # Keras' axis -1 is the channel axis, dim 1 in NCHW
+    return table[name]()
+
+
+def pad_same(x: torch.Tensor, kernel, strides, value: float = 0.0) -> torch.Tensor:
+    """Keras' "same" padding for this input size (computed per call: inputs may vary in size)."""
+    top, bottom = same_padding(x.shape[2], kernel[0], strides[0])
+    left, right = same_padding(x.shape[3], kernel[1], strides[1])
+    if top == bottom == left == right == 0:
+        return x
+    return F.pad(x, (left, right, top, bottom), value=value)
+
+
+class Activated(nn.Module):
+    """A layer with a Keras `activation`; `skip_activation` gives its pre-activation (logits)."""
+
+    def __init__(self, act: str | None):
+        super().__init__()
+        self.act = activation(act)
+        self.skip_activation = False
+
+    def activate(self, x):
+        return x if self.skip_activation else self.act(x)
+
+
+class Conv(Activated):
+    """Conv2D and DepthwiseConv2D (groups = input channels, Keras' channel order c * dm + m)."""
+
+    def __init__(self, layer, cin: int):
+        super().__init__(layer.activation)
+        self.kernel, self.strides, self.padding = layer.kernel_size, layer.strides, layer.padding
+        if isinstance(layer, S.DepthwiseConv2D):
+            cout, groups = cin * layer.depth_multiplier, cin
+        else:
+            cout, groups = layer.filters, 1
+        self.conv = nn.Conv2d(cin, cout, self.kernel, self.strides, groups=groups, bias=layer.use_bias)
+
+    def forward(self, x):
+        if self.padding == "same":
+            x = pad_same(x, self.kernel, self.strides)
+        return self.activate(self.conv(x))
+
+
+class Separable(Activated):
+    """SeparableConv2D: a depthwise conv (no bias) then a pointwise 1x1 conv with the bias."""
+
+    def __init__(self, layer: S.SeparableConv2D, cin: int):
+        super().__init__(layer.activation)
+        self.kernel, self.strides, self.padding = layer.kernel_size, layer.strides, layer.padding
+        mid = cin * layer.depth_multiplier
+        self.depthwise = nn.Conv2d(cin, mid, self.kernel, self.strides, groups=cin, bias=False)
+        self.pointwise = nn.Conv2d(mid, layer.filters, 1, bias=layer.use_bias)
+
+    def forward(self, x):
+        if self.padding == "same":
+            x = pad_same(x, self.kernel, self.strides)
+        return self.activate(self.pointwise(self.depthwise(x)))
+
+
+class MaxPool(nn.Module):
+    def __init__(self, layer: S.MaxPooling2D):
+        super().__init__()
+        self.pool, self.strides, self.padding = layer.pool_size, layer.strides or layer.pool_size, layer.padding
+
+    def forward(self, x):
+        if self.padding == "same":
+            x = pad_same(x, self.pool, self.strides, value=float("-inf"))  # padding never wins a max
+        return F.max_pool2d(x, self.pool, self.strides)
+
+
+class AvgPool(nn.Module):
+    def __init__(self, layer: S.AveragePooling2D):
+        super().__init__()
+        self.pool, self.strides, self.padding = layer.pool_size, layer.strides or layer.pool_size, layer.padding
+
+    def forward(self, x):
+        if self.padding != "same":
+            return F.avg_pool2d(x, self.pool, self.strides)
+        # Keras averages over the window's pixels inside the image: sum / count of real pixels.
+        total = F.avg_pool2d(pad_same(x, self.pool, self.strides), self.pool, self.strides, divisor_override=1)
+        ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+        count = F.avg_pool2d(pad_same(ones, self.pool, self.strides), self.pool, self.strides, divisor_override=1)
+        return total / count
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+class Flatten(nn.Module):
+    def forward(self, x):
+        if x.dim() == 4:
+            x = x.permute(0, 2, 3, 1)  # H, W, C order, as Keras flattens NHWC
+        return x.flatten(1)
+
+
+class Dense(Activated):
+    def __init__(self, layer: S.Dense, n_in: int):
+        super().__init__(layer.activation)
+        self.linear = nn.Linear(n_in, layer.units, bias=layer.use_bias)
+
+    def forward(self, x):
+        return self.activate(self.linear(x))
+
+
+class BatchNorm(nn.Module):
+    def __init__(self, layer: S.BatchNormalization, channels: int, rank: int):
+        super().__init__()
+        norm = nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d
+        self.bn = norm(channels, eps=layer.epsilon, momentum=1.0 - layer.momentum)
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+class Dropout(nn.Module):
+    def __init__(self, layer: S.Dropout):
+        super().__init__()
+        self.dropout = nn.Dropout(layer.rate)
+
+    def forward(self, x):
+        return self.dropout(x)
+
+
+class Activation(Activated):
+    def __init__(self, layer: S.Activation):
+        super().__init__(layer.activation)
+
+    def forward(self, x):
+        return self.activate(x)
+
+
+class ZeroPad(nn.Module):
+    def __init__(self, layer: S.ZeroPadding2D):
+        super().__init__()
+        (top, bottom), (left, right) = layer.padding
+        self.pad = (left, right, top, bottom)
+
+    def forward(self, x):
+        return F.pad(x, self.pad)
+
+
+class Add(nn.Module):
+    """A Residual block's output: body + shortcut."""
+
+    def forward(self, *inputs):
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = out + x
+        return out
+
+
+class Concatenate(nn.Module):
+    """An Inception block's output: its branches stacked on channels."""
+
+    def forward(self, *inputs):
+        return torch.cat(inputs, dim=1)
+
+
+def make(layer: S.Layer, input_shape: tuple[int, ...]) -> nn.Module:
+    """The module for one spec layer, given its input shape (NHWC, from the shape calculator)."""
+    c = input_shape[-1]
+    if isinstance(layer, (S.Conv2D, S.DepthwiseConv2D)):
+        return Conv(layer, c)
+    if isinstance(layer, S.SeparableConv2D):
+        return Separable(layer, c)
+    if isinstance(layer, S.MaxPooling2D):
+        return MaxPool(layer)
+    if isinstance(layer, S.AveragePooling2D):
+        return AvgPool(layer)
+    if isinstance(layer, S.GlobalAveragePooling2D):
+        return GlobalAvgPool()
+    if isinstance(layer, S.Flatten):
+        return Flatten()
+    if isinstance(layer, S.Dense):
+        return Dense(layer, c)
+    if isinstance(layer, S.BatchNormalization):
+        return BatchNorm(layer, c, len(input_shape))
+    if isinstance(layer, S.Dropout):
+        return Dropout(layer)
+    if isinstance(layer, S.Activation):
+        return Activation(layer)
+    if isinstance(layer, S.ZeroPadding2D):
+        return ZeroPad(layer)
+    if isinstance(layer, S.Residual):
+        return Add()
+    if isinstance(layer, S.Inception):
+        return Concatenate()
+    raise ValueError(f"the PyTorch backend cannot build layer type {layer.type}")

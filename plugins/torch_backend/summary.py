@@ -1,0 +1,51 @@
+"""Per-layer summary of a torch model, from the model itself: hooks for shapes, its own tensors for counts.
+
+Counts follow Keras' convention: parameters with requires_grad are trainable; frozen
+parameters and buffers (BatchNorm's running mean and variance) are not; num_batches_tracked,
+which Keras has no counterpart for, is not counted. A parameter is counted once, in the first
+listed layer holding it (a native model may list a block after the layers inside it).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from workbench import spec as S
+from workbench.backend import LayerInfo
+from plugins.torch_backend.inference import capture, model_device
+
+
+def summary(model) -> list[LayerInfo]:
+    arch = model.workbench_arch
+    layers = model.workbench_layers
+    names = list(layers)
+    h, w, c = arch.input_shape
+    model.eval()
+    with torch.inference_mode(), capture(model, names) as outputs:
+        model(torch.zeros((1, c, h, w), device=model_device(model)))
+    spec_types = {layer.name: layer.type for layer in S.walk(arch.layers)}
+    seen: set[int] = set()
+    rows = []
+    for name in names:
+        module = layers[name]
+        trainable = non_trainable = 0
+        for p in module.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                if p.requires_grad:
+                    trainable += p.numel()
+                else:
+                    non_trainable += p.numel()
+        for key, b in module.named_buffers():
+            if id(b) not in seen and not key.endswith("num_batches_tracked"):
+                seen.add(id(b))
+                non_trainable += b.numel()
+        out = outputs[name]
+        shape = tuple(out.shape[1:])
+        if len(shape) == 3:  # C, H, W -> H, W, C
+            shape = (shape[1], shape[2], shape[0])
+        rows.append(
+            LayerInfo(name, spec_types.get(name, type(module).__name__), shape,
+                      trainable + non_trainable, trainable, non_trainable)
+        )
+    return rows

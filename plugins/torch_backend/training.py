@@ -1,0 +1,185 @@
+"""Training with PyTorch's own pieces: torch.optim, nn.functional losses on logits, a
+DataLoader over a TensorDataset, torchvision.transforms.v2 augmentation. The rules for
+stopping (divergence, early stopping, the user) live in workbench.training.Progress.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from plugins.torch_backend.inference import logits_mode
+from workbench import augment as A
+from workbench.training import Progress, TrainData, check_config, head_kind, optimizer_name
+
+NAN_CHECK_EVERY = 10  # batches between reading the loss back (each read waits for a GPU)
+
+
+def make_optimizer(params, name: str, lr: float, momentum: float = 0.9):
+    name = optimizer_name(name)
+    table = {
+        "sgd": lambda: torch.optim.SGD(params, lr=lr),
+        "momentum": lambda: torch.optim.SGD(params, lr=lr, momentum=momentum),
+        "nesterov": lambda: torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=True),
+        "adagrad": lambda: torch.optim.Adagrad(params, lr=lr),
+        "adadelta": lambda: torch.optim.Adadelta(params, lr=lr),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr, alpha=0.9),  # Keras' rho 0.9 (seed 004's 0.9)
+        "adam": lambda: torch.optim.Adam(params, lr=lr),
+        "adamax": lambda: torch.optim.Adamax(params, lr=lr),
+        "nadam": lambda: torch.optim.NAdam(params, lr=lr),
+        "amsgrad": lambda: torch.optim.Adam(params, lr=lr, amsgrad=True),
+    }
+    return table[name]()
+
+
+def loss_and_correct(logits, y):
+    """Mean loss on logits, and the number of correct predictions (as tensors, no sync)."""
+    if head_kind(logits.shape[-1]) == "binary":
+        logits = logits.reshape(-1)
+        return F.binary_cross_entropy_with_logits(logits, y.float()), ((logits > 0).long() == y).sum()
+    return F.cross_entropy(logits, y), (logits.argmax(1) == y).sum()
+
+
+# -- augmentation ---------------------------------------------------------------------------
+_PAD_MODES = {"nearest": "replicate", "reflect": "reflect", "wrap": "circular"}
+
+
+def transform(spec: A.Augment):
+    """torchvision v2 transforms for one NCHW image; fill modes other than constant are made by
+    padding (replicate/reflect/circular) before the affine warp and cropping back after."""
+    from torchvision.transforms import v2
+
+    steps = []
+    if spec.rotation_range or spec.width_shift_range or spec.height_shift_range or spec.shear_range or spec.zoom_range:
+        affine = v2.RandomAffine(
+            degrees=spec.rotation_range, translate=(spec.width_shift_range, spec.height_shift_range),
+            scale=(1 - spec.zoom_range, 1 + spec.zoom_range) if spec.zoom_range else None,
+            shear=(-spec.shear_range, spec.shear_range) if spec.shear_range else None,
+            interpolation=v2.InterpolationMode.BILINEAR, fill=0.0)
+        mode = _PAD_MODES.get(spec.fill_mode)
+        if mode is None:
+            steps.append(affine)
+        else:
+            def padded(x, affine=affine, mode=mode):
+                h, w = x.shape[-2:]
+                ph, pw = (h + 1) // 2, (w + 1) // 2
+                if mode == "reflect":  # reflect cannot pad more than the size - 1
+                    ph, pw = min(ph, h - 1), min(pw, w - 1)
+                big = F.pad(x[None], (pw, pw, ph, ph), mode=mode)[0]
+                return affine(big)[..., ph:ph + h, pw:pw + w]
+            steps.append(padded)
+    if spec.horizontal_flip:
+        steps.append(v2.RandomHorizontalFlip())
+    if spec.vertical_flip:
+        steps.append(v2.RandomVerticalFlip())
+    return v2.Compose(steps)
+
+
+def _augmented_batches(spec: A.Augment):
+    """A collate_fn that draws fresh augmentation parameters for every image."""
+    t = transform(spec)
+
+    def collate(batch):
+        xs, ys = zip(*batch)
+        return torch.stack([t(x) for x in xs]), torch.stack(ys)
+    return collate
+
+
+def augment(x: np.ndarray, spec, seed: int = 0) -> np.ndarray:
+    """Augmented copies of NHWC images (for the preview grid)."""
+    spec = A.parse(spec)
+    torch.manual_seed(seed)
+    t = transform(spec)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32))
+    return torch.stack([t(img) for img in xt]).numpy().transpose(0, 2, 3, 1)
+
+
+# -- training -------------------------------------------------------------------------------
+def _tensors(x, y, device):
+    return TensorDataset(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(device), torch.from_numpy(y).to(device))
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> tuple[float, float]:
+    """(mean loss, accuracy) in inference mode."""
+    device = next(model.parameters()).device
+    total, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), logits_mode(model):
+        for xb, yb in DataLoader(_tensors(x, y, device), batch_size=batch_size):
+            loss, right = loss_and_correct(model(xb), yb)
+            total += loss * len(yb)
+            correct += right
+    model.train(was_training)
+    return total.item() / len(y), correct.item() / len(y)
+
+
+def _train_mode(model):
+    """Training mode, except frozen layers (set_trainable): their BatchNorm keeps its moving stats."""
+    model.train()
+    for name in getattr(model, "workbench_frozen", ()):
+        model.workbench_layers[name].eval()
+
+
+def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
+    config = check_config(config)
+    device = next(model.parameters()).device
+    torch.manual_seed(config.seed)
+    spec = A.parse(config.augment)
+    on_device = device.type != "cpu" and not spec.active  # keep the whole set on the GPU when we can
+    loader = DataLoader(
+        _tensors(data.x, data.y, device if on_device else "cpu"), batch_size=config.batch_size, shuffle=True,
+        generator=torch.Generator().manual_seed(config.seed),
+        collate_fn=_augmented_batches(spec) if spec.active else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("every layer is frozen: nothing to train (set_trainable from an earlier layer)")
+    optimizer = make_optimizer(params, config.optimizer, config.learning_rate, config.momentum)
+    progress = Progress(config, on_epoch, data.stop)
+    for epoch in range(1, config.epochs + 1):
+        progress.start_epoch()
+        _train_mode(model)
+        total = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        with logits_mode(model):
+            for step, (xb, yb) in enumerate(loader, 1):
+                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                loss, right = loss_and_correct(model(xb), yb)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(yb)
+                correct += right
+                seen += len(yb)
+                if progress.interrupted():
+                    break
+                if (step == 1 or step % NAN_CHECK_EVERY == 0) and not progress.batch(total.item() / seen, epoch):
+                    break
+        model.eval()
+        loss_value = total.item() / max(seen, 1)
+        val = evaluate(model, data.x_val, data.y_val) if data.has_val and math.isfinite(loss_value) else (None, None)
+        if not progress.end_epoch(epoch, loss_value, correct.item() / max(seen, 1), *val):
+            break
+    model.eval()
+    return progress.history
+
+
+def optimize(loss_fn, start, optimizer: str, steps: int, learning_rate: float) -> np.ndarray:
+    """torch.optim on f(a, b): the path of (a, b), steps + 1 points."""
+    p = torch.tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
+    opt = make_optimizer([p], optimizer, learning_rate)
+    path = [p.detach().numpy().copy()]
+    for _ in range(int(steps)):
+        opt.zero_grad()
+        loss = loss_fn(p[0], p[1])
+        loss.backward()
+        opt.step()
+        path.append(p.detach().numpy().copy())
+        if not np.all(np.isfinite(path[-1])):
+            break
+    return np.array(path)

@@ -1,0 +1,159 @@
+"""Backend-neutral pieces of running a spec model, shared by every backend plugin.
+
+- ``run(layers, x, ops)`` walks the spec graph once: each plain layer is applied to the
+  running tensor, a Residual adds its body and shortcut, an Inception concatenates its
+  branches. The Keras builder walks it with symbolic tensors to wire a functional model; the
+  PyTorch module walks it in ``forward`` with real tensors. One walk, two frameworks.
+- The final activation to strip for logits, the probabilities from logits, and gradient
+  targets (which layers they read, checks with clear messages, and the per-image value
+  written over any tensor type through a few framework ops).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from workbench import spec as S
+from workbench.backend import ChannelMean, ClassScore, Neuron
+
+SQUASHING = ("softmax", "sigmoid")  # final activations that logits leave out
+
+
+class GraphOps(Protocol):
+    def layer(self, layer: S.Layer, x: Any) -> Any: ...
+
+    def merge(self, block: S.Layer, inputs: list[Any]) -> Any: ...
+
+
+def run(layers: Sequence[S.Layer], x: Any, ops: GraphOps) -> Any:
+    """Apply a spec's layers to x; blocks call ``ops.merge(block, [outputs])``."""
+    for layer in layers:
+        if isinstance(layer, S.Residual):
+            body = run(layer.body, x, ops)
+            shortcut = run(layer.shortcut, x, ops)  # empty shortcut: x itself
+            x = ops.merge(layer, [body, shortcut])
+        elif isinstance(layer, S.Inception):
+            x = ops.merge(layer, [run(branch, x, ops) for branch in layer.branches])
+        else:
+            x = ops.layer(layer, x)
+    return x
+
+
+def call_native(builder, arch: S.Architecture, seed: int):
+    """Call a native (zoo) builder with whichever of input_shape, num_classes, seed it accepts."""
+    offered = {"input_shape": arch.input_shape, "num_classes": arch.num_classes, "seed": seed}
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return builder(**offered)
+    return builder(**{k: v for k, v in offered.items() if k in params})
+
+
+def layer_names(arch: S.Architecture) -> list[str]:
+    """Every spec layer's name, in the order of workbench.shapes.compute (blocks after their insides)."""
+    return [layer.name for layer in S.walk(arch.layers)]
+
+
+def final_activation(arch: S.Architecture) -> tuple[str | None, str | None]:
+    """(name of the last layer, its squashing activation) when the spec ends in softmax/sigmoid."""
+    last = arch.layers[-1]
+    act = getattr(last, "activation", None)
+    return (last.name, act) if act in SQUASHING else (None, None)
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Softmax over classes; a sigmoid for a one-unit (binary) head."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.shape[-1] == 1:
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def frozen_before(names: Sequence[str], from_layer: str | None) -> set[str]:
+    """The layers set_trainable freezes: everything before ``from_layer`` in spec order."""
+    if from_layer is None:
+        return set()
+    names = list(names)
+    if from_layer not in names:
+        raise ValueError(f"no layer named {from_layer!r}; the layers are: {', '.join(names)}")
+    return set(names[: names.index(from_layer)])
+
+
+def check_layers(requested: Sequence[str], known: Sequence[str]) -> list[str]:
+    requested = [requested] if isinstance(requested, str) else list(requested)
+    missing = [name for name in requested if name not in known]
+    if missing:
+        raise ValueError(f"no layer named {', '.join(map(repr, missing))}; the layers are: {', '.join(known)}")
+    return requested
+
+
+# -- gradient targets --------------------------------------------------------------------
+def check_relu(relu: str) -> str:
+    if relu not in ("plain", "guided"):
+        raise ValueError(f"relu must be 'plain' or 'guided', got {relu!r}")
+    return relu
+
+
+def target_layer(target) -> str | None:
+    """The layer whose output a target reads (None: the logits)."""
+    if isinstance(target, ClassScore):
+        return None
+    if isinstance(target, (ChannelMean, Neuron)):
+        return target.layer
+    raise TypeError(f"unknown gradient target {target!r}; use ClassScore, ChannelMean or Neuron")
+
+
+def class_indices(target: ClassScore, n: int, num_classes: int) -> np.ndarray:
+    index = np.asarray(target.index)
+    if index.ndim == 0:
+        index = np.full(n, int(index))
+    if index.shape != (n,):
+        raise ValueError(f"ClassScore needs one class index or one per image ({n}), got {len(index)}")
+    if index.min() < 0 or index.max() >= num_classes:
+        raise ValueError(f"class index out of range: the model has {num_classes} classes")
+    return index.astype(int)
+
+
+def one_hot(index: np.ndarray, num_classes: int) -> np.ndarray:
+    out = np.zeros((len(index), num_classes), np.float32)
+    out[np.arange(len(index)), index] = 1.0
+    return out
+
+
+class TensorOps(Protocol):
+    def const(self, array: np.ndarray) -> Any: ...
+
+    def sum(self, t: Any, axes: tuple[int, ...]) -> Any: ...
+
+    def mean(self, t: Any, axes: tuple[int, ...]) -> Any: ...
+
+
+def target_values(target, logits, outputs: dict[str, Any], ops: TensorOps):
+    """The target's value per image, as a framework tensor of shape (N,).
+
+    ``outputs`` holds layer outputs as NHWC (or (N, units)) tensors; ``logits`` is (N, classes).
+    Each image's value depends on that image only (inference mode), so the gradient of the
+    sum over images is every image's own gradient: one backward pass for the whole batch.
+    """
+    if isinstance(target, ClassScore):
+        n, classes = logits.shape[0], logits.shape[-1]
+        mask = one_hot(class_indices(target, n, classes), classes)
+        return ops.sum(logits * ops.const(mask), (1,))
+    t = outputs[target.layer]
+    shape = tuple(t.shape[1:])
+    if not 0 <= target.channel < shape[-1]:
+        raise ValueError(f"layer {target.layer!r} has {shape[-1]} channels; channel {target.channel} is out of range")
+    if isinstance(target, ChannelMean):
+        channel = t[..., target.channel]
+        return ops.mean(channel, tuple(range(1, len(shape))))
+    if len(shape) == 1 or target.row is None:
+        if len(shape) != 1:
+            raise ValueError(f"Neuron on {target.layer!r} {list(shape)} needs row and col")
+        return t[:, target.channel]
+    if not (0 <= target.row < shape[0] and 0 <= (target.col or 0) < shape[1]):
+        raise ValueError(f"Neuron ({target.row}, {target.col}) is outside {target.layer!r}'s {shape[0]}x{shape[1]} map")
+    return t[:, target.row, target.col or 0, target.channel]

@@ -1,0 +1,183 @@
+"""Weights in the Keras layout, backend-neutral: shapes, seeded initial values, safe files.
+
+Every backend speaks this layout at its edge (get_weights / set_weights), so weights copy
+between backends and a saved file loads in either one:
+
+    Conv2D           kernel (kh, kw, in, out), bias (out,)
+    DepthwiseConv2D  kernel (kh, kw, in, depth_multiplier), bias (in * depth_multiplier,)
+    SeparableConv2D  depthwise (kh, kw, in, dm), pointwise (1, 1, in * dm, out), bias (out,)
+    Dense            kernel (in, out), bias (out,)
+    BatchNormalization  gamma, beta, moving_mean, moving_variance (each (channels,))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from workbench import shapes
+from workbench import spec as S
+
+Weights = dict[str, list[np.ndarray]]
+
+
+def weight_shapes(arch: S.Architecture) -> dict[str, list[tuple[int, ...]]]:
+    """Per layer with weights: the shapes of its arrays, in Keras order."""
+    table = shapes.compute(arch)
+    by_name = {layer.name: layer for layer in S.walk(arch.layers)}
+    out: dict[str, list[tuple[int, ...]]] = {}
+    for row in table.rows:
+        layer, cin = by_name[row.name], row.input_shape[-1]
+        bias = [(row.output_shape[-1],)] if getattr(layer, "use_bias", False) else []
+        if isinstance(layer, S.Conv2D):
+            out[row.name] = [(*layer.kernel_size, cin, layer.filters)] + bias
+        elif isinstance(layer, S.DepthwiseConv2D):
+            out[row.name] = [(*layer.kernel_size, cin, layer.depth_multiplier)] + bias
+        elif isinstance(layer, S.SeparableConv2D):
+            mid = cin * layer.depth_multiplier
+            out[row.name] = [(*layer.kernel_size, cin, layer.depth_multiplier), (1, 1, mid, layer.filters)] + bias
+        elif isinstance(layer, S.Dense):
+            out[row.name] = [(cin, layer.units)] + bias
+        elif isinstance(layer, S.BatchNormalization):
+            out[row.name] = [(cin,)] * 4
+    return out
+
+
+def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Keras' default kernel initializer, with Keras' fans (receptive field x channels)."""
+    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def initial_weights(arch: S.Architecture, seed: int = 0) -> Weights:
+    """Keras' default initial values (Glorot-uniform kernels, zero biases, BN gamma 1, beta 0,
+    moving mean 0, variance 1), drawn from one seeded generator, so that both backends start a
+    spec model from the very same numbers."""
+    rng = np.random.default_rng(seed)
+    by_name = {layer.name: layer for layer in S.walk(arch.layers)}
+    out: Weights = {}
+    for name, shape_list in weight_shapes(arch).items():
+        if isinstance(by_name[name], S.BatchNormalization):
+            c = shape_list[0]
+            out[name] = [np.ones(c, np.float32), np.zeros(c, np.float32), np.zeros(c, np.float32), np.ones(c, np.float32)]
+            continue
+        arrays = []
+        for shape in shape_list:
+            arrays.append(np.zeros(shape, np.float32) if len(shape) == 1 else _glorot_uniform(rng, shape))
+        out[name] = arrays
+    return out
+
+
+def check_weights(arch: S.Architecture, weights: Weights) -> None:
+    """Raise a clear error when weights do not fit the architecture (names and shapes)."""
+    expected = weight_shapes(arch)
+    unknown = sorted(set(weights) - set(expected))
+    if unknown:
+        raise ValueError(f"weights for layers that have none in {arch.name}: {', '.join(unknown)}")
+    for name, arrays in weights.items():
+        want = expected[name]
+        got = [tuple(np.shape(a)) for a in arrays]
+        if got != want:
+            raise ValueError(f"layer {name!r} expects weights of shapes {want}, got {got}")
+
+
+# -- files -------------------------------------------------------------------------------
+def architecture_path(path: str | Path) -> Path:
+    """Where the architecture JSON lives beside a weights file: model.safetensors -> model.json."""
+    path = Path(path)
+    name = path.name
+    for suffix in (".weights.h5", ".safetensors"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return path.with_name(name + ".json")
+
+
+def write_architecture(arch: S.Architecture, path: str | Path, backend: str) -> Path:
+    """The architecture beside the weights: the spec itself, or a native model's registered name."""
+    target = architecture_path(path)
+    if arch.is_spec:
+        data = json.loads(S.dumps_architecture(arch))
+    else:
+        data = {"name": arch.name, "native": True, "input_shape": list(arch.input_shape),
+                "num_classes": arch.num_classes}
+    target.write_text(json.dumps({"backend": backend, "architecture": data}, indent=2))
+    return target
+
+
+def read_architecture(path: str | Path) -> S.Architecture:
+    target = architecture_path(path)
+    if not target.exists():
+        raise FileNotFoundError(f"no architecture file {target} beside the weights {path}")
+    data = json.loads(target.read_text())["architecture"]
+    if data.get("native"):
+        from workbench.registry import get_registry
+
+        found = get_registry().architectures().get(data["name"])
+        if found is None:
+            raise ValueError(f"{path} holds the native model {data['name']!r}, which no plugin registers")
+        return found
+    return S.parse_architecture(data)
+
+
+def save_file(weights: Weights, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Keras-layout weights to a safetensors file (keys "layer/index"); no pickles."""
+    from safetensors.numpy import save_file as write
+
+    flat = {f"{name}/{i}": np.ascontiguousarray(a) for name, arrays in weights.items() for i, a in enumerate(arrays)}
+    write(flat, str(path), metadata=metadata)
+
+
+def load_file(path: str | Path) -> Weights:
+    from safetensors.numpy import load_file as read
+
+    flat = read(str(path))
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for key, array in flat.items():
+        name, index = key.rsplit("/", 1)
+        out.setdefault(name, {})[int(index)] = array
+    return {name: [arrays[i] for i in sorted(arrays)] for name, arrays in out.items()}
+
+
+# -- whole models: weights file + architecture JSON beside it ---------------------------
+KERAS_LAYOUT = "keras-layout"  # the portable format: loads in either backend
+
+
+def weights_path(path: str | Path, suffix: str = ".safetensors") -> Path:
+    """The weights file for a path given with or without its suffix."""
+    path = Path(path)
+    if path.name.endswith((".safetensors", ".weights.h5")):
+        return path
+    return path.with_name(path.name + suffix)
+
+
+def find_weights(path: str | Path) -> Path:
+    path = Path(path)
+    for candidate in (path, weights_path(path), weights_path(path, ".weights.h5")):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no saved model at {path} (looked for .safetensors and .weights.h5)")
+
+
+def file_format(path: str | Path) -> str:
+    """What a weights file holds: "keras-layout", a backend's own format, or "keras-h5"."""
+    path = Path(path)
+    if path.name.endswith(".weights.h5"):
+        return "keras-h5"
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return (f.metadata() or {}).get("format", KERAS_LAYOUT)
+
+
+def save_spec(path: str | Path, arch: S.Architecture, weights: Weights, backend: str) -> Path:
+    """A spec model's weights in the Keras layout (safetensors) plus its architecture JSON."""
+    target = weights_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_file(weights, target, metadata={"format": KERAS_LAYOUT, "backend": backend})
+    write_architecture(arch, target, backend)
+    return target
