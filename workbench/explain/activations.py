@@ -63,11 +63,14 @@ class Filters(Explainer):
               Param("zoom", 4, 1, 16, help="pixels per kernel weight"))
 
     def compute(self, backend, model, images, targets, layer, per_row, zoom):
-        layer = layer or conv_layers(backend, model)[0]
         weights = backend.get_weights(model)
-        if layer not in weights or weights[layer][0].ndim != 4:
-            raise ValueError(f"layer {layer!r} has no conv kernel to show")
-        kernel = weights[layer][0]  # (kh, kw, in, out), the Keras layout
+        kernels = {name: arrays[0] for name, arrays in weights.items() if arrays and arrays[0].ndim == 4}
+        if layer is None:  # the first kernel that reads the image itself
+            layer = next((n for n, k in kernels.items() if k.shape[2] == images.shape[-1]), None)
+        if layer not in kernels:
+            raise ValueError(f"no conv kernel to show for layer {layer!r}; layers with kernels: "
+                             f"{', '.join(list(kernels)[:8]) or 'none'}")
+        kernel = kernels[layer]  # (kh, kw, in, out), the Keras layout
         pictures = np.moveaxis(kernel, -1, 0)  # (out, kh, kw, in)
         if pictures.shape[-1] != 3:  # not RGB: show each filter's first input channel
             pictures = pictures[..., 0]

@@ -21,6 +21,7 @@ def receptive_window(backend, model, images, layer, n, row, col):
     if arch is not None and arch.is_spec:
         field = {r.name: r for r in shapes.compute(arch).rows}[layer].receptive_field
         return field.window(row, col, images.shape[1:3])
+    # a native model: the pixels whose change can move the neuron at all (one backward pass)
     _, grads = backend.gradients(model, images[n:n + 1], Neuron(layer, 0, row, col))
     rows, cols = np.nonzero(np.abs(grads[0]).sum(axis=-1))
     if not len(rows):
@@ -53,14 +54,17 @@ class MaxPatches(Explainer):
         chosen = np.argsort(-acts.max(axis=(0, 1, 2)))[:channels]  # the channels that fire most
         lo, hi = images.min(), images.max()
         shown = (images - lo) / ((hi - lo) or 1)
-        rows, found = [], []
+        rows, found, windows = [], [], {}
         for channel in chosen:
             flat = acts[..., channel].ravel()
             best = np.argsort(-flat)[:top]
             patches = []
             for index in best:
                 n, i, j = np.unravel_index(index, acts.shape[:3])
-                top_, left, bottom, right = receptive_window(backend, model, images, layer, n, i, j)
+                key = (n, i, j)
+                if key not in windows:
+                    windows[key] = receptive_window(backend, model, images, layer, n, i, j)
+                top_, left, bottom, right = windows[key]
                 patches.append(resize(shown[n, top_:bottom, left:right], size))
                 found.append({"channel": int(channel), "image": int(n), "neuron": (int(i), int(j)),
                               "activation": float(flat[index]), "window": (int(top_), int(left), int(bottom), int(right))})
