@@ -1,0 +1,227 @@
+"""The shape calculator's formulas against independent oracles: Keras/TensorFlow for output sizes
+and "same" padding, TensorFlow autograd for receptive fields, torch's FLOP counter for MACs."""
+
+import itertools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from workbench import shapes, spec
+from workbench.registry import get_registry
+from workbench.shapes import ShapeError
+
+
+def registered(name):
+    return get_registry().architectures()[name]
+
+
+def arch(layers, input_shape=(32, 32, 3)):
+    return spec.parse_architecture({"name": "t", "input_shape": list(input_shape), "num_classes": 10, "layers": layers})
+
+
+# -- output sizes and "same" padding vs Keras --------------------------------------------
+SIZES = list(itertools.product([5, 6, 7, 8, 13, 14], [1, 2, 3, 4, 5], [1, 2, 3]))  # (W, F, S): odd/even all round
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_output_size_matches_keras(padding):
+    keras = pytest.importorskip("keras")
+    for w, f, s in SIZES:
+        if padding == "valid" and f > w:
+            continue
+        out, total, formula = shapes.conv_output_size(w, f, s, padding)
+        conv = keras.layers.Conv2D(1, f, strides=s, padding=padding).compute_output_shape((None, w, w + 1, 1))
+        pool = keras.layers.MaxPooling2D(f, strides=s, padding=padding).compute_output_shape((None, w, w + 1, 1))
+        assert out == conv[1] == pool[1], (w, f, s)
+        assert formula.endswith(f"= {out}") or f"= {out} " in formula
+        if padding == "valid":
+            assert total == 0 and formula == f"floor(({w} - {f} + 2*0) / {s}) + 1 = {out}"
+
+
+def test_same_padding_split_matches_tensorflow():
+    """Keras pads total//2 before and the rest after: explicit padding + 'valid' gives the same numbers."""
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    for h, w in [(7, 8), (6, 9), (13, 14)]:
+        x = rng.normal(size=(1, h, w, 1)).astype("float32")
+        for f, s in itertools.product([2, 3, 4, 5], [1, 2, 3]):
+            k = rng.normal(size=(f, f, 1, 1)).astype("float32")
+            same = tf.nn.conv2d(x, k, s, "SAME").numpy()
+            pads = [[0, 0], list(shapes.same_padding(h, f, s)), list(shapes.same_padding(w, f, s)), [0, 0]]
+            explicit = tf.nn.conv2d(tf.pad(x, pads), k, s, "VALID").numpy()
+            np.testing.assert_allclose(explicit, same, rtol=1e-5, atol=1e-5, err_msg=f"{(h, w, f, s)}")
+
+
+# -- receptive fields --------------------------------------------------------------------
+def test_vgg16_receptive_fields():
+    table = shapes.compute(registered("vgg16"))
+    rf = table.row("block5_conv3").receptive_field
+    assert (rf.size, rf.jump) == ((196, 196), (16, 16))  # the textbook value for conv5_3
+    assert table.row("block5_pool").receptive_field.size == (212, 212)
+    assert table.row("block1_conv1").receptive_field.size == (3, 3)
+    assert table.row("fc1").receptive_field is None  # a Dense unit sees the whole image
+
+
+def test_mnist_receptive_field_by_hand():
+    # conv 3: r=3, j=1 | pool 2: r=3+1*1=4, j=2 | conv 3: r=4+2*2=8 | pool 2: r=8+1*2=10, j=4 | conv 3: r=10+2*4=18
+    # start (centre of output pixel 0): 1 -> 1.5 -> 3.5 -> 4.5 -> 8.5, i.e. input pixels 0..17.
+    rows = shapes.compute(registered("mnist-cnn")).rows
+    fields = [(r.receptive_field.size[0], r.receptive_field.jump[0], r.receptive_field.start[0]) for r in rows[:5]]
+    assert fields == [(3, 1, 1.0), (4, 2, 1.5), (8, 2, 3.5), (10, 4, 4.5), (18, 4, 8.5)]
+    rf = rows[4].receptive_field
+    assert rf.window(0, 0, (28, 28)) == (0, 0, 18, 18)
+    assert rf.window(2, 1, (28, 28)) == (8, 4, 26, 22)
+
+
+def _tf_receptive_window(tf, arch, upto, i, j):
+    """Which input pixels change output (i, j) of layer `upto`: the bounding box of a nonzero gradient
+    through the same convolutions and pools (ones as weights, average for max pooling: same support)."""
+    h, w, _ = arch.input_shape
+    x = tf.Variable(tf.ones((1, h, w, 1)))
+    with tf.GradientTape() as tape:
+        y = x
+        for layer in arch.layers:
+            if isinstance(layer, spec.CONV_TYPES):
+                kernel = tf.ones((*layer.kernel_size, 1, 1))
+                y = tf.nn.conv2d(y, kernel, layer.strides, layer.padding.upper())
+            elif isinstance(layer, (spec.MaxPooling2D, spec.AveragePooling2D)):
+                y = tf.nn.avg_pool2d(y, layer.pool_size, layer.strides or layer.pool_size, layer.padding.upper())
+            elif isinstance(layer, spec.ZeroPadding2D):
+                y = tf.pad(y, [[0, 0], list(layer.padding[0]), list(layer.padding[1]), [0, 0]])
+            if layer.name == upto:
+                break
+        target = y[0, i, j, 0]
+    grad = tape.gradient(target, x).numpy()[0, :, :, 0]
+    rows, cols = np.nonzero(grad)
+    if not len(rows):  # the output sees only zero padding
+        return None
+    return rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+
+
+ODD = arch([
+    {"type": "Conv2D", "filters": 4, "kernel_size": 4, "strides": 2, "padding": "same"},
+    {"type": "MaxPooling2D", "pool_size": 3, "strides": 2, "padding": "same"},
+    {"type": "ZeroPadding2D", "padding": [[1, 2], [0, 1]]},
+    {"type": "Conv2D", "filters": 4, "kernel_size": 2, "padding": "same", "name": "even_same"},
+    {"type": "DepthwiseConv2D", "kernel_size": [3, 5], "strides": [1, 2], "name": "last"},
+], input_shape=(37, 41, 1))
+
+
+@pytest.mark.parametrize("name,layer", [
+    ("architecture-2", "max_pooling2d_3"), ("mnist-cnn", "conv2d_3"), ("lenet-5", "c5"),
+    ("odd", "even_same"), ("odd", "last"), ("vgg16", "block4_conv1"),
+])
+def test_receptive_field_windows_match_tensorflow_gradients(name, layer):
+    tf = pytest.importorskip("tensorflow")
+    a = ODD if name == "odd" else registered(name)
+    if name == "vgg16":
+        a = a.with_input((112, 112, 1))  # the same geometry at a quarter of the work
+    row = shapes.compute(a).row(layer)
+    oh, ow = row.output_shape[:2]
+    for i, j in {(0, 0), (oh - 1, ow - 1), (oh // 2, ow // 3), (0, ow - 1)}:
+        expected = _tf_receptive_window(tf, a, layer, i, j)
+        top, left, bottom, right = row.receptive_field.window(i, j, a.input_shape[:2])
+        if expected is None:
+            assert bottom <= top or right <= left, (i, j)
+        else:
+            assert (top, left, bottom, right) == expected, (i, j)
+
+
+# -- impossible layers -------------------------------------------------------------------
+def test_too_small_an_input_names_the_row():
+    with pytest.raises(ShapeError) as info:
+        shapes.compute(registered("mnist-cnn"), input_shape=(8, 8, 1))  # 8 -> 6 -> 3 -> 1, then a 2x2 pool
+    err = info.value
+    assert (err.row, err.name, err.layer_type) == (4, "max_pooling2d_2", "MaxPooling2D")
+    assert str(err).startswith("row 4 (max_pooling2d_2, MaxPooling2D): its 2x2 window is larger than its 1x1 input")
+
+
+@pytest.mark.parametrize("layers,row,words", [
+    ([{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Dense", "units": 4}], 2, "add Flatten"),
+    ([{"type": "Flatten"}, {"type": "Conv2D", "filters": 8, "kernel_size": 3}], 2, "needs an image"),
+    ([{"type": "Conv2D", "filters": 8, "kernel_size": 40}], 1, "larger than its 32x32 input"),
+    ([{"type": "Residual", "body": [{"type": "Conv2D", "filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"}]}],
+     2, "body gives [16, 16, 3] but the shortcut gives [32, 32, 3]"),
+    ([{"type": "Inception", "branches": [[{"type": "Conv2D", "filters": 3, "kernel_size": 3}],
+                                         [{"type": "Conv2D", "filters": 3, "kernel_size": 1}]]}],
+     3, "differ in height/width"),
+])
+def test_impossible_layers_raise_shape_errors(layers, row, words):
+    with pytest.raises(ShapeError) as info:
+        shapes.compute(arch(layers))
+    assert info.value.row == row and words in str(info.value)
+    assert str(info.value).startswith(f"row {row} (")
+
+
+# -- parameters and MACs -----------------------------------------------------------------
+def test_batch_norm_moving_statistics_are_not_trainable():
+    row = shapes.compute(registered("naive-cnn-cifar10")).row("batch_normalization_1")
+    assert (row.params, row.trainable, row.non_trainable) == (256, 128, 128)
+
+
+# torch's FLOP counter crashes in a process that has loaded TensorFlow, so it runs in its own.
+FLOP_COUNTER = """
+import json, sys
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+F = torch.nn.functional
+out = []
+for kind, (h, w, cin), pads, kernel, strides, cout, mult in json.load(sys.stdin):
+    counter = FlopCounterMode(display=False)
+    with counter:
+        if kind == "Dense":
+            F.linear(torch.zeros(1, h), torch.zeros(cout, h))
+        else:
+            x = F.pad(torch.zeros(1, cin, h, w), pads)
+            if kind == "Conv2D":
+                F.conv2d(x, torch.zeros(cout, cin, *kernel), stride=strides)
+            else:  # depthwise (groups = channels), then for a separable conv the pointwise 1x1
+                y = F.conv2d(x, torch.zeros(cin * mult, 1, *kernel), stride=strides, groups=cin)
+                if kind == "SeparableConv2D":
+                    F.conv2d(y, torch.zeros(cout, cin * mult, 1, 1))
+    out.append(counter.get_total_flops() // 2)  # 2 FLOPs per multiply-accumulate
+print(json.dumps(out))
+"""
+
+
+def _flop_counter_job(row, layer):
+    if isinstance(layer, spec.Dense):
+        return ["Dense", [row.input_shape[0], 1, 1], None, None, None, layer.units, None]
+    h, w, cin = row.input_shape
+    pads = [0, 0, 0, 0]
+    if layer.padding == "same":
+        (t, b), (l, r) = (shapes.same_padding(n, k, s) for n, k, s in zip((h, w), layer.kernel_size, layer.strides))
+        pads = [l, r, t, b]
+    return [layer.type, [h, w, cin], pads, list(layer.kernel_size), list(layer.strides),
+            getattr(layer, "filters", None), getattr(layer, "depth_multiplier", 1)]
+
+
+def test_conv_and_dense_macs_match_torch_flop_counter():
+    pytest.importorskip("torch")
+    mixed = arch([
+        {"type": "Conv2D", "filters": 8, "kernel_size": [3, 5], "strides": 2, "padding": "same"},
+        {"type": "DepthwiseConv2D", "kernel_size": 3, "depth_multiplier": 2},
+        {"type": "SeparableConv2D", "filters": 6, "kernel_size": 3, "strides": 2, "padding": "same"},
+        {"type": "Flatten"}, {"type": "Dense"},
+    ], input_shape=(33, 30, 3))
+    rows, jobs = [], []
+    for a in (mixed, registered("architecture-3"), registered("lenet-5"), registered("inception-cifar10")):
+        layers = {l.name: l for l in spec.walk(a.layers)}
+        for row in shapes.compute(a).rows:
+            if isinstance(layers[row.name], (*spec.CONV_TYPES, spec.Dense)):
+                rows.append((a.name, row.name, row.macs))
+                jobs.append(_flop_counter_job(row, layers[row.name]))
+    done = subprocess.run([sys.executable, "-c", FLOP_COUNTER], input=json.dumps(jobs),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    counted = json.loads(done.stdout)
+    assert len(rows) >= 20
+    assert [r[2] for r in rows] == counted, [(r, c) for r, c in zip(rows, counted) if r[2] != c]
+
+
+def test_activation_memory_is_float32_outputs():
+    table = shapes.compute(registered("mnist-cnn"))
+    assert table.row("conv2d_1").memory_bytes == 26 * 26 * 32 * 4
