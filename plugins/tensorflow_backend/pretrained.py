@@ -22,9 +22,14 @@ EFFICIENTNET = "efficientnet-lite0"
 
 
 def _finish(model: keras.Model, names, arch) -> keras.Model:
+    layers = {name: model.get_layer(name) for name in names}
+    # A layer applied at two places of the graph has two outputs: "its output" would be ambiguous.
+    shared = [name for name, layer in layers.items() if len(layer._inbound_nodes) != 1]
+    if shared:
+        raise ValueError(f"named layers must be applied exactly once in the model: {', '.join(shared)}")
     # Plain attributes on a built functional model: set through object.__setattr__ so that
     # Keras' tracker does not adopt the layers a second time.
-    object.__setattr__(model, "workbench_layers", {name: model.get_layer(name) for name in names})
+    object.__setattr__(model, "workbench_layers", layers)
     object.__setattr__(model, "workbench_arch", arch)
     return model
 
@@ -94,6 +99,16 @@ def _zoo_names(model: keras.Model, name: str) -> list[str]:
     return [layer.name for layer in model.layers[1:] if layer.name != "flatten"]  # VGG: Keras' own names
 
 
+def keras_home() -> str:
+    """Where keras.utils.get_file caches (KERAS_HOME as read when keras was imported, else ~/.keras)."""
+    try:
+        from keras.src.backend.config import keras_home as home
+
+        return home()
+    except ImportError:  # a Keras without that private accessor
+        return os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras"))
+
+
 def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> keras.Model:
     from plugins.architectures.pretrained import zoo_architecture
 
@@ -105,7 +120,7 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> k
         # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise.
         model = constructor(weights="imagenet", classifier_activation=None)
     except Exception as exc:  # noqa: BLE001 - keras' get_file raises a bare Exception when offline
-        cache = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "models")
+        cache = os.path.join(keras_home(), "models")
         raise RuntimeError(
             f"the ImageNet weights of {name} are not in the Keras cache ({cache}) and could not be "
             f"downloaded ({type(exc).__name__}: {exc}). Connect to the internet once, or use "

@@ -1,0 +1,123 @@
+"""The Keras EfficientNet-Lite0: weights through the workbench's converter, checked against PyTorch."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+torch = pytest.importorskip("torch")
+
+from plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
+from plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402
+from plugins.torch_backend import pretrained as torch_pretrained  # noqa: E402
+from workbench import imagenet, samples  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models():
+    return torch_pretrained.load_pretrained("efficientnet-lite0"), keras_pretrained.load_pretrained("efficientnet-lite0")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return imagenet.preprocess("efficientnet-lite0", [samples.load("chelsea"), samples.load("coffee")])
+
+
+def test_keras_logits_equal_torch(models, photos):
+    torch_model, keras_model = models
+    device = next(torch_model.parameters()).device
+    with torch.no_grad():
+        expected = torch_model(torch.from_numpy(photos).permute(0, 3, 1, 2).to(device)).cpu().numpy()
+    got = np.asarray(keras_model(photos, training=False))
+    assert np.abs(got - expected).max() < 1e-4
+    top = imagenet.decode_top(got)
+    assert top[1][0]["name"] == "espresso"
+    assert [d["index"] for d in top[0]] == [d["index"] for d in imagenet.decode_top(expected)[0]]
+
+
+def test_same_stable_layers_and_activations(models, photos):
+    import keras
+
+    torch_model, keras_model = models
+    assert list(keras_model.workbench_layers) == list(torch_model.workbench_layers)
+    assert keras_model.workbench_arch is torch_model.workbench_arch
+    names = ["stem", "block_1", "block_2", "head"]  # stride-2 stem, a plain and a residual block
+    probe = keras.Model(keras_model.input, [keras_model.get_layer(n).output for n in names])
+    got = probe(photos[:1], training=False)
+    outputs = {}
+    hooks = [torch_model.workbench_layers[n].register_forward_hook(
+        lambda _m, _i, out, n=n: outputs.__setitem__(n, out.detach().cpu().permute(0, 2, 3, 1).numpy()))
+        for n in names]
+    try:
+        with torch.no_grad():
+            torch_model(torch.from_numpy(photos[:1]).permute(0, 3, 1, 2).to(next(torch_model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+    for name, value in zip(names, got):
+        assert value.shape == outputs[name].shape, name
+        np.testing.assert_allclose(np.asarray(value), outputs[name], atol=1e-4, err_msg=name)
+    assert tuple(keras_model.get_layer("head").output.shape) == (None, 7, 7, 1280)
+
+
+def test_converter_layouts_and_leftovers():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(8, 3, 5, 4))
+    assert convert.conv_kernel(w).shape == (5, 4, 3, 8) and convert.conv_kernel(w)[1, 2, 0, 7] == w[7, 0, 1, 2]
+    d = rng.normal(size=(6, 1, 3, 3))
+    assert convert.depthwise_kernel(d)[2, 0, 5, 0] == d[5, 0, 2, 0]
+    with pytest.raises(ValueError, match="depthwise"):
+        convert.depthwise_kernel(rng.normal(size=(6, 2, 3, 3)))
+    state = torch_pretrained.export_weights()
+    state["_extra.weight"] = np.zeros(1)
+    with pytest.raises(ValueError, match="_extra.weight"):
+        convert.efficientnet_weights(state, efficientnet_keras.NUM_BLOCKS)
+
+
+def test_new_head_keeps_the_features():
+    model = keras_pretrained.build_efficientnet(num_classes=4, seed=0)
+    assert model.output.shape[-1] == 4 and model.workbench_arch.num_classes == 4
+    reference = keras_pretrained.efficientnet_keras_weights()
+    np.testing.assert_array_equal(model.get_layer("head_conv").get_weights()[0], reference["head_conv"][0])
+
+
+def test_without_torch_the_message_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(RuntimeError, match=r"needs torch: pip install"):
+        keras_pretrained.efficientnet_keras_weights()
+
+
+def test_keras_zoo_offline_message(monkeypatch, tmp_path):
+    import urllib.error
+
+    from keras.src.backend import config
+    from keras.src.utils import file_utils
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))  # an empty cache (KERAS_HOME is read at import)
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
+    with pytest.raises(RuntimeError, match="not in the Keras cache.*efficientnet-lite0") as info:
+        keras_pretrained.load_pretrained("vgg16")
+    assert str(tmp_path) in str(info.value)
+    with pytest.raises(KeyError, match="known"):
+        keras_pretrained.load_pretrained("alexnet")
+
+
+def test_a_shared_keras_layer_is_refused():
+    import keras
+
+    from plugins.architectures.pretrained import efficientnet_lite0
+
+    relu = keras.layers.ReLU(6.0, name="relu")
+    inputs = keras.Input((4, 4, 3))
+    outputs = keras.layers.Dense(2, name="logits")(relu(keras.layers.Conv2D(3, 1)(relu(inputs))))
+    with pytest.raises(ValueError, match="exactly once.*relu"):
+        keras_pretrained._finish(keras.Model(inputs, outputs), ["relu", "logits"], efficientnet_lite0())
