@@ -135,12 +135,16 @@ def image_picker(key: str, default: str = "camera", max_side: int | None = 256) 
     except ValueError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         return None
-    if max_side and max(image.shape) > max_side:
-        import skimage.transform
+    return fit(image, max_side) if max_side else image
 
-        scale = max_side / max(image.shape)
-        image = skimage.transform.rescale(image, scale, anti_aliasing=True)
-    return image
+
+def fit(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink (never enlarge) so the longer side is at most max_side: lessons stay quick."""
+    import skimage.transform
+
+    if max(image.shape) <= max_side:
+        return image
+    return skimage.transform.rescale(image, max_side / max(image.shape), anti_aliasing=True)
 
 
 # -- figures ------------------------------------------------------------------------------

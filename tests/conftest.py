@@ -1,0 +1,42 @@
+"""Shared fixtures. Other helpers may append their own below."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
+
+
+def _render_page(module: str) -> None:
+    # Runs inside AppTest's script runner: one lesson page, as the app would render it.
+    import importlib
+
+    importlib.import_module(f"pages.{module}").render()
+
+
+@pytest.fixture
+def lesson_app():
+    """lesson_app("convolution") -> an AppTest that renders pages/<module>.py alone, already run."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(module: str, run: bool = True) -> AppTest:
+        at = AppTest.from_function(_render_page, args=(module,), default_timeout=APPTEST_TIMEOUT)
+        return at.run() if run else at
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def no_errors(at) -> list[str]:
+    """Every exception or error message an AppTest run showed (empty when all is well)."""
+    return [e.message for e in at.exception] + [e.value for e in at.error]

@@ -1,0 +1,111 @@
+"""The convolution lesson in Streamlit's AppTest: it renders, and its interactions change what is shown."""
+
+import io
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from conftest import no_errors
+from workbench import convolution as C
+
+
+@pytest.fixture
+def at(lesson_app):
+    return lesson_app("convolution")
+
+
+def output_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Output "))
+
+
+def test_renders_without_errors(at):
+    assert no_errors(at) == []
+    assert at.title[0].value.startswith("Convolution")
+
+
+def test_another_kernel_changes_the_output(at):
+    first = output_caption(at)
+    at.selectbox(key="conv_kernel").set_value("Gaussian 5x5 (sigma 1)").run()
+    assert no_errors(at) == []
+    assert output_caption(at) != first
+
+
+def test_arithmetic_on_the_photo_is_the_cores(at):
+    from workbench import ui
+
+    at.selectbox(key="conv_kernel").set_value("Sharpen").run()
+    at.number_input(key="conv_row").set_value(3).run()
+    at.number_input(key="conv_col").set_value(4).run()
+    image = np.round(ui.fit(ui.to_grey(skimage.data.camera()), 192) * 255)
+    expected = C.arithmetic(image, C.SHARPEN, 3, 4, stride=1, padding=1).text
+    assert expected in [c.value for c in at.code]
+
+
+def test_stride_and_padding_change_the_output_size(at):
+    at.slider(key="conv_stride").set_value(2).run()
+    at.slider(key="conv_padding").set_value(0).run()
+    # the camera photo is scaled to 192x192; a 3x3 kernel at stride 2 without padding: (192-3)//2+1 = 95
+    assert output_caption(at).startswith("Output 95x95")
+
+
+def test_the_320_preset_shows_320(at):
+    assert "320" in at.radio(key="conv_preset").value  # the default preset is the seed's sharpen example
+    assert "= 320" in [c.value for c in at.code][-1]
+    assert any(m.value == "320" for m in at.metric)
+
+
+def test_the_curve_detector_preset_gives_6600_then_0(at):
+    radio = at.radio(key="conv_preset")
+    radio.set_value(next(o for o in radio.options if "6600" in o)).run()
+    assert any(m.value == "6600" for m in at.metric)
+    assert "(50*30)+(20*30)+(50*30)+(50*30)+(50*30) = 6600" in [c.value for c in at.code]
+    at.select_slider(key="conv_preset_pos_7").set_value(1).run()
+    assert any(m.value == "0" and "(0, 1)" in m.label for m in at.metric)
+
+
+def test_stride_tab_steps_7x7_to_5x5_and_3x3_and_25_patches(at):
+    sizes = lambda: [m.value for m in at.markdown if "windows of" in m.value]  # noqa: E731
+    assert "a **5x5** output" in sizes()[0]
+    at.slider(key="step_stride").set_value(2).run()
+    assert "a **3x3** output" in sizes()[0]
+    at.slider(key="step_stride").set_value(1).run()
+    at.slider(key="step_n").set_value(5).run()
+    at.slider(key="step_padding").set_value(1).run()
+    assert "**25** windows of 3x3" in sizes()[0]
+    at.slider(key="step_pos").set_value(24).run()
+    assert any("Window 25 of 25" in c.value for c in at.caption)
+
+
+def test_pooling_steps_the_window(at):
+    at.radio(key="pool_mode").set_value("average").run()
+    assert no_errors(at) == []
+    caption = next(c.value for c in at.caption if "of each window" in c.value)
+    assert "The average of each window" in caption
+
+
+def test_an_impossible_window_gets_a_clear_message(at):
+    at.slider(key="step_n").set_value(3).run()
+    at.slider(key="step_k").set_value(5).run()
+    assert any("does not fit" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_a_broken_upload_gets_a_clear_message(at):
+    at.file_uploader(key="conv_upload").set_value(("holiday.jpg", b"not really a jpeg", "image/jpeg")).run()
+    assert any("holiday.jpg is not an image" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_an_uploaded_image_is_used(at):
+    buf = io.BytesIO()
+    Image.fromarray(np.tile(np.arange(0, 250, 10, dtype=np.uint8), (20, 1))).save(buf, format="PNG")
+    at.file_uploader(key="conv_upload").set_value(("ramp.png", buf.getvalue(), "image/png")).run()
+    assert no_errors(at) == []
+    assert output_caption(at).startswith("Output 20x25")  # padding 1 keeps the 20x25 size
+
+
+def test_convolution_theorem_difference_is_tiny(at):
+    metric = next(m for m in at.metric if "difference" in m.label)
+    assert float(metric.value) < 1e-8

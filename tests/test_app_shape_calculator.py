@@ -1,0 +1,67 @@
+"""The shape calculator lesson in AppTest: the calculator's numbers, row-naming errors, loading and uploads."""
+
+import pytest
+
+from conftest import no_errors
+from workbench import layer_table as T
+from workbench import lookup, shapes, spec
+
+
+@pytest.fixture
+def at(lesson_app):
+    return lesson_app("shape_calculator")
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_renders_the_seed_mnist_cnn(at):
+    assert no_errors(at) == []
+    assert metric(at, "Total parameters") == "93,322"  # seed 001's model.summary()
+    table = at.dataframe[-1].value
+    assert table["output shape"].tolist()[:5] == ["(26, 26, 32)", "(13, 13, 32)", "(11, 11, 64)", "(5, 5, 64)", "(3, 3, 64)"]
+    assert table["params"].tolist() == [320, 0, 18496, 0, 36928, 0, 36928, 650]
+
+
+def test_loading_vgg16_shows_138357544_parameters(at):
+    at.selectbox(key="calc_pick").set_value("vgg16")
+    at.button(key="calc_load").click().run()
+    assert no_errors(at) == []
+    assert metric(at, "Total parameters") == "138,357,544"
+
+
+def test_an_impossible_layer_names_its_row(at):
+    # Shrink the input to 10x10: 8 -> 4 -> 2 -> 1, and the third 3x3 convolution (row 5) no longer fits.
+    at.number_input(key="calc_h_0").set_value(10).run()
+    at.number_input(key="calc_w_0").set_value(10).run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Row 5") and "conv2d_3" in errors[0]
+    assert "larger than its 1x1 input" in errors[0]
+    assert not at.exception
+
+
+def test_an_edited_cell_changes_the_numbers_and_a_bad_cell_names_its_row(at):
+    at.session_state["calc_table_0"] = {"edited_rows": {0: {"filters": 16}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert no_errors(at) == []
+    assert at.dataframe[-1].value["params"].tolist()[0] == 3 * 3 * 1 * 16 + 16
+    at.session_state["calc_table_0"] = {"edited_rows": {2: {"kernel_size": "three"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert [e.value for e in at.error] == ["Row 3, column 'kernel_size': write a size as 3 or 3x3, got 'three'"]
+
+
+def test_uploading_a_file_loads_it_and_a_broken_file_is_explained(at):
+    arch = lookup.architecture("lenet-5")
+    at.file_uploader(key="calc_upload").set_value(("lenet.yaml", spec.dumps_architecture(arch, "yaml").encode(), "application/yaml")).run()
+    assert no_errors(at) == []
+    assert metric(at, "Total parameters") == f"{shapes.compute(arch).total_params:,}"
+    at.file_uploader(key="calc_upload").set_value(("bad.json", b'{"name": "x", "layers": [', "application/json")).run()
+    assert any(e.value.startswith("bad.json: file: not valid JSON") for e in at.error)
+
+
+@pytest.mark.parametrize("name", ["vgg16", "residual-cifar10", "inception-cifar10", "lenet-5"])
+def test_every_architecture_round_trips_through_the_table(name):
+    arch = lookup.architecture(name)
+    back = T.from_frame(T.to_frame(arch), arch.name, arch.input_shape, arch.num_classes)
+    assert back.layers == arch.layers
