@@ -26,7 +26,7 @@ OPTIMIZERS = {
 }
 _ALIASES = {"sgd+momentum": "momentum", "sgd_momentum": "momentum", "sgd-momentum": "momentum", "nag": "nesterov"}
 
-EXPLODED = 50.0  # a loss this many times its first value (at least 1) has diverged
+EXPLODED = 50.0  # a loss this many times its starting value has diverged
 
 
 def optimizer_name(name: str) -> str:
@@ -73,6 +73,10 @@ class TrainData:
             raise ValueError(f"training data must be NHWC images with one label each, got {self.x.shape}, {self.y.shape}")
 
     @property
+    def num_classes(self) -> int:
+        return max(int(self.y.max()) + 1, 2)
+
+    @property
     def has_val(self) -> bool:
         return self.x_val is not None and len(self.x_val) > 0
 
@@ -82,12 +86,13 @@ def head_kind(num_outputs: int) -> str:
     return "binary" if num_outputs == 1 else "sparse"
 
 
-def diverged(loss: float, first: float | None) -> str | None:
-    """Why this loss means the run diverged, or None."""
+def diverged(loss: float, start: float) -> str | None:
+    """Why this loss means the run diverged, or None. `start` is what an untrained model scores:
+    ln(classes) for cross-entropy (a network guessing uniformly), at least 1."""
     if not math.isfinite(loss):
         return "the loss became NaN or infinite"
-    if first is not None and loss > EXPLODED * max(first, 1.0):
-        return f"the loss exploded to {loss:.3g} (it started at {first:.3g})"
+    if loss > EXPLODED * start:
+        return f"the loss exploded to {loss:.3g} (an untrained model scores about {start:.3g})"
     return None
 
 
@@ -95,11 +100,11 @@ class Progress:
     """Per-epoch bookkeeping both backends report to; `stopped` says why a run ended early."""
 
     def __init__(self, config: TrainConfig, on_epoch: Callable[[dict], bool | None] | None = None,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, num_classes: int = 2):
         self.config, self.on_epoch, self.stop_event = config, on_epoch, stop
         self.history: list[dict] = []
         self.stopped: str | None = None
-        self.first_loss: float | None = None
+        self.start_loss = max(math.log(num_classes), 1.0)
         self.best = (math.inf, 0)  # (val_loss, epoch) for early stopping
         self._t0 = time.perf_counter()
 
@@ -110,9 +115,7 @@ class Progress:
         """Called with a (running) batch loss; False: stop now (diverged, or asked to stop)."""
         if self.stopped:
             return False
-        if self.first_loss is None and math.isfinite(loss):
-            self.first_loss = loss
-        reason = diverged(loss, self.first_loss)
+        reason = diverged(loss, self.start_loss)
         if reason:
             self._diverged(reason, epoch)
         elif self.stop_event is not None and self.stop_event.is_set():
@@ -134,10 +137,8 @@ class Progress:
         """Record one epoch; False: stop training (diverged, early stopping, stop, on_epoch said so)."""
         record = {"epoch": epoch, "loss": _num(loss), "accuracy": _num(accuracy), "val_loss": _num(val_loss),
                   "val_accuracy": _num(val_accuracy), "seconds": round(time.perf_counter() - self._t0, 4)}
-        if self.first_loss is None and record["loss"] is not None and math.isfinite(record["loss"]):
-            self.first_loss = record["loss"]
         if not self.stopped and record["loss"] is not None:
-            reason = diverged(record["loss"], self.first_loss)
+            reason = diverged(record["loss"], self.start_loss)
             if reason:
                 self._diverged(reason, epoch)
         patience = self.config.early_stopping

@@ -122,11 +122,12 @@ def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
     train_ds = pipeline(data.x, data.y, config.batch_size, config.seed,
                         augmentation(spec, config.seed) if spec.active else None, binary)
     val_ds = pipeline(data.x_val, data.y_val, 256, binary=binary) if data.has_val else None
-    progress = Progress(config, on_epoch, data.stop)
+    progress = Progress(config, on_epoch, data.stop, data.num_classes)
     # Batch hooks make Keras hand back every batch's logs (a sync); only pay that when asked
     # to watch for a stop between batches. NaN is still caught per epoch without them.
     report = _Report(progress, watch_batches=data.stop is not None)
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[report], verbose=0)
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[report], verbose=0,
+              shuffle=False)  # tf.data already shuffles
     return progress.history
 
 

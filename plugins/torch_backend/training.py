@@ -139,7 +139,7 @@ def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
     if not params:
         raise ValueError("every layer is frozen: nothing to train (set_trainable from an earlier layer)")
     optimizer = make_optimizer(params, config.optimizer, config.learning_rate, config.momentum)
-    progress = Progress(config, on_epoch, data.stop)
+    progress = Progress(config, on_epoch, data.stop, data.num_classes)
     for epoch in range(1, config.epochs + 1):
         progress.start_epoch()
         _train_mode(model)

@@ -1,10 +1,96 @@
-"""`workbench train`: not built yet (see the open issues)."""
+"""`workbench train --dataset NAME --arch NAME_OR_FILE --backend tensorflow|pytorch --epochs N ... --json`.
+
+Trains with the backend's own optimizer and pipeline, evaluates on the test split, and prints
+the per-epoch history and the test loss, accuracy and confusion matrix (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+
+from workbench import lookup
+from workbench.backend import TrainConfig
+from workbench.training import OPTIMIZERS, TrainData, check_config, prepare
 
 
 def add_parser(sub):
-    p = sub.add_parser("train", help="(not built yet)")
+    p = sub.add_parser("train", help="train an architecture on a dataset with a backend")
+    p.add_argument("--dataset", required=True, help="a registered dataset, or folder:PATH")
+    p.add_argument("--arch", required=True, help="a registered architecture or a .json/.yaml file")
+    p.add_argument("--backend", default="tensorflow", help="tensorflow or pytorch")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--optimizer", default="adam", help=", ".join(OPTIMIZERS))
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--augment", default="", help="KEY=VALUE,... in ImageDataGenerator's terms, or seed001")
+    p.add_argument("--standardize", action="store_true", help="per-pixel standardisation (training statistics)")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", help="save the trained model here (safetensors / .weights.h5 + architecture)")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
+def test_report(backend, model, x, y, num_classes: int) -> dict:
+    """Test loss, accuracy and confusion matrix from the backend's probabilities."""
+    from sklearn.metrics import confusion_matrix, log_loss
+
+    probs = backend.predict(model, x, batch_size=256)
+    if probs.shape[1] == 1:  # one sigmoid unit: P(class 1)
+        probs = np.concatenate([1 - probs, probs], axis=1)
+    finite = bool(np.isfinite(probs).all())  # a diverged model predicts NaN
+    pred = np.nan_to_num(probs, nan=0.0).argmax(1)
+    labels = list(range(num_classes))
+    return {
+        "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=labels)) if finite else None,
+        "accuracy": float((pred == y).mean()),
+        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+    }
+
+
+def _clean(value):
+    """JSON has no NaN: a diverged loss is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 def run(args) -> int:
-    raise RuntimeError("'workbench train' is not built yet")
+    config = check_config(TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                          learning_rate=args.lr, augment=args.augment, seed=args.seed,
+                          early_stopping=args.early_stopping)
+    dataset = lookup.dataset(args.dataset)
+    backend = lookup.backend(args.backend)
+    arch, splits = prepare(dataset, lookup.architecture(args.arch), standardize=args.standardize)
+    model = backend.build(arch, seed=args.seed)
+
+    def on_epoch(record):
+        if not args.json:
+            print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+
+    history = backend.train(model, TrainData(*splits["train"], *splits.get("val", (None, None))), config, on_epoch)
+    result = {"dataset": dataset.name, "architecture": arch.name, "backend": backend.name, "device": backend.device(),
+              "history": history, "test": test_report(backend, model, *splits["test"], dataset.num_classes)}
+    stopped = history[-1].get("stopped") if history else None
+    if stopped:
+        result["stopped"] = stopped
+    if dataset.notes:
+        result["notes"] = list(dataset.notes)
+    if args.save:
+        backend.save(model, args.save)
+        result["saved"] = str(args.save)
+    if args.json:
+        print(json.dumps(_clean(result), indent=2))
+    else:
+        if stopped:
+            print(f"stopped: {stopped}", file=sys.stderr)
+        print(f"test loss {result['test']['loss']:.4f}  accuracy {result['test']['accuracy']:.4f}")
+    return 0
