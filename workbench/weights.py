@@ -51,7 +51,10 @@ def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
     fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+    out = rng.random(shape, dtype=np.float32)  # float32 draws, in place: VGG16 has 138 M of them
+    out *= 2 * limit
+    out -= limit
+    return out
 
 
 def initial_weights(arch: S.Architecture, seed: int = 0) -> Weights:

@@ -23,11 +23,11 @@ def _conv_kernel(conv: nn.Conv2d, w: np.ndarray) -> np.ndarray:
     return w[:, 0].transpose(1, 2, 0).reshape(kh, kw, cin, -1)
 
 
-def _conv_kernel_to_torch(conv: nn.Conv2d, kernel: np.ndarray) -> np.ndarray:
+def _conv_kernel_to_torch(conv: nn.Conv2d, kernel: torch.Tensor) -> torch.Tensor:
     if conv.groups == 1:
-        return kernel.transpose(3, 2, 0, 1)
+        return kernel.permute(3, 2, 0, 1)
     kh, kw, cin, dm = kernel.shape
-    return kernel.reshape(kh, kw, cin * dm).transpose(2, 0, 1)[:, None]
+    return kernel.reshape(kh, kw, cin * dm).permute(2, 0, 1)[:, None]
 
 
 def _slots(module: nn.Module) -> list[tuple[torch.Tensor, callable, callable]]:
@@ -49,7 +49,7 @@ def _slots(module: nn.Module) -> list[tuple[torch.Tensor, callable, callable]]:
     if isinstance(module, nn.Conv2d):
         return conv(module)
     if isinstance(module, nn.Linear):
-        out = [(module.weight, lambda a: a.T, lambda k: k.T)]
+        out = [(module.weight, lambda a: a.T, lambda k: k.t())]
         return out + ([(module.bias, *same)] if module.bias is not None else [])
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return [(t, *same) for t in (module.weight, module.bias, module.running_mean, module.running_var)]
@@ -78,7 +78,11 @@ def set_weights(model, weights: W.Weights) -> None:
             if len(slots) != len(arrays):
                 raise ValueError(f"layer {name!r} takes {len(slots)} arrays, got {len(arrays)}")
             for (tensor, _, from_keras), array in zip(slots, arrays):
-                value = np.ascontiguousarray(from_keras(np.asarray(array, dtype=np.float32)))
+                # torch does the layout change inside copy_ (strided, multi-threaded, no numpy copy)
+                array = np.asarray(array, dtype=np.float32)
+                if not array.flags.writeable:  # e.g. straight from a file; torch wants to own writable memory
+                    array = array.copy()
+                value = from_keras(torch.from_numpy(array))
                 if tuple(value.shape) != tuple(tensor.shape):
                     raise ValueError(f"layer {name!r}: array of shape {np.shape(array)} does not fit {tuple(tensor.shape)}")
-                tensor.copy_(torch.from_numpy(value))
+                tensor.copy_(value)
