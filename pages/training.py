@@ -1,0 +1,299 @@
+"""Training lesson: choose data, architecture, backend, optimizer and augmentation; watch the
+learning curves live; read the confusion matrix (click a cell to see those test images); compare
+the runs of this session. Every number comes from the chosen backend's real training."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from workbench import augment as A
+from workbench import data as D
+from workbench import graph, lookup, ui
+from workbench.backend import TrainConfig
+from workbench.training import OPTIMIZERS, TrainData, check_config, prepare
+
+RUNS, LIVE = "training_runs", "training_live"
+
+
+# -- cached data ----------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
+def _prepared(dataset_name: str, arch_name: str, standardize: bool):
+    dataset = lookup.dataset(dataset_name)
+    arch, splits = prepare(dataset, lookup.architecture(arch_name), standardize)
+    return dataset, arch, splits
+
+
+@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
+def _dataset(name: str):
+    ds = lookup.dataset(name)
+    ds.load("train")
+    return ds
+
+
+def _datasets() -> dict[str, str]:
+    """name -> label; downloads are marked, folder:PATH is its own choice."""
+    out = {}
+    for name, ds in ui.registry().datasets().items():
+        if hasattr(ds, "load"):
+            out[name] = name + ("" if getattr(ds, "offline", True) else "  (downloads once)")
+    out["folder"] = "folder:PATH (your own images)"
+    return out
+
+
+def _images(x: np.ndarray, cols: int, tile: int = 56) -> np.ndarray:
+    """A grid of images, enlarged (nearest) so small digits are visible; grey as 2-D."""
+    scale = max(1, tile // x.shape[1])
+    g = np.clip(D.grid(x, cols), 0, 1)
+    g = g.repeat(scale, axis=0).repeat(scale, axis=1)
+    return g[..., 0] if g.shape[2] == 1 else g
+
+
+# -- figures --------------------------------------------------------------------------------
+def curves(runs: list[dict], title: str = "") -> go.Figure:
+    """Loss and accuracy per epoch, train (solid) vs validation (dashed), one colour per run."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    palette = ["#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]
+    for i, run in enumerate(runs):
+        h = pd.DataFrame(run["history"])
+        if h.empty:
+            continue
+        color = palette[i % len(palette)]
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            for key, dash, label in ((metric, "solid", "train"), (f"val_{metric}", "dash", "val")):
+                if key in h and h[key].notna().any():
+                    fig.add_trace(go.Scatter(x=h["epoch"], y=h[key], mode="lines+markers", line=dict(color=color, dash=dash),
+                                             name=f"{run['label']} {label}", legendgroup=run["label"],
+                                             showlegend=col == 1), row=1, col=col)
+    fig.update_xaxes(title="epoch", dtick=1)
+    fig.update_layout(title=title, height=340, margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def confusion_figure(cm: np.ndarray, names) -> go.Figure:
+    names = [str(n) for n in names]
+    fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title="true class", type="category")
+    fig.update_xaxes(title="predicted class", type="category")
+    fig.update_layout(height=min(620, 120 + 40 * len(names)), margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+# -- the controls ---------------------------------------------------------------------------
+def _augment_controls(image: np.ndarray | None, backend) -> A.Augment:
+    with st.expander("Data augmentation (ImageDataGenerator settings of seed 001)"):
+        if st.button("Use seed 001's settings", key="tr_aug_seed"):
+            for k, v in A.SEED_001.as_dict().items():
+                st.session_state[f"tr_aug_{k}"] = v
+        c = st.columns(4)
+        values = {
+            "rotation_range": c[0].slider("rotation_range (deg)", 0, 180, 0, key="tr_aug_rotation_range"),
+            "width_shift_range": c[1].slider("width_shift_range", 0.0, 0.5, 0.0, 0.05, key="tr_aug_width_shift_range"),
+            "height_shift_range": c[2].slider("height_shift_range", 0.0, 0.5, 0.0, 0.05,
+                                              key="tr_aug_height_shift_range"),
+            "shear_range": c[3].slider("shear_range (deg)", 0.0, 45.0, 0.0, 0.1, key="tr_aug_shear_range"),
+        }
+        c = st.columns(4)
+        values["zoom_range"] = c[0].slider("zoom_range", 0.0, 0.5, 0.0, 0.05, key="tr_aug_zoom_range")
+        values["horizontal_flip"] = c[1].checkbox("horizontal_flip", key="tr_aug_horizontal_flip")
+        values["vertical_flip"] = c[2].checkbox("vertical_flip", key="tr_aug_vertical_flip")
+        values["fill_mode"] = c[3].selectbox("fill_mode", A.FILL_MODES, key="tr_aug_fill_mode")
+        spec = A.parse(values)
+        if spec.active and image is not None:
+            with ui.guard("preview the augmentation"):
+                preview = A.preview(backend, image, spec, n=8, seed=int(time.time()) % 1000)
+                st.image(_images(preview, 8), caption=f"8 augmented copies of one training image ({backend.name})")
+        elif not spec.active:
+            st.caption("No augmentation: every epoch sees the same images.")
+    return spec
+
+
+def _controls():
+    st.subheader("1. Data, architecture, backend")
+    c = st.columns(3)
+    names = _datasets()
+    keys = list(names)
+    ds_key = c[0].selectbox("Dataset", keys, index=keys.index("mnist-5k") if "mnist-5k" in keys else 0,
+                            format_func=names.get, key="tr_dataset")
+    if ds_key == "folder":
+        path = c[0].text_input("Folder", placeholder="/path/to/images (train/val/test/<class>/ or <class>/)",
+                               key="tr_folder")
+        if not path:
+            st.info("Type the path of a folder of images, one sub-folder per class.")
+            st.stop()
+        ds_key = f"folder:{path}"
+    archs = sorted(n for n, a in ui.registry().architectures().items() if a.is_spec)
+    arch_name = c[1].selectbox("Architecture", archs, index=archs.index("mnist-cnn") if "mnist-cnn" in archs else 0,
+                               key="tr_arch")
+    backends = sorted(ui.registry().backends())
+    if not backends:
+        st.error("No backend is installed: pip install 'cnn-workbench[tensorflow]' or '[torch]'.")
+        st.stop()
+    backend_name = c[2].selectbox("Backend", backends,
+                                  index=backends.index("tensorflow") if "tensorflow" in backends else 0,
+                                  key="tr_backend")
+    st.subheader("2. Optimizer and schedule")
+    c = st.columns(6)
+    opt_names = list(OPTIMIZERS)
+    optimizer = c[0].selectbox("Optimizer", opt_names, index=opt_names.index("adam"), format_func=OPTIMIZERS.get,
+                               key="tr_optimizer")
+    lr = c[1].number_input("Learning rate", 1e-6, 1e7, 1e-3, format="%.6g", key="tr_lr")
+    epochs = c[2].number_input("Epochs", 1, 100, 1, key="tr_epochs")
+    batch = c[3].number_input("Batch size", 1, 1024, 64, key="tr_batch")
+    limit = c[4].number_input("Training images (0 = all)", 0, 100000, 0, step=500, key="tr_limit")
+    patience = c[5].number_input("Early stopping patience (0 = off)", 0, 50, 0, key="tr_patience")
+    standardize = st.checkbox("Standardise each pixel with the training split's mean and std (seed 004)",
+                              key="tr_standardize")
+    return ds_key, arch_name, backend_name, TrainConfig(
+        epochs=int(epochs), batch_size=int(batch), optimizer=optimizer, learning_rate=float(lr),
+        early_stopping=int(patience) or None), int(limit), standardize
+
+
+# -- training -------------------------------------------------------------------------------
+def _finish_interrupted():
+    """A run the Stop button interrupted (Streamlit reruns the page): keep what it learned."""
+    live = st.session_state.pop(LIVE, None)
+    if live is not None:
+        if live["history"]:
+            live["history"][-1]["stopped"] = "stopped by the user"
+        live["stopped"] = "stopped by the user"
+        st.session_state.setdefault(RUNS, []).append(live)
+
+
+def _train(ds_key, arch_name, backend, config, limit, standardize, from_layer, continue_model):
+    dataset, arch, splits = _prepared(ds_key, arch_name, standardize)
+    x, y = splits["train"]
+    if limit:
+        x, y = x[:limit], y[:limit]
+    runs = st.session_state.setdefault(RUNS, [])
+    model = continue_model or backend.build(arch, seed=config.seed)
+    if from_layer:
+        backend.set_trainable(model, from_layer)
+    label = f"run {len(runs) + 1}: {backend.name} {config.optimizer} lr={config.learning_rate:g}"
+    live = {"label": label, "dataset": ds_key, "arch": arch_name, "backend": backend.name, "model": model,
+            "config": config, "history": [], "standardize": standardize, "images": len(x)}
+    st.session_state[LIVE] = live
+    st.button("Stop", key="tr_stop", help="ends the run after the current batch; what it learned is kept")
+    bar = st.progress(0.0, text="training ...")
+    chart = st.empty()
+
+    def on_epoch(record):
+        live["history"].append(record)
+        bar.progress(record["epoch"] / config.epochs,
+                     text=f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.4f}, "
+                          f"accuracy {record['accuracy']:.3f} ({record['seconds']:.1f} s)")
+        chart.plotly_chart(curves([live], "learning curves (live)"), key=f"tr_live_{len(live['history'])}")
+
+    history = backend.train(model, TrainData(x, y, *splits.get("val", (None, None))), config, on_epoch)
+    live["history"] = history
+    live["stopped"] = history[-1].get("stopped") if history else None
+    bar.progress(1.0, text="done")
+    xt, yt = splits["test"]
+    probs = backend.predict(model, xt, batch_size=256)
+    if probs.shape[1] == 1:
+        probs = np.concatenate([1 - probs, probs], axis=1)
+    live["pred"] = np.nan_to_num(probs, nan=0.0).argmax(1)
+    live["test_accuracy"] = float((live["pred"] == yt).mean())
+    runs.append(st.session_state.pop(LIVE))
+
+
+# -- results --------------------------------------------------------------------------------
+def _results(run):
+    dataset, arch, splits = _prepared(run["dataset"], run["arch"], run["standardize"])
+    xt, yt = splits["test"]
+    raw_test = dataset.load("test")[0]
+    st.subheader(f"3. Results of {run['label']}")
+    if run.get("stopped"):
+        (st.warning if "diverged" in run["stopped"] else st.info)(run["stopped"])
+    ui.show(curves([run], "learning curves"), key="tr_curves")
+    if "pred" not in run:
+        return
+    from sklearn.metrics import confusion_matrix
+
+    names = dataset.class_names
+    cm = confusion_matrix(yt, run["pred"], labels=list(range(len(names))))
+    st.metric("Test accuracy", f"{run['test_accuracy']:.1%}", help=f"{len(yt)} test images")
+    c = st.columns([3, 2])
+    with c[0]:
+        st.markdown("**Confusion matrix** (click a cell to see its test images)")
+        event = st.plotly_chart(confusion_figure(cm, names), key="tr_confusion", on_select="rerun",
+                                selection_mode=("points",))
+    with c[1]:
+        per_class = np.diag(cm) / np.maximum(cm.sum(1), 1)
+        st.markdown("**Per-class accuracy**")
+        st.dataframe(pd.DataFrame({"class": [str(n) for n in names], "accuracy": per_class.round(3),
+                                   "test images": cm.sum(1)}), hide_index=True)
+    try:
+        points = list(event["selection"]["points"])
+    except (KeyError, TypeError):
+        points = []
+    name_list = [str(n) for n in names]
+    c = st.columns(2)
+    clicked = (str(points[0]["y"]), str(points[0]["x"])) if points else None
+    if clicked and clicked != st.session_state.get("tr_clicked"):  # a new click sets both boxes
+        st.session_state["tr_clicked"] = clicked
+        st.session_state["tr_true"], st.session_state["tr_pred"] = clicked
+    true = c[0].selectbox("True class", name_list, key="tr_true")
+    pred = c[1].selectbox("Predicted class", name_list, key="tr_pred")
+    idx = np.flatnonzero((yt == name_list.index(true)) & (run["pred"] == name_list.index(pred)))
+    if len(idx):
+        st.image(_images(raw_test[idx[:24]], min(12, len(idx))),
+                 caption=f"{len(idx)} test images of class {true} predicted as {pred} (first 24)")
+    else:
+        st.caption(f"No test image of class {true} was predicted as {pred}.")
+
+
+def _history_table(runs):
+    st.subheader("4. Runs of this session")
+    rows = [{"run": r["label"], "dataset": r["dataset"], "architecture": r["arch"], "backend": r["backend"],
+             "optimizer": r["config"].optimizer, "lr": r["config"].learning_rate, "batch": r["config"].batch_size,
+             "epochs run": len(r["history"]), "images": r["images"],
+             "augment": ", ".join(f"{k}={v}" for k, v in r["config"].augment.items() if k != "fill_mode") or "-",
+             "final val accuracy": r["history"][-1].get("val_accuracy") if r["history"] else None,
+             "test accuracy": r.get("test_accuracy"), "note": r.get("stopped") or ""} for r in runs]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    ui.show(curves(runs, "all runs, overlaid"), key="tr_all_curves")
+
+
+def render():
+    st.title("Training a CNN")
+    st.caption("Train seed 001's MNIST CNN (or any architecture) with TensorFlow or PyTorch's own optimizers, "
+               "augmentation and data pipelines; watch train vs validation curves; read the confusion matrix.")
+    _finish_interrupted()
+    ds_key, arch_name, backend_name, config, limit, standardize = _controls()
+    backend = lookup.backend(backend_name)
+    dataset = None
+    with ui.guard("load the dataset"):
+        dataset = _dataset(ds_key)
+        st.image(_images(dataset.samples("train", per_class=6)[0], 6, tile=40),
+                 caption=f"{dataset.name}: {dataset.description} Rows: " + ", ".join(map(str, dataset.class_names)))
+        for note in dataset.notes[:5]:
+            st.warning(note)
+    if dataset is None:
+        return
+    spec = _augment_controls(dataset.load("train")[0][0], backend)
+    runs = st.session_state.get(RUNS, [])
+    last = runs[-1] if runs else None
+    c = st.columns(2)
+    arch = lookup.architecture(arch_name)
+    from_layer = c[0].selectbox("Train from layer (freeze the layers before it)", ["(all layers)"] +
+                                graph.layer_names(arch), key="tr_from")
+    compatible = last is not None and (last["dataset"], last["arch"], last["backend"]) == (ds_key, arch_name, backend.name)
+    cont = c[1].checkbox("Continue training the last run's model (fine-tuning)", disabled=not compatible,
+                         key="tr_continue")
+    if st.button("Train", type="primary", key="tr_train"):
+        with ui.guard("train"):
+            cfg = check_config(config, augment=spec.as_dict() if spec.active else {})
+            _train(ds_key, arch_name, backend, cfg, limit, standardize,
+                   None if from_layer == "(all layers)" else from_layer, last["model"] if cont and compatible else None)
+    runs = st.session_state.get(RUNS, [])
+    if runs:
+        with ui.guard("show the results"):
+            _results(runs[-1])
+        _history_table(runs)
