@@ -8,6 +8,7 @@ import socket
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import plugins.tensorflow_backend  # noqa: E402,F401 - loads triton before any test imports tensorflow
 
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
 

@@ -133,7 +133,10 @@ def test_efficientnet_equals_the_package_model(model, photos):
 
 def test_efficientnet_layers_called_once_with_expected_shapes(model, photos):
     names = list(model.workbench_layers)
-    assert names == ["stem", *(f"block_{i}" for i in range(16)), "head", "pool", "logits"]
+    main = ["stem", *(f"block_{i}" for i in range(16)), "head", "pool", "logits"]
+    assert [n for n in names if n in main] == main  # in forward order, inner layers between
+    assert {"block_0_dwconv", "block_1_expand_relu", "block_15_project_bn", "head_conv"} <= set(names)
+    assert "block_0_expand_conv" not in names  # block 0 has no expansion
     assert model.workbench_arch.name == "efficientnet-lite0" and model.workbench_arch.explain_layer == "head"
     assert not model.training
     seen = {}
@@ -147,7 +150,8 @@ def test_efficientnet_layers_called_once_with_expected_shapes(model, photos):
         for h in hooks:
             h.remove()
     assert all(len(v) == 1 for v in seen.values()) and set(seen) == set(names)
-    assert seen["stem"] == [(1, 32, 112, 112)]
+    assert seen["stem"] == [(1, 32, 112, 112)] and seen["block_1_expand_relu"] == [(1, 96, 112, 112)]
+    assert seen["block_1_dwconv"] == [(1, 96, 56, 56)] and seen["block_2"] == [(1, 24, 56, 56)]
     assert seen["head"] == [(1, 1280, 7, 7)]
     assert seen["pool"] == [(1, 1280)] and seen["logits"] == [(1, 1000)]
 

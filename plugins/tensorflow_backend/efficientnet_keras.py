@@ -1,8 +1,8 @@
 """EfficientNet-Lite0 in Keras 3, layer for layer the model of efficientnet-lite-pytorch.
 
-Named like the PyTorch model's ``workbench_layers``: "stem", "block_0" ... "block_15", "head"
-(7x7x1280 at 224, the Grad-CAM layer), "pool", "logits"; inner layers are
-"block_3_expand_conv", "block_3_dwconv", "block_3_project_bn", ...
+Named like the PyTorch model's ``workbench_layers``: "stem", "block_0" ... "block_15" (each
+block's output), "head" (7x7x1280 at 224, the Grad-CAM layer), "pool", "logits", and inside
+them "stem_conv", "block_3_expand_conv", "block_3_dwconv", "block_3_project_bn", ...
 
 Matching the PyTorch model exactly:
 - BatchNormalization epsilon 1e-3, as the checkpoint was trained with;
@@ -73,5 +73,6 @@ def build(num_classes: int = 1000, input_shape=(224, 224, 3), dropout: float = 0
     return keras.Model(inputs, outputs, name="efficientnet_lite0")
 
 
-def stable_names() -> list[str]:
-    return ["stem", *(f"block_{i}" for i in range(NUM_BLOCKS)), "head", "pool", "logits"]
+def stable_names(model: keras.Model) -> list[str]:
+    """Every layer but the input, in order: the same names the PyTorch model's workbench_layers has."""
+    return [layer.name for layer in model.layers if not isinstance(layer, layers.InputLayer)]

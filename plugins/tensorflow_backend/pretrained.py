@@ -75,7 +75,7 @@ def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretra
             raise ValueError(f"the converter gave no weights for {', '.join(missing[:5])}")
         for name, arrays in weights.items():
             model.get_layer(name).set_weights(arrays)
-    return _finish(model, efficientnet_keras.stable_names(), arch)
+    return _finish(model, efficientnet_keras.stable_names(model), arch)
 
 
 # -- keras.applications zoo (online, cached) ------------------------------------------------

@@ -75,36 +75,77 @@ def _finish(model: nn.Module, layers: dict[str, nn.Module], arch) -> nn.Module:
 
 
 # -- EfficientNet-Lite0 (offline) ---------------------------------------------------------
+class MBConv(nn.Module):
+    """One of the package's MBConvBlocks, re-bound: its own ReLU6 per use, Keras' layer names.
+
+    The package's block calls one ``_swish`` module after the expansion and after the depthwise
+    convolution; here each gets its own, so every inner layer is a module called once.
+    """
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        args = block._block_args
+        self.has_expand = args.expand_ratio != 1
+        if self.has_expand:
+            self.expand_conv, self.expand_bn, self.expand_relu = block._expand_conv, block._bn0, nn.ReLU6()
+        self.dwconv, self.bn, self.relu = block._depthwise_conv, block._bn1, nn.ReLU6()
+        self.project_conv, self.project_bn = block._project_conv, block._bn2
+        stride = args.stride if isinstance(args.stride, int) else args.stride[0]
+        self.residual = bool(args.id_skip) and stride == 1 and args.input_filters == args.output_filters
+
+    def forward(self, inputs: torch.Tensor, drop_connect_rate: float = 0.0) -> torch.Tensor:
+        from efficientnet_lite_pytorch.utils import drop_connect
+
+        x = inputs
+        if self.has_expand:
+            x = self.expand_relu(self.expand_bn(self.expand_conv(x)))
+        x = self.relu(self.bn(self.dwconv(x)))
+        x = self.project_bn(self.project_conv(x))
+        if self.residual:
+            # Stochastic depth (a no-op in eval mode), then the skip connection.
+            x = drop_connect(x, p=drop_connect_rate, training=self.training) + inputs
+        return x
+
+    def named_layers(self, prefix: str) -> dict[str, nn.Module]:
+        inner = ["expand_conv", "expand_bn", "expand_relu"] if self.has_expand else []
+        inner += ["dwconv", "bn", "relu", "project_conv", "project_bn"]
+        return {**{f"{prefix}_{n}": getattr(self, n) for n in inner}, prefix: self}
+
+
 class EfficientNetLite(nn.Module):
     """The package's EfficientNet re-bound so that each named layer is its own module.
 
     The package's forward calls ``self._swish`` (one nn.ReLU6) after the stem and after the
-    head; here stem and head each get their own ReLU6. Blocks, convolutions and weights are
-    the package's own modules.
+    head; here stem and head each get their own ReLU6. Convolutions, batch norms and weights
+    are the package's own modules; the layer names are those of the Keras port
+    (efficientnet_keras.py), so a name means the same layer in both backends.
     """
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())
-        self.blocks = net._blocks
-        self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
+        self.stem_conv, self.stem_bn, self.stem = net._conv_stem, net._bn0, nn.ReLU6()
+        self.blocks = nn.ModuleList(MBConv(block) for block in net._blocks)
+        self.head_conv, self.head_bn, self.head = net._conv_head, net._bn1, nn.ReLU6()
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.dropout = net._dropout
         self.logits = net._fc
         self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
+        x = self.stem(self.stem_bn(self.stem_conv(x)))
         for i, block in enumerate(self.blocks):
-            # Stochastic depth grows with depth as in the package (a no-op in eval mode).
+            # Stochastic depth grows with depth, as in the package.
             x = block(x, drop_connect_rate=self.drop_connect_rate * i / len(self.blocks))
-        x = self.head(x)
+        x = self.head(self.head_bn(self.head_conv(x)))
         return self.logits(self.dropout(self.pool(x)))
 
     def named_layers(self) -> dict[str, nn.Module]:
-        layers = {"stem": self.stem}
-        layers.update({f"block_{i}": block for i, block in enumerate(self.blocks)})
-        layers.update(head=self.head, pool=self.pool, logits=self.logits)
+        """Every layer in forward order, as the Keras port lists them."""
+        layers = {"stem_conv": self.stem_conv, "stem_bn": self.stem_bn, "stem": self.stem}
+        for i, block in enumerate(self.blocks):
+            layers.update(block.named_layers(f"block_{i}"))
+        layers.update(head_conv=self.head_conv, head_bn=self.head_bn, head=self.head)
+        layers.update(pool=self.pool, dropout=self.dropout, logits=self.logits)
         return layers
 
 
