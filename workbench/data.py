@@ -83,17 +83,23 @@ def _check_split(name, split, x, y) -> Arrays:
 
 # -- splitting and preprocessing -----------------------------------------------------------
 def split(x: np.ndarray, y: np.ndarray, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> dict[str, Arrays]:
-    """Stratified train/val/test split (sklearn), so every class is in every split."""
-    from sklearn.model_selection import train_test_split
-
+    """Train/val/test split (sklearn), stratified so every class is in every split when the
+    classes are big enough; a test fraction of 0 gives train and val only."""
     train_f, val_f, test_f = fractions
-    x_train, x_rest, y_train, y_rest = train_test_split(
-        x, y, train_size=train_f, stratify=y, random_state=seed)
+    x_train, x_rest, y_train, y_rest = _split(x, y, train_f, seed)
     if not test_f:  # the test split comes from elsewhere (MNIST's t10k, CIFAR's test_batch)
         return {"train": (x_train, y_train), "val": (x_rest, y_rest)}
-    x_val, x_test, y_val, y_test = train_test_split(
-        x_rest, y_rest, test_size=test_f / (val_f + test_f), stratify=y_rest, random_state=seed)
+    x_val, x_test, y_val, y_test = _split(x_rest, y_rest, val_f / (val_f + test_f), seed)
     return {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+
+
+def _split(x, y, train_size, seed):
+    from sklearn.model_selection import train_test_split
+
+    try:
+        return train_test_split(x, y, train_size=train_size, stratify=y, random_state=seed)
+    except ValueError:  # a class too small to appear in both parts
+        return train_test_split(x, y, train_size=train_size, random_state=seed)
 
 
 def rescale(x: np.ndarray) -> np.ndarray:

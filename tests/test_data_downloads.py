@@ -1,0 +1,156 @@
+"""Download loaders on small files in the official formats, written here and served from a
+file:// URL: checksums verified, a wrong one refused with nothing half-written kept."""
+
+import gzip
+import hashlib
+import io
+import pickle
+import struct
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from plugins.datasets import downloads as dl
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def sha(path):
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture
+def idx_mirror(tmp_path):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "mirror"
+    src.mkdir()
+    arrays = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (200, 28, 28)),
+              "train-labels-idx1-ubyte.gz": np.arange(200) % 10,
+              "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (20, 28, 28)),
+              "t10k-labels-idx1-ubyte.gz": np.arange(20) % 10}
+    for name, a in arrays.items():
+        write_idx(src / name, a)
+    return src, arrays, {name: sha(src / name) for name in arrays}
+
+
+def test_mnist_from_idx_files(idx_mirror, cache):
+    src, arrays, hashes = idx_mirror
+    ds = dl.mnist(base_url=src.as_uri() + "/", files=hashes)
+    x, y = ds.load("test")
+    np.testing.assert_array_equal(np.rint(x[..., 0] * 255), arrays["t10k-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(y, arrays["t10k-labels-idx1-ubyte.gz"])
+    assert len(ds.load("train")[0]) + len(ds.load("val")[0]) == 200
+    assert (cache / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
+
+def test_wrong_checksum_is_refused_and_nothing_kept(idx_mirror, cache):
+    src, _, hashes = idx_mirror
+    bad = dict(hashes, **{"train-images-idx3-ubyte.gz": "sha256:" + "0" * 64})
+    ds = dl.fashion_mnist(base_url=src.as_uri() + "/", files=bad)
+    with pytest.raises(ValueError, match="failed its checksum.*refused and deleted"):
+        ds.load("train")
+    assert not (cache / "fashion-mnist" / "train-images-idx3-ubyte.gz").exists()
+    assert [p.name for p in (cache / "fashion-mnist").iterdir() if "train-images" in p.name or "tmp" in p.name] == []
+
+
+def test_not_an_idx_file(tmp_path):
+    (tmp_path / "x.gz").write_bytes(gzip.compress(b"<html>not found</html>"))
+    with pytest.raises(ValueError, match="not an IDX file"):
+        dl.read_idx(tmp_path / "x.gz")
+
+
+def cifar_archive(path, batches):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, payload in batches.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
+def cifar_batch(rng, n):
+    data = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
+    return data, pickle.dumps({b"data": data, b"labels": [i % 10 for i in range(n)]}, protocol=2)
+
+
+def test_cifar10_python_batches(tmp_path):
+    rng = np.random.default_rng(1)
+    parts = {f"data_batch_{i}": cifar_batch(rng, 100) for i in range(1, 3)}
+    test_data, test_payload = cifar_batch(rng, 10)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    cifar_archive(archive, {**{k: v[1] for k, v in parts.items()}, "test_batch": test_payload})
+    ds = dl.cifar10(url=archive.as_uri(), known_hash=sha(archive))
+    x, y = ds.load("test")
+    assert x.shape == (10, 32, 32, 3)
+    # the official layout: 1024 red, then green, then blue values, each row-major
+    np.testing.assert_array_equal(np.rint(x[3, :, :, 1] * 255), test_data[3, 1024:2048].reshape(32, 32))
+    assert len(ds.load("train")[0]) + len(ds.load("val")[0]) == 200
+
+
+def test_cifar_refuses_a_pickle_that_is_not_arrays(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, ("echo pwned",))
+
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    cifar_archive(archive, {"data_batch_1": pickle.dumps({b"data": Evil()}), "test_batch": b""})
+    ds = dl.cifar10(url=archive.as_uri(), known_hash=sha(archive))
+    with pytest.raises(pickle.UnpicklingError, match="refused to load"):
+        ds.load("train")
+
+
+def jpeg(color, size=(20, 16)):
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_cats_vs_dogs_samples_splits_and_skips_corrupt(tmp_path):
+    archive = tmp_path / "kagglecatsanddogs_5340.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(12):
+            z.writestr(f"PetImages/Cat/{i}.jpg", jpeg((200, 30, 30)))
+            z.writestr(f"PetImages/Dog/{i}.jpg", jpeg((30, 30, 200)))
+        z.writestr("PetImages/Cat/666.jpg", b"\xff\xd8 this is not a jpeg")
+        z.writestr("PetImages/Cat/Thumbs.db", b"junk")
+    ds = dl.cats_vs_dogs(url=archive.as_uri(), known_hash=sha(archive), per_class=20, size=(32, 32))
+    xs = {s: ds.load(s) for s in ("train", "val", "test")}
+    assert sum(len(x) for x, _ in xs.values()) == 24  # the corrupt one skipped
+    assert any("666.jpg" in note for note in ds.notes)
+    x, y = xs["train"]
+    assert x.shape[1:] == (32, 32, 3)
+    assert np.all((x[..., 0].mean((1, 2)) > x[..., 2].mean((1, 2))) == (y == 0))  # red cats, blue dogs
+    # a second Dataset reads the prepared arrays from the cache: same images
+    again = dl.cats_vs_dogs(url=archive.as_uri(), known_hash=sha(archive), per_class=20, size=(32, 32))
+    np.testing.assert_array_equal(again.load("train")[1], y)
+
+
+def test_caltech101_five_classes_50_10_20(tmp_path):
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tar:
+        for k, cls in enumerate(dl.CALTECH_CLASSES + ("accordion",)):
+            for i in range(80):
+                payload = jpeg((k * 40, 255 - k * 40, 100), (12, 10))
+                info = tarfile.TarInfo(f"101_ObjectCategories/{cls}/image_{i:04d}.jpg")
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+    archive = tmp_path / "caltech-101.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("caltech-101/101_ObjectCategories.tar.gz", inner.getvalue())
+    ds = dl.caltech101_5(url=archive.as_uri(), known_hash=sha(archive), size=(16, 16))
+    for split, n in (("train", 50), ("val", 10), ("test", 20)):
+        x, y = ds.load(split)
+        assert x.shape == (5 * n, 16, 16, 3)
+        assert np.bincount(y).tolist() == [n] * 5
