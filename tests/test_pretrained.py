@@ -244,3 +244,16 @@ def test_zoo_reads_the_cached_file(offline_torch_hub):
     assert model.workbench_arch.name == "mobilenet_v2-imagenet"
     assert model.workbench_arch.explain_layer in model.workbench_layers
     assert list(model.workbench_layers)[:2] == ["Conv1_relu", "block_0"]
+
+
+def test_registered_as_native_architectures():
+    from workbench import lookup
+
+    arch = lookup.architecture("efficientnet-lite0")
+    assert not arch.is_spec and set(arch.native) == {"pytorch", "tensorflow"}
+    assert arch.input_shape == (224, 224, 3) and arch.num_classes == 1000 and arch.explain_layer == "head"
+    assert arch.class_names == imagenet.class_names() and arch.class_names[967] == "espresso"
+    assert imagenet.preprocessing(arch.name).crop == arch.input_shape[0]
+    zoo = lookup.architecture("vgg16-imagenet")
+    assert zoo.explain_layer == "block5_conv3"
+    assert imagenet.preprocessing(zoo.name, "pytorch") != imagenet.preprocessing(zoo.name, "tensorflow")

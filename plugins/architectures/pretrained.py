@@ -7,6 +7,7 @@ stays free of torch and tensorflow.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 from workbench.imagenet import class_names
@@ -77,6 +78,37 @@ def zoo_architecture(name: str) -> Architecture:
         },
         class_names=class_names(),
     )
+
+
+def pretrained_architecture(name: str) -> Architecture:
+    """The pretrained model's Architecture by name ("vgg16" or "vgg16-imagenet")."""
+    key = name.removesuffix("-imagenet")
+    if key == "efficientnet-lite0":
+        return efficientnet_lite0()
+    if key in ZOO:
+        return zoo_architecture(key)
+    raise KeyError(f"no pretrained model {name!r}; known: efficientnet-lite0, {', '.join(ZOO)}")
+
+
+def load_pretrained(name: str, backend: str):
+    """What each backend's ``load_pretrained`` does: the registered native builder, defaults."""
+    return pretrained_architecture(name).native[backend]()
+
+
+def check_request(arch: Architecture, input_shape=None, num_classes=None, new_head: bool = False) -> None:
+    """The builders' shared argument checks, with messages that say what to do instead."""
+    if input_shape is not None and tuple(input_shape) != arch.input_shape:
+        raise ValueError(
+            f"{arch.name} takes {arch.input_shape[0]}x{arch.input_shape[1]}x3 images (its padding is fixed for "
+            f"that size), got {tuple(input_shape)}: resize with workbench.imagenet.preprocess"
+        )
+    if not new_head and num_classes is not None and num_classes != arch.num_classes:
+        raise ValueError(f"{arch.name} is loaded as the 1000-class ImageNet model; fine-tune from efficientnet-lite0")
+
+
+def with_new_head(arch: Architecture, num_classes: int) -> Architecture:
+    """The architecture of a pretrained model fine-tuned to ``num_classes`` (its own class names)."""
+    return dataclasses.replace(arch, num_classes=num_classes, class_names=None)
 
 
 def register_pretrained(register) -> None:

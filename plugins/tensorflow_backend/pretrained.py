@@ -12,7 +12,6 @@ Models carry ``workbench_layers`` ({stable name: Keras layer}) and ``workbench_a
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 
@@ -51,19 +50,15 @@ def efficientnet_keras_weights() -> dict[str, list]:
 
 def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretrained: bool = True) -> keras.Model:
     """EfficientNet-Lite0 with ImageNet weights; ``num_classes`` other than 1000 gets a fresh classifier."""
-    from plugins.architectures.pretrained import efficientnet_lite0
+    from plugins.architectures.pretrained import check_request, efficientnet_lite0, with_new_head
     from plugins.tensorflow_backend import efficientnet_keras
 
     arch = efficientnet_lite0()
-    if input_shape is not None and tuple(input_shape) != arch.input_shape:
-        raise ValueError(
-            f"{EFFICIENTNET} takes {arch.input_shape[0]}x{arch.input_shape[1]}x3 images, got "
-            f"{tuple(input_shape)}: resize with workbench.imagenet.preprocess"
-        )
+    check_request(arch, input_shape, num_classes, new_head=True)
     new_head = num_classes is not None and num_classes != arch.num_classes
     if new_head:
         keras.utils.set_random_seed(seed)
-        arch = dataclasses.replace(arch, num_classes=num_classes, class_names=None)
+        arch = with_new_head(arch, num_classes)
     model = efficientnet_keras.build(num_classes=arch.num_classes, input_shape=arch.input_shape)
     if pretrained:
         weights = efficientnet_keras_weights()
@@ -110,11 +105,10 @@ def keras_home() -> str:
 
 
 def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> keras.Model:
-    from plugins.architectures.pretrained import zoo_architecture
+    from plugins.architectures.pretrained import check_request, zoo_architecture
 
     arch = zoo_architecture(name)
-    if num_classes is not None and num_classes != arch.num_classes:
-        raise ValueError(f"{name} is loaded as the 1000-class ImageNet model; fine-tune from efficientnet-lite0")
+    check_request(arch, input_shape, num_classes)
     constructor = getattr(keras.applications, ZOO[name])
     try:
         # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise.
@@ -130,14 +124,8 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> k
 
 
 # -- entry point (Backend.load_pretrained delegates here) ------------------------------------
-def pretrained_names() -> list[str]:
-    return [EFFICIENTNET, *ZOO]
-
-
 def load_pretrained(name: str) -> keras.Model:
-    key = name.removesuffix("-imagenet")
-    if key == EFFICIENTNET:
-        return build_efficientnet()
-    if key in ZOO:
-        return build_zoo(key)
-    raise KeyError(f"no pretrained model {name!r}; known: {', '.join(pretrained_names())}")
+    """A pretrained ImageNet model by name ("efficientnet-lite0", "vgg16", ...), ready for inference."""
+    from plugins.architectures import pretrained
+
+    return pretrained.load_pretrained(name, "tensorflow")

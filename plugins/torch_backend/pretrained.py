@@ -168,14 +168,10 @@ def efficientnet_state_dict() -> dict[str, torch.Tensor]:
 def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretrained: bool = True) -> nn.Module:
     """EfficientNet-Lite0 with ImageNet weights; ``num_classes`` other than 1000 gets a fresh classifier."""
     from efficientnet_lite_pytorch import EfficientNet
-    from plugins.architectures.pretrained import efficientnet_lite0
+    from plugins.architectures.pretrained import check_request, efficientnet_lite0, with_new_head
 
     arch = efficientnet_lite0()
-    if input_shape is not None and tuple(input_shape) != arch.input_shape:
-        raise ValueError(
-            f"{EFFICIENTNET} takes {arch.input_shape[0]}x{arch.input_shape[1]}x3 images (its padding is fixed "
-            f"for that size), got {tuple(input_shape)}: resize with workbench.imagenet.preprocess"
-        )
+    check_request(arch, input_shape, num_classes, new_head=True)
     net = EfficientNet.from_name(EFFICIENTNET)
     if pretrained:
         net.load_state_dict(efficientnet_state_dict(), strict=True)
@@ -183,14 +179,8 @@ def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretra
     if num_classes is not None and num_classes != arch.num_classes:
         torch.manual_seed(seed)
         model.logits = nn.Linear(model.logits.in_features, num_classes)
-        arch = _with_classes(arch, num_classes)
+        arch = with_new_head(arch, num_classes)
     return _finish(model, model.named_layers(), arch)
-
-
-def _with_classes(arch, num_classes):
-    import dataclasses
-
-    return dataclasses.replace(arch, num_classes=num_classes, class_names=None)
 
 
 def export_weights(name: str = EFFICIENTNET) -> dict[str, np.ndarray]:
@@ -260,8 +250,10 @@ def zoo_cache_path(name: str) -> str:
 
 def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> nn.Module:
     import torchvision.models as tvm
-    from plugins.architectures.pretrained import zoo_architecture
+    from plugins.architectures.pretrained import check_request, zoo_architecture
 
+    arch = zoo_architecture(name)
+    check_request(arch, input_shape, num_classes)
     builder, weights_enum, naming = ZOO[name]
     weights = getattr(tvm, weights_enum).IMAGENET1K_V1  # V1: the resize-256 / crop-224 recipe
     path = zoo_cache_path(name)
@@ -278,22 +270,12 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> n
         ) from None
     model = getattr(tvm, builder)(weights=None)
     model.load_state_dict(state, strict=True)
-    arch = zoo_architecture(name)
-    if num_classes is not None and num_classes != arch.num_classes:
-        raise ValueError(f"{name} is loaded as the 1000-class ImageNet model; fine-tune from efficientnet-lite0")
     return _finish(model, naming(model), arch)
 
 
 # -- entry point (Backend.load_pretrained delegates here) ------------------------------------
-def pretrained_names() -> list[str]:
-    return [EFFICIENTNET, *ZOO]
-
-
 def load_pretrained(name: str) -> nn.Module:
-    """A pretrained ImageNet model by name, eval mode, on the GPU when present."""
-    key = name.removesuffix("-imagenet")
-    if key == EFFICIENTNET:
-        return build_efficientnet()
-    if key in ZOO:
-        return build_zoo(key)
-    raise KeyError(f"no pretrained model {name!r}; known: {', '.join(pretrained_names())}")
+    """A pretrained ImageNet model by name ("efficientnet-lite0", "vgg16", ...), ready for inference."""
+    from plugins.architectures import pretrained
+
+    return pretrained.load_pretrained(name, "pytorch")
