@@ -49,28 +49,30 @@ _PAD_MODES = {"nearest": "replicate", "reflect": "reflect", "wrap": "circular"}
 
 
 def transform(spec: A.Augment):
-    """torchvision v2 transforms for one NCHW image; fill modes other than constant are made by
+    """torchvision v2 transforms for one CHW image. Fill modes other than constant are made by
     padding (replicate/reflect/circular) before the affine warp and cropping back after."""
     from torchvision.transforms import v2
 
-    steps = []
-    if spec.rotation_range or spec.width_shift_range or spec.height_shift_range or spec.shear_range or spec.zoom_range:
-        affine = v2.RandomAffine(
-            degrees=spec.rotation_range, translate=(spec.width_shift_range, spec.height_shift_range),
+    def affine(shift_w: float, shift_h: float):
+        return v2.RandomAffine(
+            degrees=spec.rotation_range, translate=(shift_w, shift_h) if shift_w or shift_h else None,
             scale=(1 - spec.zoom_range, 1 + spec.zoom_range) if spec.zoom_range else None,
             shear=(-spec.shear_range, spec.shear_range) if spec.shear_range else None,
             interpolation=v2.InterpolationMode.BILINEAR, fill=0.0)
+
+    steps = []
+    if spec.rotation_range or spec.width_shift_range or spec.height_shift_range or spec.shear_range or spec.zoom_range:
         mode = _PAD_MODES.get(spec.fill_mode)
         if mode is None:
-            steps.append(affine)
+            steps.append(affine(spec.width_shift_range, spec.height_shift_range))
         else:
-            def padded(x, affine=affine, mode=mode):
+            def padded(x):
                 h, w = x.shape[-2:]
-                ph, pw = (h + 1) // 2, (w + 1) // 2
-                if mode == "reflect":  # reflect cannot pad more than the size - 1
-                    ph, pw = min(ph, h - 1), min(pw, w - 1)
+                ph, pw = (h - 1, w - 1) if mode == "reflect" else (h, w)  # reflect pads at most size - 1
                 big = F.pad(x[None], (pw, pw, ph, ph), mode=mode)[0]
-                return affine(big)[..., ph:ph + h, pw:pw + w]
+                # RandomAffine's shifts are fractions of the image it sees: the padded one
+                warp = affine(spec.width_shift_range * w / big.shape[-1], spec.height_shift_range * h / big.shape[-2])
+                return warp(big)[..., ph:ph + h, pw:pw + w]
             steps.append(padded)
     if spec.horizontal_flip:
         steps.append(v2.RandomHorizontalFlip())
