@@ -1,0 +1,127 @@
+"""Our explainers, written once over the Backend protocol, against the field's libraries on the
+same torch model: captum (Saliency, GuidedBackprop, LayerGradCam + bilinear, Occlusion),
+pytorch-grad-cam (GradCAM) and lime's own default path. The torch model is built through the
+backend; captum gets its nn.Module, which takes NCHW where the workbench speaks NHWC."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+torch = pytest.importorskip("torch")
+captum_attr = pytest.importorskip("captum.attr")
+
+from plugins.torch_backend.inference import logits_mode  # noqa: E402
+from workbench import spec as S  # noqa: E402
+from workbench.explain import GradCAM, GuidedBackprop, Lime, Occlusion, Saliency  # noqa: E402
+from workbench.explain.lime_method import superpixels  # noqa: E402
+from workbench.registry import get_registry  # noqa: E402
+
+TINY = {"name": "explain-tiny", "input_shape": [32, 32, 3], "num_classes": 5, "layers": [
+    {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv1"},
+    {"type": "MaxPooling2D", "pool_size": 2},
+    {"type": "Conv2D", "filters": 12, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv2"},
+    {"type": "BatchNormalization"},
+    {"type": "GlobalAveragePooling2D"},
+    {"type": "Dense", "activation": "softmax", "name": "out"},
+]}
+
+
+@pytest.fixture(scope="module")
+def torch_setup():
+    backend = get_registry().backends()["pytorch"]
+    arch = S.parse_architecture(TINY)
+    model = backend.build(arch, seed=3)
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 32, 32, 3), dtype=np.float32)
+    targets = [0, 3, 4]
+    return backend, model, x, targets
+
+
+def nchw(x):
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def test_saliency_equals_captum(torch_setup):
+    backend, model, x, targets = torch_setup
+    ours = Saliency().explain(backend, model, x, targets).maps
+    with logits_mode(model):  # captum differentiates the same pre-softmax scores
+        theirs = captum_attr.Saliency(model).attribute(nchw(x), target=targets, abs=True)
+    theirs = theirs.detach().numpy().max(axis=1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    assert ours.max() > 0
+
+
+def test_guided_backprop_equals_captum(torch_setup):
+    backend, model, x, targets = torch_setup
+    ours = GuidedBackprop().explain(backend, model, x, targets).images
+    with logits_mode(model):
+        theirs = captum_attr.GuidedBackprop(model).attribute(nchw(x), target=targets)
+    theirs = theirs.detach().numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    plain = Saliency().explain(backend, model, x, targets)
+    assert not np.allclose(np.abs(ours).max(axis=-1), plain.maps)  # guided is not the plain gradient
+
+
+def test_grad_cam_equals_captum_bilinear(torch_setup):
+    backend, model, x, targets = torch_setup
+    ours = GradCAM().explain(backend, model, x, targets, layer="conv2")
+    with logits_mode(model):
+        cam = captum_attr.LayerGradCam(model, model.workbench_layers["conv2"])
+        low = cam.attribute(nchw(x), target=targets, relu_attributions=True)
+    up = captum_attr.LayerAttribution.interpolate(low, (32, 32), interpolate_mode="bilinear")
+    np.testing.assert_allclose(ours.steps["cam"], low.detach().numpy()[:, 0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours.maps, up.detach().numpy()[:, 0], rtol=1e-4, atol=1e-6)
+    assert ours.maps.max() > 0
+
+
+def test_grad_cam_equals_pytorch_grad_cam(torch_setup):
+    from pytorch_grad_cam import GradCAM as PGC
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    backend, model, x, targets = torch_setup
+    ours = GradCAM().explain(backend, model, x, targets, layer="conv1").maps
+    with logits_mode(model), PGC(model=model, target_layers=[model.workbench_layers["conv1"]]) as cam:
+        theirs = cam(input_tensor=nchw(x), targets=[ClassifierOutputTarget(t) for t in targets])
+    for a, b in zip(ours, theirs):  # pytorch-grad-cam scales each map to [0, 1]
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.999
+
+
+def test_occlusion_equals_captum(torch_setup):
+    backend, model, x, targets = torch_setup
+    ours = Occlusion().explain(backend, model, x, targets, window=8, stride=4, fill=0.0, batch=7)
+    theirs = captum_attr.Occlusion(model).attribute(  # the model's own softmax: probabilities
+        nchw(x), target=targets, sliding_window_shapes=(3, 8, 8), strides=(3, 4, 4), baselines=0.0)
+    np.testing.assert_allclose(ours.maps, theirs.numpy()[:, 0], rtol=1e-4, atol=1e-6)
+    assert ours.cost.forward_passes == 3 + 3 * 49  # the originals, then 7 x 7 windows per image
+
+
+def test_occlusion_and_lime_deterministic(torch_setup):
+    backend, model, x, targets = torch_setup
+    a = Occlusion().explain(backend, model, x[:1], targets[:1], window=8, stride=8)
+    b = Occlusion().explain(backend, model, x[:1], targets[:1], window=8, stride=8)
+    np.testing.assert_array_equal(a.maps, b.maps)
+    runs = [Lime().explain(backend, model, x[:1], targets[:1], samples=120, seed=s, algorithm="slic", segments=12)
+            for s in (5, 5, 6)]
+    np.testing.assert_array_equal(runs[0].maps, runs[1].maps)
+    assert not np.array_equal(runs[0].steps["coefficients"][0], runs[2].steps["coefficients"][0])
+
+
+def test_lime_equals_lime_default_path(torch_setup):
+    """Our batched perturbation feeds lime's own fit the same samples as its default loop does."""
+    from lime.lime_image import LimeImageExplainer
+
+    backend, model, x, targets = torch_setup
+    ours = Lime().explain(backend, model, x[:1], targets[:1], samples=150, seed=11, algorithm="slic", segments=10)
+    segments = superpixels(x[0], "slic", 10)
+    reference = LimeImageExplainer(random_state=11).explain_instance(
+        x[0].astype(np.float64), lambda imgs: backend.predict(model, imgs.astype(np.float32)),
+        labels=(targets[0],), top_labels=None, num_samples=150, segmentation_fn=lambda _: segments,
+        random_seed=11)
+    expected = np.zeros(segments.max() + 1)
+    for feature, weight in reference.local_exp[targets[0]]:
+        expected[feature] = weight
+    np.testing.assert_array_equal(ours.steps["superpixels"][0], segments)
+    np.testing.assert_allclose(ours.steps["coefficients"][0], expected, rtol=1e-4, atol=1e-6)
+    assert ours.cost.forward_passes == 150  # targets given: only the samples go forward
