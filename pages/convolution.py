@@ -87,7 +87,8 @@ def photo_tab() -> np.ndarray | None:
             ui.show(ui.heatmap(image, f"input {h}x{w}"), key="conv_in_fig")
         signed = out.min() < 0
         with b:
-            ui.show(ui.heatmap(out, f"output {oh}x{ow}", "RdBu_r" if signed else "gray", zmid=0 if signed else None),
+            ui.show(ui.heatmap(out, f"output {oh}x{ow}", "RdBu_r" if signed else "gray", zmid=0 if signed else None,
+                               robust=True),
                     key="conv_out_fig")
         st.caption(f"Output {oh}x{ow}: min {out.min():.1f}, max {out.max():.1f}, mean {out.mean():.2f}")
 

@@ -116,6 +116,7 @@ def diagram(table: shapes.ShapeTable) -> go.Figure:
         text=["x".join(map(str, r.output_shape)) for r in rows], textposition="inside", textangle=-90,
         customdata=[[r.name, r.type, r.params] for r in rows],
         hovertemplate="%{customdata[0]} (%{customdata[1]})<br>output %{text}<br>%{customdata[2]:,} params<extra></extra>",
+        showlegend=False,
     ))
     for t in dict.fromkeys(r.type for r in rows):  # a legend entry per layer type
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t,
@@ -143,10 +144,10 @@ def _history(archs) -> None:
     known = HISTORY.dropna(subset=["top-5 error (%)", "parameters"])
     fig = go.Figure(go.Scatter(
         x=known["parameters"], y=known["top-5 error (%)"], mode="markers+text",
-        text=[f"{n} ({y})" for n, y in zip(known["network"], known["year"])], textposition="top center",
-        marker=dict(size=14, color=known["year"], colorscale="Viridis", showscale=True, colorbar=dict(title="year")),
+        text=[f"{n} ({y})" for n, y in zip(known["network"], known["year"])], textposition="bottom center",
+        marker=dict(size=14, color=known["year"], colorscale="Viridis", showscale=True, colorbar=dict(title="year", dtick=1)),
     ))
-    fig.update_xaxes(type="log", title="parameters (log scale)")
+    fig.update_xaxes(type="log", title="parameters (log scale)", range=[6.2, 8.6])
     fig.update_yaxes(title="top-5 error on ImageNet (%)", rangemode="tozero")
     fig.update_layout(height=420, title="More parameters did not mean fewer errors: GoogLeNet beat VGG with 4 M")
     ui.show(fig, key="gallery_history")

@@ -70,4 +70,4 @@ def _devices() -> None:
         with col, ui.guard(f"ask the {name} backend for its device"):
             device = ui.backend_device(name)
             kind = "GPU" if any(g in device.lower() for g in ("cuda", "gpu", "mps")) else "CPU"
-            col.metric(name, kind, device, delta_color="off")
+            col.metric(name, kind, device, delta_color="off", delta_arrow="off", border=True)

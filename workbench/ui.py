@@ -156,18 +156,26 @@ def heatmap(
     text: bool = False,
     highlight: tuple[int, int, int, int] | None = None,
     height: int | None = None,
+    robust: bool = False,
 ) -> go.Figure:
     """An image or feature map as a plotly heatmap: rows downwards, square pixels.
 
     ``text`` writes each value in its cell (small matrices); ``highlight`` outlines a window
-    (top, left, bottom, right) in cell coordinates.
+    (top, left, bottom, right) in cell coordinates; ``robust`` clips the colour range to the
+    1st-99th percentile so a few extreme pixels (the padded border) do not wash out the rest.
     """
     z = np.asarray(z, dtype=float)
+    zmin = zmax = None
+    if robust and z.size:
+        lo, hi = np.percentile(z, [1, 99])
+        if zmid is not None:
+            lo, hi = -max(abs(lo), abs(hi)), max(abs(lo), abs(hi))
+        zmin, zmax = (lo, hi) if hi > lo else (None, None)
     fig = go.Figure(
         go.Heatmap(
             z=z,
             colorscale=colorscale,
-            zmid=zmid,
+            zmid=zmid, zmin=zmin, zmax=zmax,
             text=np.vectorize(_cell)(z) if text else None,
             texttemplate="%{text}" if text else None,
             hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>",

@@ -1,0 +1,121 @@
+"""The running app in a real browser: Debian's headless Chromium visits every lesson and finds no error.
+
+Runs in the default suite (CI installs chromium in bin/test); skipped only where chromium is missing.
+Screenshots of every page go to $WORKBENCH_SCREENSHOTS (default: a pytest tmp dir).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGE_TIMEOUT_MS = 180_000  # a lesson may import a framework on first open; the CI machine may be slow
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (bin/test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "workbench" / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                out = proc.stdout.read() if proc.poll() is not None else ""
+                pytest.fail(f"streamlit did not start on {url}: {out[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        profile = tmp_path_factory.mktemp("chromium-profile")
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 2400},
+        )
+        yield context
+        context.close()
+
+
+def lesson_paths() -> list[str]:
+    from workbench.registry import get_registry
+
+    lessons = sorted(get_registry().lessons().values(), key=lambda l: l.order)
+    return ["" if i == 0 else l.url_path for i, l in enumerate(lessons)]
+
+
+DONE_JS = """() => {
+    const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+    if (!main || !main.querySelector('h1, [data-testid="stAlert"], [data-testid="stException"]')) return false;
+    const status = document.querySelector('[data-testid="stStatusWidget"]');
+    if (status && /Running|Stop/i.test(status.innerText)) return false;
+    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+    // plotly loads lazily: every visible chart must have drawn its SVG
+    return [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+        .filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'));
+}"""
+
+
+def wait_until_done(page) -> None:
+    """Wait until Streamlit has finished the script run and painted: the state must hold for 2 s in a row."""
+    deadline = time.time() + PAGE_TIMEOUT_MS / 1000
+    steady = 0
+    while steady < 4:
+        if time.time() > deadline:
+            raise TimeoutError(f"{page.url} did not finish rendering in {PAGE_TIMEOUT_MS / 1000:.0f} s")
+        steady = steady + 1 if page.evaluate(DONE_JS) else 0
+        page.wait_for_timeout(500)
+
+
+@pytest.mark.parametrize("path", lesson_paths())
+def test_every_lesson_opens_without_an_error(server, browser, path, tmp_path_factory):
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/{path}", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / f"{path or 'home'}.png"))
+        exceptions = page.locator('[data-testid="stException"]').all_inner_texts()
+        errors = [t for t in page.locator('[data-testid="stAlertContentError"]').all_inner_texts()]
+        assert exceptions == [], f"/{path}: {exceptions}"
+        assert errors == [], f"/{path}: {errors}"
+        assert page.locator('[data-testid="stMainBlockContainer"] h1').count() >= 1
+    finally:
+        page.close()
