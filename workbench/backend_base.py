@@ -8,12 +8,41 @@ pretrained.py modules.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import threading
+import weakref
 
 import numpy as np
 
 from workbench import graph
 from workbench import spec as S
+
+
+_locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def model_lock(model) -> threading.RLock:
+    """One lock per model object. Guided mode, logits mode and layer hooks change a model for
+    the length of one call; the app shares cached models between sessions (threads), so calls
+    on the same model take turns."""
+    with _locks_guard:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.RLock()
+        return lock
+
+
+def locked(method):
+    """Run a backend method ``method(self, model, ...)`` holding that model's lock."""
+
+    @functools.wraps(method)
+    def wrapper(self, model, *args, **kwargs):
+        with model_lock(model):
+            return method(self, model, *args, **kwargs)
+
+    return wrapper
 
 
 class BackendBase:

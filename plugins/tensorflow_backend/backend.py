@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench import graph
-from workbench.backend_base import BackendBase
+from workbench.backend_base import BackendBase, locked
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,22 +36,26 @@ class TensorFlowBackend(BackendBase):
 
         return layer_names(model)
 
+    @locked
     def summary(self, model):
         from plugins.tensorflow_backend.summary import summary
 
         return summary(model)
 
+    @locked
     def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         from plugins.tensorflow_backend.inference import forward
 
         return forward(model, x, [], batch_size, logits=True)[0]
 
+    @locked
     def activations(self, model, x: np.ndarray, layers: Sequence[str], batch_size: int = 64) -> dict[str, np.ndarray]:
         from plugins.tensorflow_backend.inference import forward
 
         names = graph.check_layers(layers, self.layer_names(model))
         return forward(model, x, names, batch_size, logits=False)[1]
 
+    @locked
     def gradients(self, model, x, target, layer=None, relu="plain"):
         from plugins.tensorflow_backend.gradients import gradients
 
@@ -62,16 +66,19 @@ class TensorFlowBackend(BackendBase):
 
         return get_weights(model)
 
+    @locked
     def set_weights(self, model, weights) -> None:
         from plugins.tensorflow_backend.weights import set_weights
 
         set_weights(model, weights)
 
+    @locked
     def set_trainable(self, model, from_layer: str | None) -> None:
         frozen = graph.frozen_before(self.layer_names(model), from_layer)
         for name in self.layer_names(model):
             model.get_layer(name).trainable = name not in frozen
 
+    @locked
     def save(self, model, path):
         from plugins.tensorflow_backend.io import save
 

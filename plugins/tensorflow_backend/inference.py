@@ -34,6 +34,16 @@ def probe(model, names: Sequence[str]):
     return cache[key]
 
 
+def compiled_logits(model):
+    """The logits pass as a tf.function (about twice as fast as eager on CPU), traced once per
+    model inside logits_mode, so the trace keeps the final activation left out."""
+    cache = _probes.setdefault(model, {})
+    if "logits" not in cache:
+        run = probe(model, [])
+        cache["logits"] = tf.function(lambda x: run(x, training=False), reduce_retracing=True)
+    return cache["logits"]
+
+
 def _activation_name(layer) -> str:
     return getattr(getattr(layer, "activation", None), "__name__", "")
 
@@ -75,12 +85,17 @@ def forward(model, x: np.ndarray, names: Sequence[str], batch_size: int = 64, lo
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4:
         raise ValueError(f"expected images as an (N, H, W, C) array, got shape {x.shape}")
-    run = probe(model, list(dict.fromkeys(names)))
+    # Only the logits pass is compiled: it is the one called over and over (LIME, occlusion);
+    # each set of layers asked for once would cost a trace longer than its eager run.
+    if logits and not names:
+        run = compiled_logits(model)
+    else:
+        run = lambda x, model_=probe(model, list(dict.fromkeys(names))): model_(x, training=False)  # noqa: E731
     outs, acts = [], {name: [] for name in names}
     batch_size = max(1, int(batch_size))
     with tf.device(device()), logits_mode(model) if logits else swapped({}):
         for start in range(0, len(x), batch_size):
-            result = run(tf.constant(x[start: start + batch_size]), training=False)
+            result = run(tf.constant(x[start: start + batch_size]))
             result = result if isinstance(result, (list, tuple)) else [result]
             outs.append(to_numpy(result[-1]))
             for name, value in zip(dict.fromkeys(names), result[:-1]):

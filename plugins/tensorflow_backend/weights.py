@@ -8,12 +8,15 @@ from workbench import weights as W
 
 
 def layer_names(model) -> list[str]:
-    """Spec names in spec order; for a native model, its layers (the input layer left out)."""
+    """Spec names in spec order; a native model's ``workbench_layers`` names when it has them
+    (the names its PyTorch twin uses), else all its layers but the input."""
     arch = getattr(model, "workbench_arch", None)
     if arch is not None and arch.is_spec:
         from workbench import graph
 
         return graph.layer_names(arch)
+    if getattr(model, "workbench_layers", None):
+        return list(model.workbench_layers)
     return [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 

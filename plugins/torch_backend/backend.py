@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench import graph
-from workbench.backend_base import BackendBase
+from workbench.backend_base import BackendBase, locked
 
 
 class TorchBackend(BackendBase):
@@ -30,22 +30,26 @@ class TorchBackend(BackendBase):
     def layer_names(self, model) -> list[str]:
         return list(model.workbench_layers)
 
+    @locked
     def summary(self, model):
         from plugins.torch_backend.summary import summary
 
         return summary(model)
 
+    @locked
     def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         from plugins.torch_backend.inference import forward
 
         return forward(model, x, [], batch_size, logits=True)[0]
 
+    @locked
     def activations(self, model, x: np.ndarray, layers: Sequence[str], batch_size: int = 64) -> dict[str, np.ndarray]:
         from plugins.torch_backend.inference import forward
 
         names = graph.check_layers(layers, self.layer_names(model))
         return forward(model, x, names, batch_size, logits=False)[1]
 
+    @locked
     def gradients(self, model, x, target, layer=None, relu="plain"):
         from plugins.torch_backend.gradients import gradients
 
@@ -56,11 +60,13 @@ class TorchBackend(BackendBase):
 
         return get_weights(model)
 
+    @locked
     def set_weights(self, model, weights) -> None:
         from plugins.torch_backend.weights import set_weights
 
         set_weights(model, weights)
 
+    @locked
     def set_trainable(self, model, from_layer: str | None) -> None:
         frozen = graph.frozen_before(self.layer_names(model), from_layer)
         for p in model.parameters():
@@ -71,6 +77,7 @@ class TorchBackend(BackendBase):
                     p.requires_grad_(False)
         model.workbench_frozen = frozen  # training keeps frozen BatchNorm layers in inference mode
 
+    @locked
     def save(self, model, path):
         from plugins.torch_backend.io import save
 
