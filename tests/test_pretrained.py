@@ -243,7 +243,8 @@ def test_zoo_reads_the_cached_file(offline_torch_hub):
     assert all(torch.equal(loaded[k].cpu(), v) for k, v in state.items())
     assert model.workbench_arch.name == "mobilenet_v2-imagenet"
     assert model.workbench_arch.explain_layer in model.workbench_layers
-    assert list(model.workbench_layers)[:2] == ["Conv1_relu", "block_0"]
+    assert list(model.workbench_layers)[:3] == ["Conv1_relu", "expanded_conv_project_BN", "block_1_project_BN"]
+    assert "block_2_add" in model.workbench_layers  # a residual block's output is its Add, as in Keras
 
 
 def test_registered_as_native_architectures():

@@ -121,3 +121,46 @@ def test_a_shared_keras_layer_is_refused():
     outputs = keras.layers.Dense(2, name="logits")(relu(keras.layers.Conv2D(3, 1)(relu(inputs))))
     with pytest.raises(ValueError, match="exactly once.*relu"):
         keras_pretrained._finish(keras.Model(inputs, outputs), ["relu", "logits"], efficientnet_lite0())
+
+
+def test_keras_zoo_reads_the_cached_file(monkeypatch, tmp_path):
+    import urllib.error
+
+    import h5py
+    import keras
+    from keras.src.backend import config
+    from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
+    from keras.src.utils import file_utils
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
+    keras.utils.set_random_seed(0)
+    reference = keras.applications.MobileNetV2(weights=None)
+    (tmp_path / "models").mkdir()
+    # The file name keras.applications looks for; written in its legacy .h5 layout.
+    with h5py.File(tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", "w") as f:
+        save_weights_to_hdf5_group(f, reference)
+    model = keras_pretrained.load_pretrained("mobilenet_v2-imagenet")
+    for got, expected in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    import torchvision
+
+    # The PyTorch zoo model names the same layers (torchvision's modules, Keras' names).
+    torch_model = torchvision.models.mobilenet_v2(weights=None)
+    assert list(model.workbench_layers) == list(torch_pretrained._mobilenet_layers(torch_model))
+    assert "block_2_add" in model.workbench_layers and "block_3_project_BN" in model.workbench_layers
+    assert model.get_layer("out_relu").output.shape[1:] == (7, 7, 1280)
+
+
+def test_zoo_layer_names_agree_between_backends():
+    import keras
+    import torchvision
+
+    torch_model = torchvision.models.resnet50(weights=None)
+    keras_model = keras.applications.ResNet50(weights=None)
+    names = keras_pretrained._zoo_names(keras_model, "resnet50")
+    assert names == list(torch_pretrained._resnet_layers(torch_model))
+    assert names[-3:] == ["conv5_block3_out", "avg_pool", "predictions"]

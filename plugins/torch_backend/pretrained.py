@@ -225,8 +225,11 @@ def _resnet_layers(model) -> dict[str, nn.Module]:
 
 
 def _mobilenet_layers(model) -> dict[str, nn.Module]:
+    """Keras' names of each inverted residual block's output: its Add, or its projection's BN."""
     layers = {"Conv1_relu": model.features[0]}
-    layers.update({f"block_{i}": model.features[i + 1] for i in range(len(model.features) - 2)})
+    for i, block in enumerate(model.features[1:-1]):
+        name = f"block_{i}_add" if block.use_res_connect else f"block_{i}_project_BN"
+        layers["expanded_conv_project_BN" if i == 0 else name] = block
     layers.update(out_relu=model.features[-1], predictions=model.classifier[1])
     return layers
 
