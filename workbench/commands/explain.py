@@ -33,10 +33,15 @@ def run(args) -> int:
     from workbench.explain.compare import parse_params, run_methods
     from workbench.explain.inputs import load_image, load_model, model_inputs, predictions
     from workbench.explain.render import grid_png
+    from workbench.registry import get_registry
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise ValueError("--methods names no method")
+    known = get_registry().explainers()
+    unknown = [m for m in methods if m not in known]
+    if unknown:  # say so before loading any model
+        raise ValueError(f"unknown method {', '.join(unknown)}; known: {', '.join(known)}")
     params = parse_params(args.param)
     photos = [load_image(source) for source in args.images]
     backend = lookup.backend(args.backend)

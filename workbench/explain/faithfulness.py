@@ -1,10 +1,14 @@
 """How faithful is a map? Deletion and insertion curves (Petsiuk et al. 2018, RISE).
 
-Deletion: remove pixels from the most to the least important (set them to `fill`) and watch
-the class probability; a faithful map makes it fall fast (small area under the curve).
-Insertion: start from a blurred image and put the important pixels back first; the probability
-should rise fast (large area). A random pixel order is the baseline every method must beat.
-All the perturbed images of one image go through `predict` in batches.
+Deletion: remove pixels from the most to the least important and watch the class probability;
+a faithful map makes it fall fast (small area under the curve). Insertion: start from the
+removed image and put the important pixels back first; the probability should rise fast (large
+area). A random order is the baseline every method must beat.
+
+"Removed" means blurred (sigma 8 px), not painted grey: grey squares add sharp edges of their
+own, which hurt the prediction whatever the order, so a random order of grey squares looks as
+good as any map. Pixels move in small squares for the same reason (see pixel_order).
+All the perturbed copies of one image go through `predict` in batches.
 """
 
 from __future__ import annotations
@@ -45,16 +49,15 @@ def auc(values: np.ndarray) -> float:
     return float(((values[1:] + values[:-1]) / 2).mean())
 
 
-def deletion_insertion(backend, model, images, targets, maps, steps=20, fill=0.0, blur=8.0, cell=None,
-                       batch=None):
+def deletion_insertion(backend, model, images, targets, maps, steps=20, blur=None, cell=None, batch=None):
     """Per image: deletion and insertion curves and AUCs for `maps` (N, H, W); squares of `cell`
-    pixels (default: 1/14 of the image side) move together."""
+    pixels move together; `blur` is the removal's sigma. Both default to 1/28 of the image side (8 px at 224)."""
     out = []
     for image, target, saliency in zip(images, targets, maps):
-        order = pixel_order(saliency, cell or max(1, image.shape[0] // 14))
-        flat = np.full_like(image, fill)
-        blurred = gaussian_filter(image, sigma=(blur, blur, 0))
-        deletion = curve(backend, model, image, target, order, image, flat, steps, batch)
+        side = max(1, image.shape[0] // 28)
+        order = pixel_order(saliency, cell or side)
+        blurred = gaussian_filter(image, sigma=(blur or side, blur or side, 0))
+        deletion = curve(backend, model, image, target, order, image, blurred, steps, batch)
         insertion = curve(backend, model, image, target, order, blurred, image, steps, batch)
         out.append({"deletion": deletion, "insertion": insertion,
                     "deletion_auc": auc(deletion), "insertion_auc": auc(insertion)})
