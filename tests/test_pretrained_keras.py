@@ -164,3 +164,13 @@ def test_zoo_layer_names_agree_between_backends():
     names = keras_pretrained._zoo_names(keras_model, "resnet50")
     assert names == list(torch_pretrained._resnet_layers(torch_model))
     assert names[-3:] == ["conv5_block3_out", "avg_pool", "predictions"]
+    shapes = {}
+    layers = torch_pretrained._resnet_layers(torch_model)
+    hooks = [layers[n].register_forward_hook(lambda _m, _i, out, n=n: shapes.update({n: tuple(out.shape[1:])}))
+             for n in ("conv5_block3_out", "avg_pool")]
+    with torch.no_grad():
+        torch_model.eval()(torch.zeros(1, 3, 224, 224))
+    for h in hooks:
+        h.remove()
+    assert shapes["avg_pool"] == tuple(keras_model.get_layer("avg_pool").output.shape[1:]) == (2048,)
+    assert shapes["conv5_block3_out"] == (2048, 7, 7)

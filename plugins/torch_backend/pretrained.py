@@ -220,6 +220,9 @@ def _resnet_layers(model) -> dict[str, nn.Module]:
     for stage in range(1, 5):
         for j, block in enumerate(getattr(model, f"layer{stage}")):
             layers[f"conv{stage + 1}_block{j + 1}_out"] = block
+    # Pool and flatten in one module, so "avg_pool" is (N, 2048) as in Keras (the forward's own
+    # torch.flatten is then a no-op); it holds no weights, so the state dict is unchanged.
+    model.avgpool = nn.Sequential(model.avgpool, nn.Flatten())
     layers.update(avg_pool=model.avgpool, predictions=model.fc)
     return layers
 
