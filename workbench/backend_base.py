@@ -1,9 +1,9 @@
 """What every backend does the same way, written once over its own primitives (numpy only).
 
-A backend plugin subclasses ``BackendBase`` and provides the framework parts (build, logits,
-activations, gradients, weights, ...). Here: probabilities from logits, argument checks, and
-the lazy hand-off of train / optimize / load_pretrained to the plugin's training.py and
-pretrained.py modules.
+A backend plugin subclasses ``BackendBase`` (setting ``name`` and ``package``) and provides
+the framework parts as modules of its package (listed on the class). Here, once for all
+backends: which module does what, probabilities from logits, the per-model lock, saving and
+loading, argument checks, and the lazy hand-off of train / optimize / load_pretrained.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench import graph
 from workbench import spec as S
+from workbench import weights as W
 
 
 _locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -46,14 +47,107 @@ def locked(method):
 
 
 class BackendBase:
+    """A backend plugin is a package with these modules, imported on first use:
+
+    builder.build(arch, seed)                      the framework model (spec or native)
+    inference.device() / forward(model, x, names, batch_size, logits)
+                                                   logits and named layers' outputs, batched
+    gradients.gradients(model, x, target, layer, relu)
+    summary.summary(model)                         list[LayerInfo] read from the real model
+    weights.layer_names / get_weights / set_weights / set_frozen
+    io.NATIVE_FORMAT, io.save_native(model, path), io.load_native(model, path)
+    training.py, pretrained.py                     (owned by the training / pretrained plugins)
+
+    so this class says once, for every backend, what each protocol method is made of.
+    """
+
     name: str = ""
     package: str = ""  # e.g. "plugins.torch_backend"
 
-    # -- shared behaviour ----------------------------------------------------------------
+    def _module(self, name: str):
+        return importlib.import_module(f"{self.package}.{name}")
+
+    # -- the Backend protocol --------------------------------------------------------------
+    def device(self) -> str:
+        return self._module("inference").device()
+
+    def build(self, arch: S.Architecture, input_shape=None, num_classes=None, seed: int = 0):
+        return self._module("builder").build(self.architecture(arch, input_shape, num_classes), seed)
+
+    def layer_names(self, model) -> list[str]:
+        """The addressable layers in order (a spec's: like workbench.shapes.compute's rows)."""
+        return self._module("weights").layer_names(model)
+
+    @locked
+    def summary(self, model):
+        return self._module("summary").summary(model)
+
+    @locked
+    def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Pre-activation scores of the last layer (a final softmax/sigmoid left out)."""
+        return self._module("inference").forward(model, x, [], batch_size, logits=True)[0]
+
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Class probabilities: the softmax of the logits (a sigmoid for a one-unit head)."""
         return graph.probabilities(self.logits(model, x, batch_size))
 
+    @locked
+    def activations(self, model, x: np.ndarray, layers, batch_size: int = 64) -> dict[str, np.ndarray]:
+        names = graph.check_layers(layers, self.layer_names(model))
+        return self._module("inference").forward(model, x, names, batch_size, logits=False)[1]
+
+    @locked
+    def gradients(self, model, x: np.ndarray, target, layer: str | None = None, relu: str = "plain"):
+        return self._module("gradients").gradients(model, x, target, layer, relu)
+
+    @locked
+    def get_weights(self, model):
+        return self._module("weights").get_weights(model)
+
+    @locked
+    def set_weights(self, model, weights) -> None:
+        self._module("weights").set_weights(model, weights)
+
+    @locked
+    def set_trainable(self, model, from_layer: str | None) -> None:
+        """Freeze every layer before ``from_layer`` in layer order (None: all trainable)."""
+        self._module("weights").set_frozen(model, graph.frozen_before(self.layer_names(model), from_layer))
+
+    @locked
+    def save(self, model, path):
+        """Spec models: Keras-layout safetensors (loads in any backend); natives: the backend's own."""
+        arch = model.workbench_arch
+        if arch.is_spec:
+            return W.save_spec(path, arch, self.get_weights(model), self.name)
+        io = self._module("io")
+        target = W.weights_path(path, io.NATIVE_SUFFIX)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        io.save_native(model, target)
+        W.write_architecture(arch, target, self.name)
+        return target
+
+    def load(self, path):
+        """What save wrote (or the other backend's Keras-layout file); never unpickles."""
+        source = W.find_weights(path)
+        fmt = W.file_format(source)
+        model = self.build(W.read_architecture(source))
+        io = self._module("io")
+        if fmt == W.KERAS_LAYOUT:
+            self.set_weights(model, W.load_file(source))
+        elif fmt == io.NATIVE_FORMAT:
+            io.load_native(model, source)
+        else:
+            raise ValueError(f"{source} holds {fmt} weights, which the {self.name} backend cannot read")
+        return model
+
+    def reset_peak_memory(self) -> None:
+        self._module("inference").reset_peak_memory()
+
+    def peak_memory(self) -> int | None:
+        """Peak accelerator memory in bytes since the last reset (None on the CPU)."""
+        return self._module("inference").peak_memory()
+
+    # -- shared helpers ------------------------------------------------------------------
     def architecture(self, arch: S.Architecture, input_shape=None, num_classes=None) -> S.Architecture:
         """The architecture at the asked input shape and class count (spec models only)."""
         if not isinstance(arch, S.Architecture):
@@ -69,7 +163,7 @@ class BackendBase:
 
     def _delegate(self, module: str, function: str, *args, **kwargs):
         try:
-            mod = importlib.import_module(f"{self.package}.{module}")
+            mod = self._module(module)
         except ModuleNotFoundError as exc:
             if exc.name != f"{self.package}.{module}":
                 raise
@@ -88,4 +182,4 @@ class BackendBase:
         return self._delegate("pretrained", "load_pretrained", name)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} on {self.device()}>"
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -141,7 +141,9 @@ def load_file(path: str | Path) -> Weights:
     flat = read(str(path))
     out: dict[str, dict[int, np.ndarray]] = {}
     for key, array in flat.items():
-        name, index = key.rsplit("/", 1)
+        name, _, index = key.rpartition("/")
+        if not name or not index.isdigit():
+            raise ValueError(f"{path} is not a workbench weights file (key {key!r} is not 'layer/index')")
         out.setdefault(name, {})[int(index)] = array
     return {name: [arrays[i] for i in sorted(arrays)] for name, arrays in out.items()}
 

@@ -24,6 +24,15 @@ def device() -> str:
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "cpu"
 
 
+def reset_peak_memory() -> None:
+    if device() != "cpu":
+        tf.config.experimental.reset_memory_stats(device())
+
+
+def peak_memory() -> int | None:
+    return int(tf.config.experimental.get_memory_info(device())["peak"]) if device() != "cpu" else None
+
+
 def probe(model, names: Sequence[str]):
     """A model with outputs [*layers named, model output], built once per model and names."""
     key = tuple(names)

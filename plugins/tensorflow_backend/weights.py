@@ -20,6 +20,13 @@ def layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
+def set_frozen(model, frozen: set[str]) -> None:
+    """Keras' own switch: a frozen layer's weights (a BatchNormalization's gamma and beta too)
+    become non-trainable, and a frozen BatchNormalization runs in inference mode."""
+    for name in layer_names(model):
+        model.get_layer(name).trainable = name not in frozen
+
+
 def get_weights(model) -> W.Weights:
     out: W.Weights = {}
     for name in layer_names(model):

@@ -44,7 +44,10 @@ class SpecModel(nn.Module):
         return self.spec_layers[block.name](*inputs)
 
 
-def build(arch: S.Architecture, seed: int, device: str) -> nn.Module:
+def build(arch: S.Architecture, seed: int) -> nn.Module:
+    from plugins.torch_backend.inference import device as current_device
+
+    device = current_device()
     if arch.native.get("pytorch") is not None:
         model = graph.call_native(arch.native["pytorch"], arch, seed)
         if getattr(model, "workbench_arch", None) is None:

@@ -13,6 +13,19 @@ import numpy as np
 import torch
 
 
+def device() -> str:
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def reset_peak_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory() -> int | None:
+    return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
+
+
 def to_tensor(x: np.ndarray, device) -> torch.Tensor:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4:

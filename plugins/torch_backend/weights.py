@@ -56,6 +56,21 @@ def _slots(module: nn.Module) -> list[tuple[torch.Tensor, callable, callable]]:
     return []
 
 
+def layer_names(model) -> list[str]:
+    return list(model.workbench_layers)
+
+
+def set_frozen(model, frozen: set[str]) -> None:
+    """requires_grad off for the layers named in ``frozen``, on for every other parameter."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for name, module in model.workbench_layers.items():
+        if name in frozen:
+            for p in module.parameters():
+                p.requires_grad_(False)
+    model.workbench_frozen = frozen  # training keeps frozen BatchNorm layers in inference mode
+
+
 def get_weights(model) -> W.Weights:
     out: W.Weights = {}
     for name, module in model.workbench_layers.items():
