@@ -60,14 +60,27 @@ def _plugins() -> None:
 
 def _devices() -> None:
     st.subheader("Where the computing happens")
-    backends = ui.registry().backends()
+    backends = sorted(ui.registry().backends())
     if not backends:
         st.info("No deep-learning backend is installed: the convolution lesson and the calculator still work. "
                 "Install one with `pip install -e '.[torch]'` or `'.[tensorflow]'`.")
         return
-    cols = st.columns(len(backends))
-    for col, name in zip(cols, sorted(backends)):
-        with col, ui.guard(f"ask the {name} backend for its device"):
-            device = ui.backend_device(name)
-            kind = "GPU" if any(g in device.lower() for g in ("cuda", "gpu", "mps")) else "CPU"
-            col.metric(name, kind, device, delta_color="off", delta_arrow="off", border=True)
+    waiting = len(ui.backend_devices()) < len(backends)
+
+    # Each backend imports its framework to answer (seconds): poll until all have, then stop polling.
+    @st.fragment(run_every=1.0 if waiting else None)
+    def devices():
+        answers = ui.backend_devices()
+        for col, name in zip(st.columns(len(backends)), backends):
+            device = answers.get(name)
+            if device is None:
+                col.metric(name, "…", "checking", delta_color="off", delta_arrow="off", border=True)
+            elif isinstance(device, Exception):
+                col.error(f"{name} could not say which device it uses: {ui.friendly(device)}")
+            else:
+                kind = "GPU" if any(g in device.lower() for g in ("cuda", "gpu", "mps")) else "CPU"
+                col.metric(name, kind, device, delta_color="off", delta_arrow="off", border=True)
+        if waiting and len(answers) == len(backends):
+            st.rerun(scope="app")
+
+    devices()

@@ -66,10 +66,9 @@ def render() -> None:
         return
 
     _totals(table)
-    results = state.get("calc_backends", {}).get(spec.dumps_architecture(edited))
+    results = _backends(edited, table)
     st.dataframe(_result_frame(table, results), hide_index=True, width="stretch",
-                 height=min(38 * (len(table.rows) + 1), 640))
-    _backends(edited, table)
+                 height=min(36 * (len(table.rows) + 1) + 4, 640))
     d = st.columns(2)
     d[0].download_button("Download as JSON", spec.dumps_architecture(edited, "json"), f"{edited.name}.json",
                          "application/json", icon=":material/download:")

@@ -1,5 +1,9 @@
 """The app shell and the home lesson in AppTest: navigation, plugins, devices, failures shown clearly."""
 
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -30,10 +34,32 @@ def test_home_lists_plugins_and_backend_devices(lesson_app):
     plugins = at.dataframe[0].value
     assert {"lessons", "architectures"} <= set(plugins["plugin"])
     backends = R.get_registry().backends()
+    # Devices arrive from a background thread (each backend imports its framework): rerun until they are in.
+    deadline = time.time() + APPTEST_TIMEOUT
+    while len(ui.backend_devices()) < len(backends) and time.time() < deadline:
+        time.sleep(0.5)
+    at.run()
     devices = {m.label: m for m in at.metric}
     for name, backend in backends.items():
         assert devices[name].value in ("CPU", "GPU")
         assert backend.device() in str(devices[name].proto.delta)
+
+
+def test_the_first_lessons_start_without_a_deep_learning_framework():
+    # The app must start in seconds: the shell and the first lessons never import torch or tensorflow.
+    code = textwrap.dedent(f"""
+        import sys
+        from streamlit.testing.v1 import AppTest
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from conftest import _render_page
+        for module in ("convolution", "shape_calculator", "gallery"):
+            at = AppTest.from_function(_render_page, args=(module,), default_timeout=120).run()
+            assert not at.exception, at.exception
+        heavy = sorted(m for m in ("torch", "tensorflow", "keras") if m in sys.modules)
+        print("HEAVY", heavy)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "HEAVY []" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
 
 
 class BrokenPlugin:

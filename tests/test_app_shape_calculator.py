@@ -65,3 +65,18 @@ def test_every_architecture_round_trips_through_the_table(name):
     arch = lookup.architecture(name)
     back = T.from_frame(T.to_frame(arch), arch.name, arch.input_shape, arch.num_classes)
     assert back.layers == arch.layers
+
+
+def test_building_in_every_backend_matches_the_calculator(at):
+    from workbench.registry import get_registry
+
+    backends = get_registry().backends()
+    if not backends:
+        pytest.skip("no backend installed")
+    at.button(key="calc_build").click().run()
+    assert no_errors(at) == []
+    table = at.dataframe[-1].value
+    for name in backends:
+        assert table[f"{name} params"].tolist() == [320, 0, 18496, 0, 36928, 0, 36928, 650]
+    assert set(table["match"]) == {"✓"}
+    assert [s.value.startswith(f"**{n}** built it: 93,322") for s, n in zip(at.success, sorted(backends))] == [True] * len(backends)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from typing import Callable
 
 import numpy as np
@@ -41,10 +42,30 @@ def lessons() -> list:
     return sorted(registry().lessons().values(), key=lambda lesson: (lesson.order, lesson.title))
 
 
-@st.cache_resource(show_spinner="Asking the backend which device it uses ...")
-def backend_device(name: str) -> str:
-    """What one backend computes on ("cpu", "cuda:0", ...); imports its framework once."""
-    return registry().backends()[name].device()
+@st.cache_resource(show_spinner=False)
+def _device_probe() -> dict:
+    """Ask every backend for its device in a background thread, once per server process.
+
+    device() imports the framework (seconds each), so the home page must not wait for it:
+    the dict fills in as answers arrive (a device string, or the exception it raised).
+    """
+    backends = dict(registry().backends())
+    answers: dict = {}
+
+    def probe():
+        for name, backend in backends.items():
+            try:
+                answers[name] = backend.device()
+            except Exception as exc:  # noqa: BLE001 - shown on the page as a clear message
+                answers[name] = exc
+
+    threading.Thread(target=probe, name="workbench-device-probe", daemon=True).start()
+    return answers
+
+
+def backend_devices() -> dict:
+    """{backend name: device string or exception} for the backends that have answered so far."""
+    return dict(_device_probe())
 
 
 def lesson_page(name: str):
