@@ -85,6 +85,7 @@ class BackendBase:
     @locked
     def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Pre-activation scores of the last layer (a final softmax/sigmoid left out)."""
+        x = graph.check_images(getattr(model, "workbench_arch", None), x)
         return self._module("inference").forward(model, x, [], batch_size, logits=True)[0]
 
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -94,10 +95,12 @@ class BackendBase:
     @locked
     def activations(self, model, x: np.ndarray, layers, batch_size: int = 64) -> dict[str, np.ndarray]:
         names = graph.check_layers(layers, self.layer_names(model))
+        x = graph.check_images(getattr(model, "workbench_arch", None), x)
         return self._module("inference").forward(model, x, names, batch_size, logits=False)[1]
 
     @locked
     def gradients(self, model, x: np.ndarray, target, layer: str | None = None, relu: str = "plain"):
+        x = graph.check_images(getattr(model, "workbench_arch", None), x)
         return self._module("gradients").gradients(model, x, target, layer, relu)
 
     @locked

@@ -83,6 +83,21 @@ def frozen_before(names: Sequence[str], from_layer: str | None) -> set[str]:
     return set(names[: names.index(from_layer)])
 
 
+def check_images(arch: S.Architecture | None, x) -> np.ndarray:
+    """Images as float32 (N, H, W, C), fitting the model: a clear message instead of a framework's."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"expected images as an (N, H, W, C) array, got shape {x.shape}")
+    if arch is not None:
+        h, w, c = arch.input_shape
+        if x.shape[3] != c:
+            raise ValueError(f"{arch.name} takes images with {c} channel(s), got {x.shape[3]}")
+        if arch.is_spec and x.shape[1:3] != (h, w):
+            raise ValueError(f"{arch.name} is built for {h}x{w} images, got {x.shape[1]}x{x.shape[2]}; "
+                             "resize them or build it with input_shape")
+    return x
+
+
 def check_layers(requested: Sequence[str], known: Sequence[str]) -> list[str]:
     requested = [requested] if isinstance(requested, str) else list(requested)
     missing = [name for name in requested if name not in known]
