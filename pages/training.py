@@ -67,7 +67,7 @@ def curves(runs: list[dict], title: str = "") -> go.Figure:
         for col, metric in ((1, "loss"), (2, "accuracy")):
             for key, dash, label in ((metric, "solid", "train"), (f"val_{metric}", "dash", "val")):
                 if key in h and h[key].notna().any():
-                    fig.add_trace(go.Scatter(x=h["epoch"], y=h[key], mode="lines+markers", line=dict(color=color, dash=dash),
+                    fig.add_trace(go.Scatter(x=h["epoch"].tolist(), y=h[key].tolist(), mode="lines+markers", line=dict(color=color, dash=dash),
                                              name=f"{run['label']} {label}", legendgroup=run["label"],
                                              showlegend=col == 1), row=1, col=col)
     fig.update_xaxes(title="epoch", dtick=1)
@@ -77,6 +77,7 @@ def curves(runs: list[dict], title: str = "") -> go.Figure:
 
 def confusion_figure(cm: np.ndarray, names) -> go.Figure:
     names = [str(n) for n in names]
+    cm = np.asarray(cm).tolist()  # plain lists: small, and readable in the figure's JSON
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title="true class", type="category")
