@@ -72,13 +72,10 @@ def labelled(n=24):
 
 
 def test_torch_pipeline_keeps_labels_and_shapes():
-    from torch.utils.data import DataLoader
-
     from plugins.torch_backend import training as T
 
     x, y = labelled()
-    loader = DataLoader(T._tensors(x, y, "cpu"), batch_size=8, shuffle=True,
-                        collate_fn=T._augmented_batches(A.SEED_001))
+    loader = T.batches(T._tensors(x, y, "cpu"), 8, shuffle=True, collate_fn=T._augmented_batches(A.SEED_001))
     for xb, yb in loader:
         assert tuple(xb.shape) == (8, 1, 10, 10)
         np.testing.assert_allclose(xb.mean((1, 2, 3)).numpy(), (yb.numpy() + 1) / 10, atol=1e-4)
