@@ -2,8 +2,8 @@
 
 Residual blocks end in keras.layers.Add(name=block), Inception blocks in
 keras.layers.Concatenate(name=block), so a block's output is addressable like any layer.
-Kernels are created as zeros and then set to workbench.weights.initial_weights(arch, seed):
-the same numbers the PyTorch backend starts from.
+Kernels start from workbench.weights.initial_weights(arch, seed): the same numbers the
+PyTorch backend starts from.
 """
 
 from __future__ import annotations
@@ -15,23 +15,35 @@ from workbench import spec as S
 from workbench import weights as W
 
 
-def _layer(layer: S.Layer, seed: int):
-    """The Keras layer for one spec layer (same class names, same keys)."""
-    zeros = "zeros"  # real initial values come from initial_weights
+def _given(array):
+    """An initializer that hands Keras the value we drew (no second fill and copy of VGG's 138 M)."""
+
+    def initializer(shape, dtype=None):
+        assert tuple(shape) == array.shape, (shape, array.shape)
+        return array
+
+    return initializer
+
+
+def _layer(layer: S.Layer, seed: int, initial: list):
+    """The Keras layer for one spec layer (same class names, same keys); ``initial`` holds its
+    kernels' initial values from workbench.weights.initial_weights (biases and BatchNorm start
+    at Keras' own defaults, which are the same)."""
     common = dict(name=layer.name)
     if isinstance(layer, S.Conv2D):
         return keras.layers.Conv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding,
                                    activation=layer.activation, use_bias=layer.use_bias,
-                                   kernel_initializer=zeros, **common)
+                                   kernel_initializer=_given(initial[0]), **common)
     if isinstance(layer, S.DepthwiseConv2D):
         return keras.layers.DepthwiseConv2D(layer.kernel_size, layer.strides, layer.padding,
                                             depth_multiplier=layer.depth_multiplier, activation=layer.activation,
-                                            use_bias=layer.use_bias, depthwise_initializer=zeros, **common)
+                                            use_bias=layer.use_bias, depthwise_initializer=_given(initial[0]),
+                                            **common)
     if isinstance(layer, S.SeparableConv2D):
         return keras.layers.SeparableConv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding,
                                             depth_multiplier=layer.depth_multiplier, activation=layer.activation,
-                                            use_bias=layer.use_bias, depthwise_initializer=zeros,
-                                            pointwise_initializer=zeros, **common)
+                                            use_bias=layer.use_bias, depthwise_initializer=_given(initial[0]),
+                                            pointwise_initializer=_given(initial[1]), **common)
     if isinstance(layer, S.MaxPooling2D):
         return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, layer.padding, **common)
     if isinstance(layer, S.AveragePooling2D):
@@ -46,7 +58,7 @@ def _layer(layer: S.Layer, seed: int):
         return keras.layers.Flatten(**common)
     if isinstance(layer, S.Dense):
         return keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias,
-                                  kernel_initializer=zeros, **common)
+                                  kernel_initializer=_given(initial[0]), **common)
     if isinstance(layer, S.Activation):
         return keras.layers.Activation(layer.activation, **common)
     if isinstance(layer, S.ZeroPadding2D):
@@ -57,11 +69,11 @@ def _layer(layer: S.Layer, seed: int):
 class _KerasOps:
     """The two operations workbench.graph.run asks for, on symbolic Keras tensors."""
 
-    def __init__(self, seed: int):
-        self.seed = seed
+    def __init__(self, seed: int, initial: W.Weights):
+        self.seed, self.initial = seed, initial
 
     def layer(self, layer, x):
-        return _layer(layer, self.seed)(x)
+        return _layer(layer, self.seed, self.initial.get(layer.name, []))(x)
 
     def merge(self, block, inputs):
         if isinstance(block, S.Residual):
@@ -76,11 +88,8 @@ def build(arch: S.Architecture, seed: int):
         if not arch.is_spec:
             raise ValueError(f"{arch.name} has no spec and no TensorFlow builder")
         inputs = keras.Input(shape=arch.input_shape, name="input")
-        outputs = graph.run(arch.layers, inputs, _KerasOps(seed))
+        outputs = graph.run(arch.layers, inputs, _KerasOps(seed, W.initial_weights(arch, seed)))
         model = keras.Model(inputs, outputs, name=arch.name)
-        from plugins.tensorflow_backend.weights import set_weights
-
-        set_weights(model, W.initial_weights(arch, seed), arch)
     if getattr(model, "workbench_arch", None) is None:
         model.workbench_arch = arch
     return model
