@@ -30,7 +30,7 @@ def render() -> None:
     with tabs[2], ui.guard("step the kernel"):
         stride_tab()
     with tabs[3], ui.guard("step the pooling window"):
-        pooling_tab()
+        pooling_tab(image)
     with tabs[4], ui.guard("check the convolution theorem"):
         theorem_tab(image)
 
@@ -185,7 +185,7 @@ def _step(image, out, k, stride, padding, key, caption) -> None:
 
 
 # -- 4. pooling --------------------------------------------------------------------------
-def pooling_tab() -> None:
+def pooling_tab(photo: np.ndarray | None) -> None:
     st.markdown("Pooling shrinks a feature map: each window is replaced by its **maximum** (max pooling, "
                 "what the seed's networks use) or its **average**. It has no weights to learn.")
     c = st.columns(4)
@@ -195,6 +195,16 @@ def pooling_tab() -> None:
     seed = c[3].number_input("Random input (seed)", 0, 999, 1, key="pool_seed")
     image = np.random.default_rng(seed).integers(0, 10, (6, 6)).astype(float)
     _step(image, C.pool2d(image, size, stride, mode), size, stride, 0, "pool", f"The {mode} of each window.")
+    if photo is None:
+        return
+    st.markdown("**On the photo** (the one chosen in the first tab): each 2x2 pooling halves the height and width.")
+    cols = st.columns(3)
+    small = photo
+    for col, step in zip(cols, range(3)):
+        with col:
+            ui.show(ui.heatmap(small, f"{small.shape[0]}x{small.shape[1]}" + (f" after {step}x {mode} pool" if step else "")),
+                    key=f"pool_photo_{step}")
+        small = C.pool2d(small, 2, mode=mode)
 
 
 # -- 5. the convolution theorem ----------------------------------------------------------

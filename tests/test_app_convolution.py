@@ -1,6 +1,8 @@
 """The convolution lesson in Streamlit's AppTest: it renders, and its interactions change what is shown."""
 
+import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from PIL import Image
 
 from conftest import no_errors
 from workbench import convolution as C
+from workbench import ui
 
 
 @pytest.fixture
@@ -33,8 +36,6 @@ def test_another_kernel_changes_the_output(at):
 
 
 def test_arithmetic_on_the_photo_is_the_cores(at):
-    from workbench import ui
-
     at.selectbox(key="conv_kernel").set_value("Sharpen").run()
     at.number_input(key="conv_row").set_value(3).run()
     at.number_input(key="conv_col").set_value(4).run()
@@ -109,3 +110,32 @@ def test_an_uploaded_image_is_used(at):
 def test_convolution_theorem_difference_is_tiny(at):
     metric = next(m for m in at.metric if "difference" in m.label)
     assert float(metric.value) < 1e-8
+
+
+def chart_titles(at) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def test_pooling_the_photo_halves_it(at):
+    assert {"192x192", "96x96 after 1x max pool", "48x48 after 2x max pool"} <= set(chart_titles(at))
+
+
+def test_the_output_map_is_the_cores_correlation(at):
+    at.selectbox(key="conv_kernel").set_value("Laplacian").run()
+    chart = next(c for c in at.get("plotly_chart") if "output" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    z = json.loads(chart.proto.spec)["data"][0]["z"]  # plotly's typed-array form: dtype, base64 bytes, shape
+    z = np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape([int(n) for n in z["shape"].split(",")])
+    image = np.round(ui.fit(ui.to_grey(skimage.data.camera()), 192) * 255)
+    np.testing.assert_allclose(z, C.correlate2d(image, C.LAPLACIAN, padding=1))
+
+
+def test_an_edited_custom_kernel_changes_the_output(at):
+    at.selectbox(key="conv_kernel").set_value("Your own kernel").run()
+    identity = output_caption(at)
+    assert identity.startswith("Output 192x192: min ")
+    at.session_state["conv_custom_3"] = {"edited_rows": {1: {"1": 2.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert no_errors(at) == []
+    doubled = output_caption(at)
+    lo, hi = (float(v.rstrip(",")) for v in identity.split()[3:6:2])
+    assert doubled.startswith(f"Output 192x192: min {2 * lo:.1f}, max {2 * hi:.1f}")

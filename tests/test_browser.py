@@ -119,3 +119,21 @@ def test_every_lesson_opens_without_an_error(server, browser, path, tmp_path_fac
         assert page.locator('[data-testid="stMainBlockContainer"] h1').count() >= 1
     finally:
         page.close()
+
+
+def test_the_320_example_in_the_browser(server, browser):
+    # One real interaction end to end: open the convolution lesson, switch to the seed's worked example.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/convolution", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.get_by_role("tab", name="Seed 001 by hand").click()
+        wait_until_done(page)
+        code = page.locator('[data-testid="stCode"]').all_inner_texts()
+        assert any("+0*-1+105*5+102*-1 +0*0+103*-1+99*0 = 320" in c for c in code), code
+        page.get_by_text("Curve detector: scanning two receptive fields").click()
+        page.wait_for_function("() => document.body.innerText.includes('6600')", timeout=60_000)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stMetricValue"]').all_inner_texts()[:1] == ["6600"]
+    finally:
+        page.close()
