@@ -176,7 +176,7 @@ def _step(image, out, k, stride, padding, key, caption) -> None:
     i, j = divmod(p, size)
     cols = st.columns(2)
     with cols[0]:
-        ui.show(ui.heatmap(C.pad(image, padding), f"input {n}x{n}, padded to {n + 2 * padding}x{n + 2 * padding}",
+        ui.show(ui.heatmap(C.pad(image, padding), f"input {n}x{n}" + (f", padded to {n + 2 * padding}x{n + 2 * padding}" if padding else ""),
                            "Blues", text=True, highlight=C.window(i, j, k, stride)), key=f"{key}_in_fig")
     with cols[1]:
         ui.show(ui.heatmap(out, f"output {size}x{size}", "Greens", text=True, highlight=(i, j, i + 1, j + 1)),
