@@ -51,10 +51,7 @@ def render() -> None:
     try:
         edited = T.from_frame(frame, name or "my-architecture", (h, w, ch), classes)
     except spec.SpecError as exc:
-        row = T.table_row(exc.where)
-        at = f"Row {row}" if row else exc.where.capitalize()
-        key = f", column '{exc.key}'" if exc.key else ""
-        st.error(f"{at}{key}: {exc.reason}", icon=":material/table_rows:")
+        st.error(_spec_message(exc), icon=":material/table_rows:")
         return
     try:
         table = shapes.compute(edited)
@@ -112,7 +109,15 @@ def _loaders() -> None:
             try:
                 _set(spec.loads_architecture(upload.getvalue().decode("utf-8", "replace"), "." + upload.name.rsplit(".", 1)[-1]))
             except spec.SpecError as exc:
-                st.error(f"{upload.name}: {exc}", icon=":material/description:")
+                st.error(f"{upload.name}: {_spec_message(exc)}", icon=":material/description:")
+
+
+def _spec_message(exc: spec.SpecError) -> str:
+    """'layers[2], key kernel_size: ...' -> 'Row 3, column 'kernel_size': ...' (rows as the table shows them)."""
+    row = T.table_row(exc.where)
+    at = f"Row {row}" if row else exc.where
+    inner = exc.where.split("]", 1)[1].lstrip(".") if row and "]" in exc.where else ""
+    return f"{at}{f' ({inner})' if inner else ''}{f', column {exc.key!r}' if exc.key else ''}: {exc.reason}"
 
 
 def _totals(table: shapes.ShapeTable) -> None:

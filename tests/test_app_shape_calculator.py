@@ -1,5 +1,7 @@
 """The shape calculator lesson in AppTest: the calculator's numbers, row-naming errors, loading and uploads."""
 
+import json
+
 import pytest
 
 from conftest import no_errors
@@ -58,6 +60,10 @@ def test_uploading_a_file_loads_it_and_a_broken_file_is_explained(at):
     assert metric(at, "Total parameters") == f"{shapes.compute(arch).total_params:,}"
     at.file_uploader(key="calc_upload").set_value(("bad.json", b'{"name": "x", "layers": [', "application/json")).run()
     assert any(e.value.startswith("bad.json: file: not valid JSON") for e in at.error)
+    data = arch.to_dict()
+    data["layers"][2]["filters"] = 0
+    at.file_uploader(key="calc_upload").set_value(("zero.json", json.dumps(data).encode(), "application/json")).run()
+    assert [e.value for e in at.error] == ["zero.json: Row 3, column 'filters': must be a positive integer, got 0"]
 
 
 @pytest.mark.parametrize("name", ["vgg16", "residual-cifar10", "inception-cifar10", "lenet-5"])
