@@ -65,7 +65,7 @@ def _overview(archs) -> None:
             rows.append({
                 "architecture": name, "input": " x ".join(map(str, a.input_shape)), "classes": a.num_classes,
                 "parameters": _params(name, a), "kind": "spec" if a.is_spec else "native (" + ", ".join(a.native) + ")",
-                "source": a.source,
+                "description": a.description.split(". ")[0].split(": ")[0], "source": a.source,
             })
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"parameters": st.column_config.NumberColumn(format="localized")})
