@@ -216,13 +216,21 @@ def theorem_tab(image: np.ndarray | None) -> None:
         return
     name = st.selectbox("Kernel", list(C.KERNELS), index=4, key="theorem_kernel")
     check = C.convolution_theorem(image, C.KERNELS[name])
-    spectrum = np.fft.fftshift(np.log1p(np.abs(np.fft.fft2(image))))
-    cols = st.columns(3)
+    shape = check.spatial.shape
+    spectra = {
+        "log |FFT(image)|": np.fft.fft2(image, shape),
+        "log |FFT(kernel)|": np.fft.fft2(C.KERNELS[name], shape),
+    }
+    spectra["log |product|"] = spectra["log |FFT(image)|"] * spectra["log |FFT(kernel)|"]
+    for col, (title, f) in zip(st.columns(3), spectra.items()):
+        with col:  # centred, so low frequencies are in the middle
+            ui.show(ui.heatmap(np.fft.fftshift(np.log1p(np.abs(f))), title, "Viridis"), key=f"thm_{title}")
+    st.caption("Spectra are centred: low frequencies in the middle. Where the kernel's spectrum is dark the product "
+               "loses those frequencies: a blur keeps the middle (low-pass), an edge detector the outside (high-pass).")
+    cols = st.columns(2)
     with cols[0]:
-        ui.show(ui.heatmap(spectrum, "log |FFT(image)|", "Viridis"), key="thm_spec_fig")
-    with cols[1]:
         ui.show(ui.heatmap(check.spatial, "sliding the kernel (full convolution)"), key="thm_spatial_fig")
-    with cols[2]:
+    with cols[1]:
         ui.show(ui.heatmap(check.fourier, "inverse FFT of the product"), key="thm_fft_fig")
     st.metric("Largest difference between the two", f"{check.max_difference:.2e}")
     st.caption("Only floating-point rounding separates them. Both are zero-padded to "
