@@ -139,3 +139,13 @@ def test_an_edited_custom_kernel_changes_the_output(at):
     doubled = output_caption(at)
     lo, hi = (float(v.rstrip(",")) for v in identity.split()[3:6:2])
     assert doubled.startswith(f"Output 192x192: min {2 * lo:.1f}, max {2 * hi:.1f}")
+
+
+def test_uploads_in_other_modes_become_grey_images():
+    for mode, size in (("RGBA", (30, 20)), ("L", (12, 9)), ("P", (8, 8)), ("I;16", (5, 7))):
+        buf = io.BytesIO()
+        Image.new(mode, size).save(buf, format="PNG")
+        grey = ui.to_grey(ui.read_image(buf.getvalue(), f"x.{mode}.png"))
+        assert grey.shape == (size[1], size[0]) and grey.dtype == float
+    with pytest.raises(ValueError, match="empty.png is not an image"):
+        ui.read_image(b"", "empty.png")
