@@ -158,6 +158,10 @@ def test_bad_targets_get_clear_errors(backends, models):
             backend.gradients(model, X, ChannelMean("conv_b", 9))
         with pytest.raises(ValueError, match="classes"):
             backend.gradients(model, X, ClassScore(5))
+        with pytest.raises(ValueError, match="outside"):
+            backend.gradients(model, X, Neuron("conv_a", 0, 6, 0))
+        with pytest.raises(ValueError, match="needs row and col"):
+            backend.gradients(model, X, Neuron("conv_a", 0))
         with pytest.raises(ValueError, match="guided"):
             backend.gradients(model, X, ClassScore(0), relu="backwards")
 
