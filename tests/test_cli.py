@@ -82,6 +82,7 @@ def test_a_wrong_file_gets_a_clear_message_not_a_traceback(tmp_path):
     (["shapes", "mnist-cnn", "--input", "28x28"], "--input must be three positive integers"),
     (["shapes", "no-such-net"], "no architecture named 'no-such-net'; registered: alexnet"),
     (["shapes", "missing.yaml"], "no architecture file missing.yaml"),
+    (["shapes", "efficientnet-lite0"], "efficientnet-lite0 is a native model with no spec; ask a backend"),
 ])
 def test_shapes_errors_exit_2_with_one_line(capsys, argv, words):
     code, out, err = run_cli(capsys, *argv)
