@@ -186,33 +186,27 @@ class Concatenate(nn.Module):
         return torch.cat(inputs, dim=1)
 
 
+# spec layer type -> its module, given the spec layer and its input shape (NHWC, from the calculator)
+MODULES = {
+    S.Conv2D: lambda layer, shape: Conv(layer, shape[-1]),
+    S.DepthwiseConv2D: lambda layer, shape: Conv(layer, shape[-1]),
+    S.SeparableConv2D: lambda layer, shape: Separable(layer, shape[-1]),
+    S.MaxPooling2D: lambda layer, shape: MaxPool(layer),
+    S.AveragePooling2D: lambda layer, shape: AvgPool(layer),
+    S.GlobalAveragePooling2D: lambda layer, shape: GlobalAvgPool(),
+    S.Flatten: lambda layer, shape: Flatten(),
+    S.Dense: lambda layer, shape: Dense(layer, shape[-1]),
+    S.BatchNormalization: lambda layer, shape: BatchNorm(layer, shape[-1], len(shape)),
+    S.Dropout: lambda layer, shape: Dropout(layer),
+    S.Activation: lambda layer, shape: Activation(layer),
+    S.ZeroPadding2D: lambda layer, shape: ZeroPad(layer),
+    S.Residual: lambda layer, shape: Add(),
+    S.Inception: lambda layer, shape: Concatenate(),
+}
+
+
 def make(layer: S.Layer, input_shape: tuple[int, ...]) -> nn.Module:
-    """The module for one spec layer, given its input shape (NHWC, from the shape calculator)."""
-    c = input_shape[-1]
-    if isinstance(layer, (S.Conv2D, S.DepthwiseConv2D)):
-        return Conv(layer, c)
-    if isinstance(layer, S.SeparableConv2D):
-        return Separable(layer, c)
-    if isinstance(layer, S.MaxPooling2D):
-        return MaxPool(layer)
-    if isinstance(layer, S.AveragePooling2D):
-        return AvgPool(layer)
-    if isinstance(layer, S.GlobalAveragePooling2D):
-        return GlobalAvgPool()
-    if isinstance(layer, S.Flatten):
-        return Flatten()
-    if isinstance(layer, S.Dense):
-        return Dense(layer, c)
-    if isinstance(layer, S.BatchNormalization):
-        return BatchNorm(layer, c, len(input_shape))
-    if isinstance(layer, S.Dropout):
-        return Dropout(layer)
-    if isinstance(layer, S.Activation):
-        return Activation(layer)
-    if isinstance(layer, S.ZeroPadding2D):
-        return ZeroPad(layer)
-    if isinstance(layer, S.Residual):
-        return Add()
-    if isinstance(layer, S.Inception):
-        return Concatenate()
-    raise ValueError(f"the PyTorch backend cannot build layer type {layer.type}")
+    """The module for one spec layer, given its input shape."""
+    if type(layer) not in MODULES:
+        raise ValueError(f"the PyTorch backend cannot build layer type {layer.type}")
+    return MODULES[type(layer)](layer, input_shape)
