@@ -73,3 +73,17 @@ def test_bad_folder_is_a_clear_message(at, tmp_path):
     at.text_input(key="tr_folder").set_value(str(tmp_path)).run()
     assert [e.value for e in at.exception] == []
     assert any("no class sub-folders" in e.value for e in at.error)
+
+
+def test_a_run_interrupted_by_stop_is_kept(at):
+    # Stop reruns the page mid-training; the next run finds the live record and keeps it.
+    from workbench.backend import TrainConfig
+
+    at.session_state["training_live"] = {
+        "label": "run 1: tensorflow adam lr=0.001", "dataset": "mnist-5k", "arch": "mnist-cnn",
+        "backend": "tensorflow", "model": None, "config": TrainConfig(), "standardize": False, "images": 100,
+        "history": [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.5, "seconds": 1.0}]}
+    at.run()
+    assert no_errors(at) == []
+    assert any(i.value == "stopped by the user" for i in at.info)
+    assert at.dataframe[-1].value["note"].tolist() == ["stopped by the user"]

@@ -2,8 +2,9 @@
 
 Either PATH/train, PATH/val, PATH/test each with one sub-folder per class, or PATH with one
 sub-folder per class, split 70/15/15 (stratified). Missing val/test splits are carved from
-train. A corrupt image is skipped and named in the dataset's notes; bad layouts are refused
-with a sentence that says what to fix.
+train. Every image is resized to the first one's size (150x150, seed 001's target_size, when
+that is over 256 pixels); pass size=(H, W) to choose. A corrupt image is skipped and named in
+the dataset's notes; bad layouts are refused with a sentence that says what to fix.
 """
 
 from __future__ import annotations
