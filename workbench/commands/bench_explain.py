@@ -1,11 +1,52 @@
-"""`workbench bench explain`: not built yet."""
+"""`workbench bench explain --json`: our explainers' time as ratios against baselines measured in
+the same process on the same torch model and inputs (medians after warm-ups): one plain
+forward+backward pass, pytorch-grad-cam, captum, lime's default path, occlusion's bare forwards;
+plus how closely the maps agree. The baselines live in plugins/torch_backend/bench_explain.py."""
+
+from __future__ import annotations
+
+import json
 
 
 def add_parser(sub):
-    p = sub.add_parser("explain", help="(not built yet)")
+    p = sub.add_parser("explain", help="explainer speed and agreement vs pytorch-grad-cam, captum and lime")
+    p.add_argument("--model", default="efficientnet-lite0")
+    p.add_argument("--images", default="chelsea,coffee,astronaut,rocket", help="sample photos, comma-separated")
+    p.add_argument("--batch", type=int, default=4, help="images per gradient batch (cycled from --images)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--lime-samples", type=int, default=1000)
+    p.add_argument("--lime-repeats", type=int, default=2)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise RuntimeError("'workbench bench explain' is not built yet")
+    from workbench import lookup, samples
+    from workbench.explain.inputs import load_model, model_inputs
+
+    backend = lookup.backend("pytorch")
+    model, arch = load_model(backend, args.model)
+    names = [n.strip() for n in args.images.split(",") if n.strip()]
+    photos = [samples.load(names[i % len(names)]) for i in range(args.batch)]
+    x, _ = model_inputs(arch, backend.name, photos)
+    targets = [int(i) for i in backend.predict(model, x).argmax(axis=1)]
+    from workbench.explain.base import explain_layer
+
+    layer = explain_layer(backend, model)
+    result = backend._delegate("bench_explain", "measure", backend, model, x, targets, layer, repeats=args.repeats,
+                               warmup=args.warmup, lime_samples=args.lime_samples, lime_repeats=args.lime_repeats)
+    report = {"device": backend.device(), "model": args.model, "layer": layer, "batch": args.batch,
+              "ratios": {k: round(v, 3) for k, v in result["ratios"].items()},
+              "agreement": {k: round(v, 5) for k, v in result["agreement"].items()},
+              "seconds": {k: round(v, 4) for k, v in result["seconds"].items()},
+              "occlusion_windows": result["occlusion_windows"], "lime_batch": result["lime_batch"],
+              "superpixels": result["superpixels"], "repeats": args.repeats, "warmup": args.warmup}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for group in ("ratios", "agreement", "seconds"):
+            print(group)
+            for k, v in report[group].items():
+                print(f"  {k:34} {v}")
+    return 0
