@@ -333,3 +333,21 @@ def test_backends_match_calculator_for_every_registered_architecture(backend_nam
 @pytest.mark.parametrize("name", sorted(SMALL_INPUT))
 def test_backends_match_calculator_at_full_size(backend_name, name):
     assert_backend_matches_calculator(backend_or_skip(backend_name), registered(name))
+
+
+@pytest.mark.parametrize("backend_name", ["tensorflow", "pytorch"])
+def test_seed_001_freezing_the_vgg16_base_leaves_4_trainable_weights(backend_name):
+    """Seed 001: 30 trainable weight tensors, 4 once the conv base is frozen; then fine-tune from block5_conv1."""
+    backend = backend_or_skip(backend_name)
+    model = backend.build(registered("vgg16-cats-dogs"))
+    weights = backend.get_weights(model)
+
+    def trainable():
+        rows = [info for info in backend.summary(model) if info.trainable]
+        return sum(len(weights[info.name]) for info in rows), sum(info.trainable for info in rows)
+
+    assert trainable() == (30, 16_812_353)
+    backend.set_trainable(model, "flatten")  # conv_base.trainable = False
+    assert trainable() == (4, 2_097_665)
+    backend.set_trainable(model, "block5_conv1")  # seed 001's fine-tuning loop
+    assert trainable() == (10, 3 * 2_359_808 + 2_097_665)
