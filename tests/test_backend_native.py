@@ -77,7 +77,7 @@ def pair():
 
 def test_native_models_forward_like_the_raw_frameworks(pair):
     pt, tf, tm, km = pair
-    assert tm.workbench_arch is ARCH and km.workbench_arch is ARCH
+    assert tm.workbench_arch == ARCH and km.workbench_arch == ARCH
     with torch.no_grad():
         raw = tm.eval()(torch.from_numpy(X).permute(0, 3, 1, 2)).numpy()
     np.testing.assert_allclose(pt.logits(tm, X), raw, atol=1e-6)
@@ -145,3 +145,22 @@ def test_images_that_do_not_fit_get_a_clear_message(pair):
             backend.logits(model, np.zeros((1, 6, 6, 3), np.float32))
         with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
             backend.gradients(model, np.zeros((6, 6, 2), np.float32), ClassScore(0))
+
+
+def test_native_head_resize_and_save_load(pair, tmp_path, monkeypatch):
+    pt, tf, _, _ = pair
+    import workbench.registry
+
+    real = workbench.registry.get_registry()
+
+    class Registry:  # the registry as load() sees it, with the tiny native registered
+        def architectures(self):
+            return {**real.architectures(), ARCH.name: ARCH}
+
+    monkeypatch.setattr(workbench.registry, "get_registry", lambda: Registry())
+    for backend in (pt, tf):
+        model = backend.build(ARCH, num_classes=5)
+        assert backend.logits(model, X).shape == (3, 5) and model.workbench_arch.num_classes == 5
+        path = backend.save(model, tmp_path / backend.name)
+        loaded = backend.load(path)
+        np.testing.assert_array_equal(backend.logits(loaded, X), backend.logits(model, X))

@@ -8,6 +8,7 @@ loading, argument checks, and the lazy hand-off of train / optimize / load_pretr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import threading
@@ -152,7 +153,7 @@ class BackendBase:
 
     # -- shared helpers ------------------------------------------------------------------
     def architecture(self, arch: S.Architecture, input_shape=None, num_classes=None) -> S.Architecture:
-        """The architecture at the asked input shape and class count (spec models only)."""
+        """The architecture at the asked input shape and class count."""
         if not isinstance(arch, S.Architecture):
             raise TypeError(f"build needs a workbench.spec.Architecture, got {type(arch).__name__}")
         if arch.is_spec:
@@ -162,6 +163,10 @@ class BackendBase:
                 arch = arch.with_classes(num_classes)
         elif not arch.native.get(self.name):
             raise ValueError(f"{arch.name} is a native model with no {self.name} builder")
+        else:  # the native builder is called with these: a new head for transfer learning, say
+            wanted = (tuple(input_shape or arch.input_shape), num_classes or arch.num_classes)
+            if wanted != (tuple(arch.input_shape), arch.num_classes):
+                arch = dataclasses.replace(arch, input_shape=wanted[0], num_classes=wanted[1])
         return arch
 
     def _delegate(self, module: str, function: str, *args, **kwargs):

@@ -12,6 +12,7 @@ between backends and a saved file loads in either one:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -123,7 +124,8 @@ def read_architecture(path: str | Path) -> S.Architecture:
         found = get_registry().architectures().get(data["name"])
         if found is None:
             raise ValueError(f"{path} holds the native model {data['name']!r}, which no plugin registers")
-        return found
+        # a fine-tuned zoo model may have another head or input size than the registered one
+        return dataclasses.replace(found, input_shape=tuple(data["input_shape"]), num_classes=data["num_classes"])
     return S.parse_architecture(data)
 
 
