@@ -1,0 +1,297 @@
+"""Lesson: explanation methods side by side (seeds 000-004), on any model, in either backend.
+
+Everything heavy (models, explanations, sanity checks) runs behind a button and is kept in
+st.session_state; models are built once per server (st.cache_resource). The algorithms live in
+workbench.explain; this page only chooses, runs and shows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from workbench import samples, ui
+from workbench.explain.compare import run_methods
+from workbench.explain.inputs import model_inputs, predictions
+from workbench.explain.render import overlay, picture, to_uint8
+
+DEFAULT_METHODS = ["saliency", "guided-backprop", "grad-cam", "guided-grad-cam", "occlusion", "lime"]
+TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
+       "guided-grad-cam", "occlusion", "lime"]
+PRETRAINED = "efficientnet-lite0"
+RESULT = "ex_result"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _model(backend_name: str, arch_name: str):
+    """A registered architecture's model (pretrained ones load their weights), built once per server."""
+    backend = ui.registry().backends()[backend_name]
+    return backend.build(ui.registry().architectures()[arch_name])
+
+
+def _choose_model():
+    """(backend, model, arch, label) from the widgets; trained models come from the training page."""
+    registry = ui.registry()
+    trained = st.session_state.get("trained_models", {})
+    archs = sorted(registry.architectures())
+    options = [PRETRAINED] if PRETRAINED in archs else []
+    options += [f"trained: {name}" for name in trained] + [a for a in archs if a != PRETRAINED]
+    cols = st.columns(2)
+    label = cols[0].selectbox("Model", options, key="ex_model",
+                              help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "
+                                   "architectures have random weights unless you trained them in the Training lesson.")
+    if label.startswith("trained: "):
+        backend_name, model, arch = trained[label.removeprefix("trained: ")]
+        cols[1].selectbox("Backend", [backend_name], key="ex_backend_trained", disabled=True)
+        return registry.backends()[backend_name], model, arch, label
+    backends = sorted(registry.backends())
+    backend_name = cols[1].selectbox("Backend", backends, key="ex_backend",
+                                     index=backends.index("pytorch") if "pytorch" in backends else 0)
+    with st.spinner(f"Loading {label} in {backend_name}..."):
+        model = _model(backend_name, label)
+    return registry.backends()[backend_name], model, registry.architectures()[label], label
+
+
+def _choose_images() -> tuple[list[str], list[np.ndarray]]:
+    names = samples.names()
+    picked = st.multiselect("Sample photos", names, default=["chelsea", "coffee"], key="ex_samples",
+                            format_func=lambda n: f"{n}: {samples.SAMPLES[n].description}")
+    titles, photos = list(picked), [samples.load(n) for n in picked]
+    with st.expander("Upload photos, or take images from a dataset"):
+        for upload in st.file_uploader("Your own photos", accept_multiple_files=True, key="ex_upload") or []:
+            try:
+                photos.append(samples.decode(upload.getvalue(), upload.name))
+                titles.append(upload.name)
+            except ValueError as exc:
+                st.error(str(exc), icon=":material/broken_image:")
+        datasets = ["(none)"] + sorted(ui.registry().datasets())
+        dataset = st.selectbox("Dataset", datasets, key="ex_dataset")
+        if dataset != "(none)":
+            count = st.number_input("Test images", 1, 8, 2, key="ex_dataset_count")
+            with ui.guard(f"load {dataset}"):
+                ds = ui.registry().datasets()[dataset]
+                x, y = ds.load("test")
+                for i in range(int(count)):
+                    photos.append((np.clip(x[i], 0, 1) * 255).astype(np.uint8))
+                    titles.append(f"{dataset} #{i} ({ds.class_names[int(y[i])]})")
+    return titles, photos
+
+
+def _param_widgets(explainer) -> dict:
+    """One widget per parameter, from its default and bounds; returns only the changed values."""
+    values = {}
+    for p in explainer.params:
+        key = f"ex_p_{explainer.name}_{p.name}"
+        if p.choices is not None:
+            value = st.selectbox(p.name, p.choices, index=list(p.choices).index(p.default), key=key, help=p.help)
+        elif isinstance(p.default, bool):
+            value = st.checkbox(p.name, p.default, key=key, help=p.help)
+        elif isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+            cast = float if isinstance(p.default, float) else int
+            value = st.number_input(p.name, min_value=None if p.low is None else cast(p.low),
+                                    max_value=None if p.high is None else cast(p.high), value=p.default, key=key,
+                                    help=p.help)
+        else:
+            text = st.text_input(p.name, "" if p.default is None else str(p.default), key=key, help=p.help)
+            value = text.strip() or None
+        if value != p.default:
+            values[p.name] = value
+    return values
+
+
+def _grid(result, titles, shown):
+    """Methods down, images across: the picture, then what it cost."""
+    header = st.columns([1] + [2] * len(titles))
+    header[0].markdown("**method**")
+    for col, title, image in zip(header[1:], titles, shown):
+        col.image(to_uint8(image), caption=title, width="stretch")
+    for name, e in result["explanations"].items():
+        row = st.columns([1] + [2] * len(titles))
+        cost = e.cost
+        row[0].markdown(f"**{name}**  \n{cost.seconds:.2f} s  \n{cost.forward_passes} fwd, {cost.backward_passes} bwd")
+        for n, (col, image) in enumerate(zip(row[1:], shown)):
+            col.image(picture(e, n, image), width="stretch")
+            col.caption(f"{name} · image {n + 1}")
+
+
+def _scores(result):
+    rows = [{"method": name, **{k: s[k] for k in ("seconds", "forward_passes", "backward_passes",
+                                                   "deletion_auc", "insertion_auc")}}
+            for name, s in result["scores"].items()]
+    rows.append({"method": "random order", **result["random_baseline"]})
+    st.dataframe(pd.DataFrame(rows).set_index("method"), width="stretch")
+    st.caption("Deletion: blur the most important 8-pixel squares first; a faithful map makes the class "
+               "probability fall fast (lower area is better). Insertion: un-blur them first (higher is better). "
+               "Both are averaged over the images; a random order is the bar to clear.")
+    figs = {kind: go.Figure() for kind in ("deletion", "insertion")}
+    for name, curves in result["curves"].items():
+        for kind, fig in figs.items():
+            mean = np.mean([c[kind] for c in curves], axis=0)
+            fig.add_scatter(x=np.linspace(0, 1, len(mean)), y=mean, name=name,
+                            line=dict(dash="dot" if name == "random" else "solid"))
+    cols = st.columns(2)
+    for col, (kind, fig) in zip(cols, figs.items()):
+        fig.update_layout(title=f"{kind} curve", xaxis_title="fraction of pixels", yaxis_title="probability",
+                          height=320, margin=dict(l=10, r=10, t=40, b=10))
+        with col:
+            ui.show(fig, key=f"ex_curve_{kind}")
+
+
+def _inner_steps(result, shown):
+    ex = result["explanations"]
+    if "grad-cam" in ex:
+        steps = ex["grad-cam"].steps
+        st.markdown(f"**Grad-CAM at `{steps['layer']}`**: the channel weights (mean gradient per channel) of image 1, "
+                    "and the weighted sum before upsampling.")
+        weights = steps["channel_weights"][0]
+        best = np.argsort(-np.abs(weights))[:24]
+        cols = st.columns(2)
+        with cols[0]:
+            ui.show(go.Figure(go.Bar(x=[str(c) for c in best], y=weights[best])).update_layout(
+                height=260, xaxis_title="channel", margin=dict(l=10, r=10, t=10, b=10)), key="ex_cam_weights")
+        with cols[1]:
+            ui.show(ui.heatmap(steps["cam"][0], colorscale="jet", height=260), key="ex_cam_low")
+    if "guided-backprop" in ex:
+        masks = ex["guided-backprop"].steps
+        if "forward_mask" in masks:
+            st.markdown(f"**Guided backprop's masks at `{masks['mask_layer']}`** (fraction of channels): where the "
+                        "forward activation is positive, where the gradient is positive, and where both hold.")
+            cols = st.columns(3)
+            for col, key in zip(cols, ("forward_mask", "backward_mask", "passes")):
+                col.image(to_uint8(masks[key][0]), caption=key, width="stretch")
+        else:
+            st.caption("Tick guided-backprop's show_masks parameter to see its ReLU masks.")
+    if "lime" in ex:
+        from skimage.segmentation import mark_boundaries
+
+        steps = ex["lime"].steps
+        st.markdown("**LIME**: the superpixels of image 1 and the surrogate's coefficient for each.")
+        cols = st.columns(2)
+        cols[0].image(mark_boundaries(shown[0], steps["superpixels"][0]), width="stretch",
+                      caption=f"{steps['superpixels'][0].max() + 1} superpixels")
+        coef = steps["coefficients"][0]
+        with cols[1]:
+            ui.show(go.Figure(go.Bar(x=list(range(len(coef))), y=coef)).update_layout(
+                height=260, xaxis_title="superpixel", margin=dict(l=10, r=10, t=10, b=10)), key="ex_lime_coef")
+        st.caption(f"Surrogate fit R² on the samples: {steps['fit_r2'][0]:.3f}")
+
+
+def _class_matrix(backend, model, arch, x, shown, preds):
+    from workbench.explain.cam import class_matrix
+
+    st.markdown("Seed 002, Table 13: Grad-CAM of each class (rows) on each image (columns).")
+    classes = list(dict.fromkeys(p[0]["index"] for p in preds))
+    classes += [p["index"] for p in preds[0][1:] if p["index"] not in classes][:max(0, 3 - len(classes))]
+    names = {p["index"]: p["name"] for top in preds for p in top}
+    if st.button("Compute the class x image matrix", key="ex_matrix_run"):
+        with st.spinner("Grad-CAM for every class..."), ui.guard("compute the class matrix"):
+            st.session_state["ex_matrix"] = (classes, class_matrix(backend, model, x, classes))
+    if "ex_matrix" in st.session_state:
+        classes, maps = st.session_state["ex_matrix"]
+        for c, row in zip(classes, maps):
+            cols = st.columns([1] + [2] * len(shown))
+            cols[0].markdown(f"**{names.get(c, c)}**")
+            for col, m, image in zip(cols[1:], row, shown):
+                col.image(overlay(image, m), width="stretch")
+
+
+def _sanity(backend, model, x, shown, targets, methods):
+    from workbench.explain.sanity import cascading_randomisation
+
+    st.markdown("Adebayo et al. (2018): randomise the model's layers from the top down. A map that does not "
+                "change is explaining the image, not the model. Spearman rank correlation with the original map below.")
+    explainers = ui.registry().explainers()
+    choices = [m for m in methods if explainers[m].family in ("gradient", "cam")] or ["grad-cam"]
+    cols = st.columns(2)
+    method = cols[0].selectbox("Method", choices, key="ex_sanity_method")
+    stages = cols[1].slider("Stages", 2, 8, 4, key="ex_sanity_stages")
+    if st.button("Run the randomisation check", key="ex_sanity_run"):
+        with st.spinner("Randomising and re-explaining..."), ui.guard("run the sanity check"):
+            st.session_state["ex_sanity"] = (method, cascading_randomisation(
+                backend, model, explainers[method], x[:1], targets[:1], stages=stages))
+    if "ex_sanity" in st.session_state:
+        method, strip = st.session_state["ex_sanity"]
+        cols = st.columns(len(strip))
+        for col, step in zip(cols, strip):
+            label = "original" if not step["randomised"] else f"top {step['randomised']} layers"
+            col.image(overlay(shown[0], step["maps"][0]), caption=f"{label}: ρ = {step['spearman']:.2f}", width="stretch")
+
+
+def _lime_stability(backend, model, x, shown, targets):
+    from workbench.explain.sanity import lime_stability
+
+    cols = st.columns(2)
+    seeds = cols[0].slider("Seeds", 2, 6, 3, key="ex_stab_seeds")
+    count = cols[1].number_input("Samples per run", 50, 5000, 300, step=50, key="ex_stab_samples")
+    if st.button("Run LIME with each seed", key="ex_stab_run"):
+        with st.spinner("LIME, once per seed..."), ui.guard("measure LIME's stability"):
+            st.session_state["ex_stab"] = lime_stability(backend, model, x[0], targets[0], seeds=tuple(range(seeds)),
+                                                         samples=int(count))
+    if "ex_stab" in st.session_state:
+        result = st.session_state["ex_stab"]
+        c = st.columns(2)
+        c[0].metric("Top-5 superpixels, mean Jaccard between seeds", f"{result['top_jaccard']:.2f}")
+        c[1].metric("Coefficients, mean Spearman between seeds", f"{result['coefficient_spearman']:.2f}")
+        cols = st.columns(len(result["runs"]))
+        for col, seed, run in zip(cols, result["seeds"], result["runs"]):
+            col.image(overlay(shown[0], run.maps[0]), caption=f"seed {seed}", width="stretch")
+
+
+def render():
+    st.title("Explanations")
+    st.markdown("Which pixels made the model decide? Ten methods from the course notes side by side, with what "
+                "each one costs and how faithful it is. Every method is written once and runs in either backend.")
+    backend, model, arch, label = _choose_model()
+    titles, photos = _choose_images()
+    if not photos:
+        st.info("Pick at least one photo.")
+        return
+    explainers = ui.registry().explainers()
+    available = [m for m in TEN if m in explainers] + [m for m in explainers if m not in TEN]
+    methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in explainers],
+                             key="ex_methods")
+    params = {}
+    with st.expander("Method parameters"):
+        for name in methods:
+            if explainers[name].params:
+                st.markdown(f"**{name}**: {explainers[name].description}")
+                params[name] = _param_widgets(explainers[name])
+    x = shown = None
+    with ui.guard("prepare the images for this model"):
+        x, shown = model_inputs(arch, backend.name, photos)
+    if x is None:
+        return
+    config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
+    if st.button("Explain", type="primary", key="ex_run"):
+        progress = st.progress(0.0, text="starting")
+        with ui.guard("explain the images"):
+            preds = predictions(backend, model, arch, x)
+            result = run_methods(backend, model, x, methods, params, steps=10,
+                                 progress=lambda name, f: progress.progress(f, text=f"running {name}"))
+            st.session_state[RESULT] = (config, preds, result)
+            for key in ("ex_matrix", "ex_sanity", "ex_stab"):
+                st.session_state.pop(key, None)
+        progress.empty()
+    stored = st.session_state.get(RESULT)
+    if not stored or stored[0] != config:
+        st.info("Choose the model, photos and methods, then press **Explain**.")
+        return
+    _, preds, result = stored
+    st.subheader("Predictions")
+    st.dataframe(pd.DataFrame([{"image": t, **{f"top {k + 1}": f"{p['name']} ({p['probability']:.2f})"
+                                               for k, p in enumerate(top[:3])}} for t, top in zip(titles, preds)]),
+                 hide_index=True, width="stretch")
+    st.subheader("Methods x images")
+    _grid(result, titles, shown)
+    st.subheader("Cost and faithfulness")
+    _scores(result)
+    with st.expander("Inner steps"):
+        _inner_steps(result, shown)
+    with st.expander("Class x image matrix (Grad-CAM)"):
+        _class_matrix(backend, model, arch, x, shown, preds)
+    with st.expander("Sanity check: randomise the model"):
+        _sanity(backend, model, x, shown, result["targets"], methods)
+    with st.expander("LIME's stability across seeds"):
+        _lime_stability(backend, model, x, shown, result["targets"])
