@@ -10,6 +10,7 @@ import os
 from workbench.backend_base import BackendBase
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 class TensorFlowBackend(BackendBase):

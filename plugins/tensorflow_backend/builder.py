@@ -13,6 +13,7 @@ import keras
 from workbench import graph
 from workbench import spec as S
 from workbench import weights as W
+from plugins.tensorflow_backend import inference  # noqa: F401 - first: GPU memory growth, Keras-on-TF check
 
 
 def _given(array):

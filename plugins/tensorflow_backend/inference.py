@@ -19,6 +19,16 @@ from workbench import graph
 
 _probes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(f"the TensorFlow backend needs Keras on TensorFlow, but KERAS_BACKEND is {keras.backend.backend()!r}")
+
+# TensorFlow takes all GPU memory at its first use unless told to grow; PyTorch may share the GPU.
+for _gpu in tf.config.list_physical_devices("GPU"):
+    try:
+        tf.config.experimental.set_memory_growth(_gpu, True)
+    except RuntimeError:  # the GPU is already initialised: too late, and nothing to do
+        pass
+
 
 def device() -> str:
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "cpu"
