@@ -18,7 +18,7 @@ def run_json(capsys, argv):
 def test_train_cli_json(capsys, tmp_path):
     code, result = run_json(capsys, ["train", "--dataset", "shapes", "--arch", "mnist-cnn", "--backend", "tensorflow",
                                      "--epochs", "2", "--batch-size", "64", "--optimizer", "nesterov", "--lr", "0.05",
-                                     "--augment", "horizontal_flip=true", "--save", str(tmp_path / "m.weights.h5"),
+                                     "--augment", "horizontal_flip=true", "--save", str(tmp_path / "m.safetensors"),
                                      "--json"])
     assert code == 0
     assert [list(r)[:6] for r in result["history"]] == [["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
@@ -28,7 +28,15 @@ def test_train_cli_json(capsys, tmp_path):
     assert cm.shape == (3, 3) and cm.sum() == 180  # the shapes test split
     assert test["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
     assert 0 < test["loss"] < 5
-    assert (tmp_path / "m.weights.h5").exists()
+    # the saved model loads back (safely) and scores the same on the same test split
+    from workbench import lookup
+    from workbench.training import prepare
+
+    backend = lookup.backend("tensorflow")
+    model = backend.load(tmp_path / "m.safetensors")
+    _, splits = prepare(lookup.dataset("shapes"), lookup.architecture("mnist-cnn"))
+    x, y = splits["test"]
+    assert (backend.predict(model, x).argmax(1) == y).mean() == pytest.approx(test["accuracy"])
 
 
 def test_train_cli_reports_a_diverged_run_as_valid_json(capsys):

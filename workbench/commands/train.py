@@ -85,8 +85,7 @@ def run(args) -> int:
     if dataset.notes:
         result["notes"] = list(dataset.notes)
     if args.save:
-        backend.save(model, args.save)
-        result["saved"] = str(args.save)
+        result["saved"] = str(backend.save(model, args.save) or args.save)
     if args.json:
         print(json.dumps(_clean(result), indent=2))
     else:
