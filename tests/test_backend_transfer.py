@@ -50,14 +50,15 @@ CONV_NET = {"name": "transfer-conv", "input_shape": [11, 9, 3], "num_classes": 5
 ]}
 
 POOL_NET = {"name": "transfer-pool", "input_shape": [13, 10, 2], "num_classes": 1, "layers": [
-    {"type": "AveragePooling2D", "pool_size": 3, "strides": 2, "padding": "same"},
+    # names that are also Keras' input name and an nn.Module method must work all the same
+    {"type": "AveragePooling2D", "name": "input", "pool_size": 3, "strides": 2, "padding": "same"},
     {"type": "SeparableConv2D", "filters": 4, "kernel_size": 2, "padding": "same", "use_bias": False},
     {"type": "BatchNormalization"},
     {"type": "MaxPooling2D", "pool_size": 2, "padding": "same"},
     {"type": "AveragePooling2D", "pool_size": [2, 3], "strides": 1, "padding": "valid"},
     {"type": "Conv2D", "filters": 3, "kernel_size": 1, "activation": "relu"},
     {"type": "GlobalAveragePooling2D"},
-    {"type": "Dense", "units": 1, "activation": "sigmoid"},
+    {"type": "Dense", "name": "train", "units": 1, "activation": "sigmoid"},
 ]}
 
 

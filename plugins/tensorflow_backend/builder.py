@@ -88,7 +88,9 @@ def build(arch: S.Architecture, seed: int):
     else:
         if not arch.is_spec:
             raise ValueError(f"{arch.name} has no spec and no TensorFlow builder")
-        inputs = keras.Input(shape=arch.input_shape, name="input")
+        taken = set(graph.layer_names(arch))
+        input_name = next(n for n in ("input", "input_image", "workbench_input") if n not in taken)
+        inputs = keras.Input(shape=arch.input_shape, name=input_name)
         outputs = graph.run(arch.layers, inputs, _KerasOps(seed, W.initial_weights(arch, seed)))
         model = keras.Model(inputs, outputs, name=arch.name)
     if getattr(model, "workbench_arch", None) is None:

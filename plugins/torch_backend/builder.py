@@ -26,7 +26,9 @@ class SpecModel(nn.Module):
         self.spec_layers = nn.ModuleDict()
         by_name = {layer.name: layer for layer in S.walk(arch.layers)}
         for row in table.rows:
-            self.spec_layers[row.name] = L.make(by_name[row.name], row.input_shape)
+            # Registered straight into _modules: ModuleDict's own check refuses names that are also
+            # nn.Module attributes ("train", "eval", "type", ...), which are fine layer names in Keras.
+            self.spec_layers._modules[row.name] = L.make(by_name[row.name], row.input_shape)
         self.workbench_final = graph.final_activation(arch)[0]  # the layer whose softmax logits skip
 
     @property
