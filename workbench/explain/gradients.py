@@ -29,7 +29,7 @@ class GuidedBackprop(Explainer):
     params = (
         Param("neuron_layer", None, help="explain one neuron of this layer instead of the class"),
         Param("neuron_channel", 0, 0, None, help="the neuron's channel (feature map)"),
-        Param("show_masks", False, choices=(False, True), help="also return the ReLU masks at the explained layer"),
+        Param("show_masks", False, help="also return the ReLU masks at the explained layer"),
     )
 
     def compute(self, backend, model, images, targets, neuron_layer, neuron_channel, show_masks):

@@ -49,6 +49,9 @@ def cascading_randomisation(backend, model, explainer, images, targets=None, sta
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho of two maps; 0 when one is flat (a fully randomised model can give a flat map)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
     rho = spearmanr(a.ravel(), b.ravel()).statistic
     return 0.0 if np.isnan(rho) else float(rho)
 
