@@ -74,11 +74,14 @@ def augment(x: np.ndarray, spec, seed: int = 0) -> np.ndarray:
 
 # -- training -------------------------------------------------------------------------------
 def pipeline(x, y, batch_size: int, shuffle_seed: int | None = None, aug=None, binary=False):
-    """tf.data: shuffle each epoch, batch, augment on the fly, prefetch."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.float32) if binary else y))
+    """tf.data: shuffle the indices each epoch, gather each batch in one op (as Keras' own array
+    adapter does, rather than shuffling images one by one), augment on the fly, prefetch."""
+    order = tf.data.Dataset.range(len(x))
     if shuffle_seed is not None:
-        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+        order = order.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    arrays = tf.data.Dataset.from_tensors((x, y.astype(np.float32) if binary else y)).repeat()
+    ds = tf.data.Dataset.zip((arrays, order.batch(batch_size))).map(
+        lambda xy, i: (tf.gather(xy[0], i), tf.gather(xy[1], i)), num_parallel_calls=tf.data.AUTOTUNE)
     if aug is not None:
         ds = ds.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
