@@ -4,11 +4,8 @@ ReLU), lime's default explain_instance path, and the bare batched forward passes
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
-
-os.environ.setdefault("TQDM_DISABLE", "1")  # lime's per-sample progress bar
 
 import numpy as np
 import torch

@@ -22,6 +22,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    import os
+
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lime's per-sample bar; tqdm reads it when first imported
     from workbench import lookup, samples
     from workbench.explain.inputs import load_model, model_inputs
 

@@ -29,6 +29,14 @@ def receptive_window(backend, model, images, layer, n, row, col):
     return rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
 
 
+def middle_layer(backend, model, side: int) -> str:
+    """The deepest layer still at least 1/8 of the input's side: its patches are parts of the image,
+    not all of it (the last conv layer of a deep net sees the whole image)."""
+    spatial = [r for r in backend.summary(model) if len(r.output_shape) == 3]
+    fine = [r.name for r in spatial if r.output_shape[0] >= side / 8]
+    return fine[-1] if fine else explain_layer(backend, model)
+
+
 def resize(patch: np.ndarray, size: int) -> np.ndarray:
     return np.einsum("Hh,hwc,Ww->HWc", bilinear_matrix(patch.shape[0], size), patch,
                      bilinear_matrix(patch.shape[1], size))
@@ -40,14 +48,14 @@ class MaxPatches(Explainer):
                    "across the images given.")
     needs_targets = False
     params = (
-        Param("layer", None, help="the conv layer (default: the last one)"),
+        Param("layer", None, help="the conv layer (default: the deepest one at 1/8 of the input size or more)"),
         Param("channels", 4, 1, 64, help="channels to show, the most active first"),
-        Param("top", 4, 1, 32, help="patches per channel"),
+        Param("top", 3, 1, 32, help="patches per channel"),
         Param("size", 48, 8, 224, help="display size of each patch"),
     )
 
     def compute(self, backend, model, images, targets, layer, channels, top, size):
-        layer = layer or explain_layer(backend, model)
+        layer = layer or middle_layer(backend, model, images.shape[1])
         acts = backend.activations(model, images, [layer])[layer]  # (N, h, w, C)
         if acts.ndim != 4:
             raise ValueError(f"layer {layer!r} has no spatial output; pick a conv layer")

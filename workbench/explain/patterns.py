@@ -34,8 +34,8 @@ class FilterPatterns(Explainer):
     params = (
         Param("layer", None, help="the layer whose channels to visualise (default: the last conv layer)"),
         Param("channels", 4, 1, 64, help="how many channels, from channel 0"),
-        Param("steps", 40, 1, 500, help="gradient-ascent steps (seed 001: 40)"),
-        Param("step", 1.0, 0.0, 100.0, help="step size, in 1/255 of the input's value range (seed 001: 1)"),
+        Param("steps", 20, 1, 500, help="gradient-ascent steps (seed 001: 40; each is a forward and a backward pass)"),
+        Param("step", 3.0, 0.0, 100.0, help="step size, in 1/255 of the input's value range (seed 001: 1, with 40 steps)"),
         Param("seed", 0, 0, None),
     )
 

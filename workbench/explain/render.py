@@ -7,6 +7,7 @@ from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
 from workbench.explain.base import Explanation, normalise
+from workbench.explain.patterns import deprocess
 
 
 def heatmap(values: np.ndarray, cmap: str = "jet") -> np.ndarray:
@@ -33,7 +34,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def picture(explanation: Explanation, index: int, image: np.ndarray) -> np.ndarray:
     """What to show for image `index`: the colour gradient image, the heatmap overlay, or the grid."""
     if explanation.images is not None and explanation.method in ("guided-backprop", "guided-grad-cam"):
-        return to_uint8(explanation.images[index])
+        return deprocess(explanation.images[index])  # seed 001's contrast: std 0.1 around grey
     if explanation.maps is not None:
         return overlay(image, explanation.maps[index])
     grids = list(explanation.grids.values())
