@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from workbench import samples, ui
-from workbench.explain.compare import run_methods
+from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
 from workbench.explain.render import overlay, picture, to_uint8
 
@@ -95,7 +95,7 @@ def _param_widgets(explainer) -> dict:
                                     help=p.help)
         else:
             text = st.text_input(p.name, "" if p.default is None else str(p.default), key=key, help=p.help)
-            value = text.strip() or None
+            value = parse_value(text.strip()) if text.strip() else None
         if value != p.default:
             values[p.name] = value
     return values

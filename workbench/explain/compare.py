@@ -50,11 +50,12 @@ def parse_params(items: list[str]) -> dict[str, dict]:
         method, dot, param = key.partition(".")
         if not sep or not dot:
             raise ValueError(f"a parameter is METHOD.NAME=VALUE (e.g. lime.samples=300), not {item!r}")
-        out.setdefault(method, {})[param] = _value(value)
+        out.setdefault(method, {})[param] = parse_value(value)
     return out
 
 
-def _value(text: str):
+def parse_value(text: str):
+    """'300' -> 300, '0.5' -> 0.5, 'true' -> True, 'none' -> None, anything else stays text."""
     for cast in (int, float):
         try:
             return cast(text)

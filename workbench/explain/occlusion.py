@@ -27,15 +27,16 @@ class Occlusion(Explainer):
     description = ("Cover one square at a time with a flat value and measure how much the class "
                    "probability drops; big drops mark the evidence.")
     params = (
-        Param("window", 32, 1, 512, help="side of the occluding square, in pixels"),
-        Param("stride", 16, 1, 512, help="step between two windows"),
+        Param("window", None, 1, 512, help="side of the occluding square in pixels (default: 1/7 of the image, 32 at 224)"),
+        Param("stride", None, 1, 512, help="step between two windows (default: half the window)"),
         Param("fill", 0.0, help="the value the window is filled with, in the model's input units"),
         Param("batch", None, 1, 4096, help="occluded copies per forward pass (default: chosen per device)"),
     )
 
     def compute(self, backend, model, images, targets, window, stride, fill, batch):
         n, h, w, c = images.shape
-        size = min(window, h, w)
+        size = min(window or max(1, min(h, w) // 7), h, w)
+        stride = stride or max(1, size // 2)
         corners = windows(h, w, size, stride)
         batch = batch or batch_size_for(backend, h * w * c * 4)
         base = backend.predict(model, images)

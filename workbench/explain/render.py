@@ -34,7 +34,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def picture(explanation: Explanation, index: int, image: np.ndarray) -> np.ndarray:
     """What to show for image `index`: the colour gradient image, the heatmap overlay, or the grid."""
     if explanation.images is not None and explanation.method in ("guided-backprop", "guided-grad-cam"):
-        return deprocess(explanation.images[index])  # seed 001's contrast: std 0.1 around grey
+        return to_uint8(deprocess(explanation.images[index]))  # seed 001's contrast: std 0.1 around grey
     if explanation.maps is not None:
         return overlay(image, explanation.maps[index])
     grids = list(explanation.grids.values())
