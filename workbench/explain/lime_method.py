@@ -71,8 +71,8 @@ class Lime(Explainer):
     def compute(self, backend, model, images, targets, algorithm, segments, samples, fill, seed, batch):
         batch = batch or batch_size_for(backend, int(np.prod(images.shape[1:])) * 4)
 
-        def classify(x):
-            return backend.predict(model, x.astype(np.float32), batch_size=batch)
+        def classify(x):  # x is already float32 (see below): no copy on the way to the model
+            return backend.predict(model, np.asarray(x, dtype=np.float32), batch_size=batch)
 
         maps, segs, coefs, scores = [], [], [], []
         for image, target in zip(images, targets):
@@ -80,7 +80,7 @@ class Lime(Explainer):
             hide = None if fill == "mean" and image.shape[-1] == 3 else (
                 float(image.mean()) if fill == "mean" else float(fill))
             explanation = BatchedLimeImageExplainer(seed, batch).explain_instance(
-                image.astype(np.float64), classify, labels=(target,), top_labels=None, hide_color=hide,
+                image.astype(np.float32), classify, labels=(target,), top_labels=None, hide_color=hide,
                 num_samples=samples, segmentation_fn=lambda _, labels=labels: labels, random_seed=seed)
             weights = np.zeros(labels.max() + 1, np.float32)
             for feature, weight in explanation.local_exp[target]:
