@@ -34,7 +34,9 @@ def _model(backend_name: str, arch_name: str):
 def _choose_model():
     """(backend, model, arch, label) from the widgets; trained models come from the training page."""
     registry = ui.registry()
-    trained = st.session_state.get("trained_models", {})
+    # models trained in the Training lesson this session: label -> (backend, model, architecture)
+    trained = {run["label"]: (run["backend"], run["model"], run["explain_arch"])
+               for run in st.session_state.get("training_runs", []) if "explain_arch" in run}
     archs = sorted(registry.architectures())
     options = [PRETRAINED] if PRETRAINED in archs else []
     options += [f"trained: {name}" for name in trained] + [a for a in archs if a != PRETRAINED]
@@ -66,7 +68,7 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
                 titles.append(upload.name)
             except ValueError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
-        datasets = ["(none)"] + sorted(ui.registry().datasets())
+        datasets = ["(none)"] + sorted(n for n, d in ui.registry().datasets().items() if hasattr(d, "load"))
         dataset = st.selectbox("Dataset", datasets, key="ex_dataset")
         if dataset != "(none)":
             count = st.number_input("Test images", 1, 8, 2, key="ex_dataset_count")

@@ -4,6 +4,7 @@ the runs of this session. Every number comes from the chosen backend's real trai
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -177,8 +178,10 @@ def _train(ds_key, arch_name, backend, config, limit, standardize, from_layer, c
     if from_layer:
         backend.set_trainable(model, from_layer)
     label = f"run {len(runs) + 1}: {backend.name} {config.optimizer} lr={config.learning_rate:g}"
+    # the adapted architecture, with the dataset's class names, for the explanation lesson
+    explained = dataclasses.replace(arch, class_names=tuple(str(n) for n in dataset.class_names))
     live = {"label": label, "dataset": ds_key, "arch": arch_name, "backend": backend.name, "model": model,
-            "config": config, "history": [], "standardize": standardize, "images": len(x)}
+            "explain_arch": explained, "config": config, "history": [], "standardize": standardize, "images": len(x)}
     st.session_state[LIVE] = live
     st.button("Stop", key="tr_stop", help="ends the run after the current batch; what it learned is kept")
     bar = st.progress(0.0, text="training ...")

@@ -64,6 +64,15 @@ def test_save_load_round_trip_and_across_backends(backends, tmp_path, saver):
     np.testing.assert_allclose(backends[other_name].logits(other, X), backend.logits(model, X), atol=1e-4)
 
 
+def test_spec_model_saved_as_weights_h5_is_written_as_safetensors(backends, tmp_path):
+    """A Keras user's habit (model.weights.h5) must not give a file that cannot be read back."""
+    backend = backends["tensorflow"]
+    model = backend.build(SMALL, seed=1)
+    path = backend.save(model, tmp_path / "model.weights.h5")
+    assert path.name == "model.safetensors" and not (tmp_path / "model.weights.h5").exists()
+    np.testing.assert_array_equal(backend.logits(backend.load(path), X), backend.logits(model, X))
+
+
 class _Boom:
     def __reduce__(self):
         return (os.mkdir, (self.marker,))

@@ -21,7 +21,7 @@ def register_architectures(register):
 
 @hookspec
 def register_explainers(register):
-    """Register explanation methods (workbench.explainer.Explainer subclasses or instances)."""
+    """Register explanation methods (workbench.explain.Explainer subclasses or instances)."""
 
 
 @hookspec

@@ -182,8 +182,13 @@ def file_format(path: str | Path) -> str:
 
 
 def save_spec(path: str | Path, arch: S.Architecture, weights: Weights, backend: str) -> Path:
-    """A spec model's weights in the Keras layout (safetensors) plus its architecture JSON."""
-    target = weights_path(path)
+    """A spec model's weights in the Keras layout (safetensors) plus its architecture JSON.
+    Always a .safetensors file (a name ending .weights.h5 gets that suffix instead), so that the
+    file's name says what it holds; the path written is returned."""
+    target = Path(path)
+    if target.name.endswith(".weights.h5"):
+        target = target.with_name(target.name[: -len(".weights.h5")])
+    target = weights_path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(weights, target, metadata={"format": KERAS_LAYOUT, "backend": backend})
     write_architecture(arch, target, backend)

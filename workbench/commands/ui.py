@@ -1,6 +1,6 @@
 """`workbench ui`: start the Streamlit app (same as `streamlit run workbench/app.py`)."""
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -17,4 +17,5 @@ def run(args) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
     if args.headless:
         cmd += ["--server.headless", "true"]
-    return subprocess.call(cmd)
+    # replace this process, so that Ctrl-C or killing `workbench ui` stops the server itself
+    os.execv(sys.executable, cmd)

@@ -10,8 +10,9 @@ segmentation, and scikit-image 0.26's quickshift ignores it, so we segment ourse
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-from lime.lime_image import LimeImageExplainer
 from skimage import segmentation
 from skimage.color import gray2rgb
 
@@ -36,23 +37,29 @@ def superpixels(image: np.ndarray, algorithm: str = "quickshift", segments: int 
     return np.unique(labels, return_inverse=True)[1].reshape(labels.shape)  # lime wants 0..K-1
 
 
-class BatchedLimeImageExplainer(LimeImageExplainer):
-    """lime's explainer with vectorised perturbation: one fancy-indexing step per batch of samples."""
+@cache
+def batched_lime_explainer() -> type:
+    """lime's explainer with vectorised perturbation: one fancy-indexing step per batch of samples.
+    Built on first use: importing lime pulls in scikit-learn, two seconds on every CLI call."""
+    from lime.lime_image import LimeImageExplainer
 
-    def __init__(self, seed: int, batch: int):
-        super().__init__(random_state=seed)
-        self.batch = batch
+    class BatchedLimeImageExplainer(LimeImageExplainer):
+        def __init__(self, seed: int, batch: int):
+            super().__init__(random_state=seed)
+            self.batch = batch
 
-    def data_labels(self, image, fudged_image, segments, classifier_fn, num_samples, batch_size=10):
-        n_features = np.unique(segments).shape[0]
-        # the same draws, in the same order, as lime's own data_labels
-        data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
-        data[0, :] = 1  # the first sample is the unperturbed image
-        labels = []
-        for part in chunks(num_samples, self.batch):
-            keep = data[part][:, segments].astype(bool)  # (b, H, W): is this pixel's superpixel on?
-            labels.append(classifier_fn(np.where(keep[..., None], image, fudged_image)))
-        return data, np.concatenate(labels)
+        def data_labels(self, image, fudged_image, segments, classifier_fn, num_samples, batch_size=10):
+            n_features = np.unique(segments).shape[0]
+            # the same draws, in the same order, as lime's own data_labels
+            data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
+            data[0, :] = 1  # the first sample is the unperturbed image
+            labels = []
+            for part in chunks(num_samples, self.batch):
+                keep = data[part][:, segments].astype(bool)  # (b, H, W): is this pixel's superpixel on?
+                labels.append(classifier_fn(np.where(keep[..., None], image, fudged_image)))
+            return data, np.concatenate(labels)
+
+    return BatchedLimeImageExplainer
 
 
 class Lime(Explainer):
@@ -79,7 +86,7 @@ class Lime(Explainer):
             labels = superpixels(image, algorithm, segments)
             hide = None if fill == "mean" and image.shape[-1] == 3 else (
                 float(image.mean()) if fill == "mean" else float(fill))
-            explanation = BatchedLimeImageExplainer(seed, batch).explain_instance(
+            explanation = batched_lime_explainer()(seed, batch).explain_instance(
                 image.astype(np.float32), classify, labels=(target,), top_labels=None, hide_color=hide,
                 num_samples=samples, segmentation_fn=lambda _, labels=labels: labels, random_seed=seed)
             weights = np.zeros(labels.max() + 1, np.float32)
