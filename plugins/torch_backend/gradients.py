@@ -2,9 +2,9 @@
 
 Guided backpropagation (Springenberg et al. 2015): at every ReLU the backward pass lets a
 gradient through only where the ReLU's input was positive AND the incoming gradient is
-positive. It is switched on for one call by a forward hook on every nn.ReLU / nn.ReLU6 that
-replaces the module's output with the same values computed by ``GuidedReLU``, whose backward
-is the guided rule; removing the hooks restores the plain model.
+positive. The ReLU's own backward already keeps the first condition, so for one call a forward
+hook on every nn.ReLU / nn.ReLU6 passes its output through ``PositiveGradient`` (identity
+forward, negative gradients zeroed backward); removing the hooks restores the plain model.
 """
 
 from __future__ import annotations
@@ -20,27 +20,24 @@ from workbench.backend import ClassScore
 from plugins.torch_backend.inference import capture, logits_mode, model_device, to_nhwc, to_tensor
 
 
-class GuidedReLU(torch.autograd.Function):
+class PositiveGradient(torch.autograd.Function):
+    """Identity forward; backward zeroes negative gradients. Placed after a ReLU (ReLU6), whose
+    backward then masks where its input was positive (and below 6): guided backprop's rule, at
+    the cost of one clamp per ReLU."""
+
     @staticmethod
-    def forward(ctx, x, upper):
-        ctx.save_for_backward(x)
-        ctx.upper = upper
-        return x.clamp(min=0) if upper is None else x.clamp(0, upper)
+    def forward(ctx, x):
+        return x.view_as(x)
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        passes = (x > 0) & (grad > 0)
-        if ctx.upper is not None:
-            passes &= x < ctx.upper  # ReLU6 is flat above 6 as well
-        return grad * passes, None
+        return grad.clamp(min=0)
 
 
 @contextmanager
 def guided(model):
     def hook(module, inputs, output):
-        upper = 6.0 if isinstance(module, nn.ReLU6) else None
-        return GuidedReLU.apply(inputs[0], upper)
+        return PositiveGradient.apply(output)
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
     try:
