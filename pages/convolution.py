@@ -23,6 +23,7 @@ def render() -> None:
         "that are not symmetric.)"
     )
     tabs = st.tabs(["Filter a photo", "Seed 001 by hand", "Stride & padding", "Pooling", "Convolution theorem"])
+    image = None  # stays None when the first tab fails: the later tabs then say so instead of failing too
     with tabs[0], ui.guard("filter the photo"):
         image = photo_tab()
     with tabs[1], ui.guard("work the example by hand"):
@@ -201,10 +202,14 @@ def pooling_tab(photo: np.ndarray | None) -> None:
     cols = st.columns(3)
     small = photo
     for col, step in zip(cols, range(3)):
+        if step:
+            if min(small.shape) < 2:  # a tiny upload: nothing left to pool
+                col.info(f"A {small.shape[0]}x{small.shape[1]} map is too small for another 2x2 pool.")
+                break
+            small = C.pool2d(small, 2, mode=mode)
         with col:
             ui.show(ui.heatmap(small, f"{small.shape[0]}x{small.shape[1]}" + (f" after {step}x {mode} pool" if step else "")),
                     key=f"pool_photo_{step}")
-        small = C.pool2d(small, 2, mode=mode)
 
 
 # -- 5. the convolution theorem ----------------------------------------------------------

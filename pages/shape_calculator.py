@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -29,10 +31,12 @@ def render() -> None:
     arch = state.calc_arch
     c = st.columns([2, 1, 1, 1, 1])
     name = c[0].text_input("Name", arch.name, key=f"calc_name_{state.calc_version}")
-    h = c[1].number_input("Input height", 1, 4096, arch.input_shape[0], key=f"calc_h_{state.calc_version}")
-    w = c[2].number_input("Input width", 1, 4096, arch.input_shape[1], key=f"calc_w_{state.calc_version}")
-    ch = c[3].number_input("Channels", 1, 64, arch.input_shape[2], key=f"calc_c_{state.calc_version}")
-    classes = c[4].number_input("Classes", 1, 100000, arch.num_classes, key=f"calc_k_{state.calc_version}")
+    # no upper bounds: any valid architecture file must load (a 16x16x512 feature-map input, say)
+    h = c[1].number_input("Input height", 1, None, arch.input_shape[0], key=f"calc_h_{state.calc_version}")
+    w = c[2].number_input("Input width", 1, None, arch.input_shape[1], key=f"calc_w_{state.calc_version}")
+    ch = c[3].number_input("Channels", 1, None, arch.input_shape[2], key=f"calc_c_{state.calc_version}")
+    classes = c[4].number_input("Classes", 1, None, arch.num_classes, key=f"calc_k_{state.calc_version}",
+                                help="the units of the last Dense layer")
     st.caption("One row per layer. Sizes are written 3 or 3x5; a block's inner layers and rarer keys are JSON in 'more'. "
                "Add a row at the bottom, delete one by selecting it.")
     frame = st.data_editor(
@@ -53,11 +57,15 @@ def render() -> None:
     except spec.SpecError as exc:
         st.error(_spec_message(exc), icon=":material/table_rows:")
         return
+    synced = _sync_classes(edited, arch.num_classes)
+    if synced is not None:  # the Classes box and the last Dense layer's units are one number
+        _set(synced)
+        st.rerun()
     try:
         table = shapes.compute(edited)
     except shapes.ShapeError as exc:
-        row = T.top_level_row(edited, exc.name)
-        inside = f" (inside the block on row {row})" if row and edited.layers[row - 1].name != exc.name else ""
+        row = T.table_row(exc.where)
+        inside = f" (inside the block on row {row})" if "." in (exc.where or "") else ""
         st.error(f"Row {row or exc.row}{inside}: layer '{exc.name}' ({exc.layer_type}) is impossible: {exc.reason}.",
                  icon=":material/table_rows:")
         return
@@ -82,6 +90,18 @@ def _fallback() -> spec.Architecture:
                    {**conv, "filters": 64}, {"type": "Flatten"}, {"type": "Dense", "units": 64, "activation": "relu"},
                    {"type": "Dense", "units": 10, "activation": "softmax"}],
     })
+
+
+def _sync_classes(edited: spec.Architecture, shown: int) -> spec.Architecture | None:
+    """The architecture with the Classes box and the last Dense layer agreeing, or None if they do.
+    A changed box resizes the layer; a layer edited in the table changes the box."""
+    dense = [layer for layer in edited.layers if isinstance(layer, spec.Dense)]
+    units = dense[-1].units if dense else edited.num_classes
+    if units == edited.num_classes:
+        return None
+    if edited.num_classes != shown:
+        return edited.with_classes(edited.num_classes)
+    return dataclasses.replace(edited, num_classes=units)
 
 
 def _set(arch: spec.Architecture) -> None:
@@ -143,6 +163,7 @@ def _result_frame(table: shapes.ShapeTable, backends: dict | None) -> pd.DataFra
         row = {
             "row": r.row, "layer": "  " * r.depth + ("↳ " if r.depth else "") + r.name, "type": r.type,
             "output shape": str(tuple(r.output_shape)), "formula": r.formula, "params": r.params,
+            "trainable": r.trainable, "non-trainable": r.non_trainable,
             "receptive field": f"{rf.size[0]}x{rf.size[1]} (jump {rf.jump[0]})" if rf else "",
             "MACs": r.macs, "memory": _bytes(r.memory_bytes),
         }

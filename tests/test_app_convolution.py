@@ -84,6 +84,27 @@ def test_pooling_steps_the_window(at):
     assert no_errors(at) == []
     caption = next(c.value for c in at.caption if "of each window" in c.value)
     assert "The average of each window" in caption
+    # the plotted 3x3 output is the average pool of the seeded 6x6 input, checked against skimage
+    from skimage.measure import block_reduce
+
+    grid = np.random.default_rng(1).integers(0, 10, (6, 6)).astype(float)
+    chart = next(c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["layout"]["title"]["text"] == "output 3x3")
+    np.testing.assert_allclose(plotted_z(chart), block_reduce(grid, (2, 2), np.mean))
+    first = f"Window 1 of 9 → output (0, 0) = {grid[:2, :2].mean():g}."
+    assert any(c.value.startswith(first) for c in at.caption)
+
+
+def test_a_tiny_upload_is_explained_in_each_tab_without_internal_errors(at):
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4) * 16).save(buf, format="PNG")
+    at.file_uploader(key="conv_upload").set_value(("tiny.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception
+    at.selectbox(key="conv_kernel").set_value(next(k for k in C.KERNELS if "urve" in k)).run()  # 7x7: too big
+    at.slider(key="conv_padding").set_value(0).run()
+    errors = [e.value for e in at.error]
+    assert errors and all("does not fit" in e or "too big" in e or "larger" in e for e in errors), errors
+    assert not any("local variable" in e or "Traceback" in e for e in errors)
+    assert not at.exception
 
 
 def test_an_impossible_window_gets_a_clear_message(at):
@@ -120,11 +141,15 @@ def test_pooling_the_photo_halves_it(at):
     assert {"192x192", "96x96 after 1x max pool", "48x48 after 2x max pool"} <= set(chart_titles(at))
 
 
+def plotted_z(chart) -> np.ndarray:
+    z = json.loads(chart.proto.spec)["data"][0]["z"]  # plotly's typed-array form: dtype, base64 bytes, shape
+    return np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape([int(n) for n in z["shape"].split(",")])
+
+
 def test_the_output_map_is_the_cores_correlation(at):
     at.selectbox(key="conv_kernel").set_value("Laplacian").run()
     chart = next(c for c in at.get("plotly_chart") if "output" in json.loads(c.proto.spec)["layout"]["title"]["text"])
-    z = json.loads(chart.proto.spec)["data"][0]["z"]  # plotly's typed-array form: dtype, base64 bytes, shape
-    z = np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape([int(n) for n in z["shape"].split(",")])
+    z = plotted_z(chart)
     image = np.round(ui.fit(ui.to_grey(skimage.data.camera()), 192) * 255)
     np.testing.assert_allclose(z, C.correlate2d(image, C.LAPLACIAN, padding=1))
 
@@ -147,5 +172,5 @@ def test_uploads_in_other_modes_become_grey_images():
         Image.new(mode, size).save(buf, format="PNG")
         grey = ui.to_grey(ui.read_image(buf.getvalue(), f"x.{mode}.png"))
         assert grey.shape == (size[1], size[0]) and grey.dtype == float
-    with pytest.raises(ValueError, match="empty.png is not an image"):
+    with pytest.raises(ValueError, match="empty.png is empty"):
         ui.read_image(b"", "empty.png")

@@ -43,6 +43,7 @@ def test_home_lists_plugins_and_backend_devices(lesson_app):
     for name, backend in backends.items():
         assert devices[name].value in ("CPU", "GPU")
         assert backend.device() in str(devices[name].proto.delta)
+        assert backend.device_name() in str(devices[name].proto.delta)  # which GPU (or CPU), by name
 
 
 def test_the_first_lessons_start_without_a_deep_learning_framework():

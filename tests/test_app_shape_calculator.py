@@ -86,3 +86,37 @@ def test_building_in_every_backend_matches_the_calculator(at):
         assert table[f"{name} params"].tolist() == [320, 0, 18496, 0, 36928, 0, 36928, 650]
     assert set(table["match"]) == {"✓"}
     assert [s.value.startswith(f"**{n}** built it: 93,322") for s, n in zip(at.success, sorted(backends))] == [True] * len(backends)
+
+
+def test_the_classes_box_resizes_the_last_dense_layer_and_the_layer_resizes_the_box(at):
+    at.number_input(key="calc_k_0").set_value(5).run()
+    assert no_errors(at) == []
+    assert metric(at, "Total parameters") == f"{93_322 - 650 + 64 * 5 + 5:,}"
+    assert at.dataframe[-1].value["output shape"].tolist()[-1] == "(5,)"
+    version = at.session_state["calc_version"]
+    assert at.number_input(key=f"calc_k_{version}").value == 5
+    # and the other way: the table's last Dense edited to 3 units makes the architecture a 3-class one
+    at.session_state[f"calc_table_{version}"] = {"edited_rows": {7: {"units": 3}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert no_errors(at) == []
+    assert at.number_input(key=f"calc_k_{at.session_state['calc_version']}").value == 3
+    assert at.session_state["calc_arch"].num_classes == 3
+
+
+def test_a_wide_feature_map_input_loads(at):
+    """Any valid file loads: a classifier head over a 16x16x512 feature map (VGG's block5 output)."""
+    data = {"name": "head", "input_shape": [16, 16, 512], "num_classes": 4,
+            "layers": [{"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 4, "activation": "softmax"}]}
+    at.file_uploader(key="calc_upload").set_value(("head.json", json.dumps(data).encode(), "application/json")).run()
+    assert no_errors(at) == []
+    assert metric(at, "Total parameters") == f"{512 * 4 + 4:,}"
+
+
+def test_an_impossible_layer_inside_a_block_names_the_blocks_row(at):
+    data = lookup.architecture("residual-cifar10").to_dict()
+    block = next(i for i, layer in enumerate(data["layers"]) if layer["type"] == "Residual")
+    data["layers"][block]["body"][0].update(kernel_size=99, padding="valid")
+    at.file_uploader(key="calc_upload").set_value(("res.json", json.dumps(data).encode(), "application/json")).run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(f"Row {block + 1} (inside the block on row {block + 1})")
+    assert "larger than its" in errors[0] and not at.exception

@@ -78,7 +78,8 @@ def test_a_wrong_file_gets_a_clear_message_not_a_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("argv,words", [
-    (["shapes", "mnist-cnn", "--input", "8,8,1"], "row 4 (max_pooling2d_2, MaxPooling2D)"),
+    (["shapes", "mnist-cnn", "--input", "8,8,1"], "layers[3] (max_pooling2d_2, MaxPooling2D)"),
+    (["shapes", "mnist-cnn", "--classes", "0"], "--classes must be at least 1, got 0"),
     (["shapes", "mnist-cnn", "--input", "28x28"], "--input must be three positive integers"),
     (["shapes", "no-such-net"], "no architecture named 'no-such-net'; registered: alexnet"),
     (["shapes", "missing.yaml"], "no architecture file missing.yaml"),
@@ -87,6 +88,13 @@ def test_a_wrong_file_gets_a_clear_message_not_a_traceback(tmp_path):
 def test_shapes_errors_exit_2_with_one_line(capsys, argv, words):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2 and words in err and err.count("\n") == 1
+
+
+def test_shapes_of_a_folder_is_one_line_not_a_traceback(capsys, tmp_path):
+    folder = tmp_path / "net.json"
+    folder.mkdir()
+    code, _, err = run_cli(capsys, "shapes", str(folder))
+    assert code == 2 and "is a folder, not an architecture file" in err and err.count("\n") == 1
 
 
 def test_shapes_errors_with_json_print_a_json_error(capsys):

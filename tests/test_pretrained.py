@@ -105,10 +105,14 @@ def test_decode_upload_and_broken_file():
     grey = io.BytesIO()
     Image.fromarray(np.full((5, 7), 9, np.uint8)).save(grey, format="PNG")
     assert samples.decode(grey.getvalue()).shape == (5, 7, 3)
-    with pytest.raises(samples.ImageDecodeError, match="not an image"):
-        samples.decode(b"this is not a picture", "notes.txt")
-    with pytest.raises(samples.ImageDecodeError, match="not an image"):
-        samples.decode(buffer.getvalue()[:200], "cut.png")  # truncated
+    with pytest.raises(samples.ImageDecodeError, match=r"^notes.txt is not an image that can be read \(PNG, JPEG"):
+        samples.decode(b"this is not a picture", "notes.txt")  # and no '<_io.BytesIO object at 0x...>' in it
+    with pytest.raises(samples.ImageDecodeError, match="cut.png is a damaged image .*truncated"):
+        samples.decode(buffer.getvalue()[:200], "cut.png")
+    wide = io.BytesIO()
+    Image.new("L", (5000, 4000)).save(wide, format="PNG")
+    with pytest.raises(samples.ImageDecodeError, match="5000x4000; please upload an image under 16 megapixels"):
+        samples.decode(wide.getvalue(), "scan.png")
     with pytest.raises(samples.ImageDecodeError, match="empty"):
         samples.decode(b"")
 

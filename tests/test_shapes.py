@@ -133,24 +133,30 @@ def test_too_small_an_input_names_the_row():
         shapes.compute(registered("mnist-cnn"), input_shape=(8, 8, 1))  # 8 -> 6 -> 3 -> 1, then a 2x2 pool
     err = info.value
     assert (err.row, err.name, err.layer_type) == (4, "max_pooling2d_2", "MaxPooling2D")
-    assert str(err).startswith("row 4 (max_pooling2d_2, MaxPooling2D): its 2x2 window is larger than its 1x1 input")
+    assert err.where == "layers[3]"  # the place in the architecture file, counted from 0 as SpecError does
+    assert str(err).startswith("layers[3] (max_pooling2d_2, MaxPooling2D): its 2x2 window is larger than its 1x1 input")
 
 
-@pytest.mark.parametrize("layers,row,words", [
-    ([{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Dense", "units": 4}], 2, "add Flatten"),
-    ([{"type": "Flatten"}, {"type": "Conv2D", "filters": 8, "kernel_size": 3}], 2, "needs an image"),
-    ([{"type": "Conv2D", "filters": 8, "kernel_size": 40}], 1, "larger than its 32x32 input"),
+@pytest.mark.parametrize("layers,row,where,words", [
+    ([{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Dense", "units": 4}], 2, "layers[1]", "add Flatten"),
+    ([{"type": "Flatten"}, {"type": "Conv2D", "filters": 8, "kernel_size": 3}], 2, "layers[1]", "needs an image"),
+    ([{"type": "Conv2D", "filters": 8, "kernel_size": 40}], 1, "layers[0]", "larger than its 32x32 input"),
     ([{"type": "Residual", "body": [{"type": "Conv2D", "filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"}]}],
-     2, "body gives [16, 16, 3] but the shortcut gives [32, 32, 3]"),
+     2, "layers[0]", "body gives [16, 16, 3] but the shortcut gives [32, 32, 3]"),
     ([{"type": "Inception", "branches": [[{"type": "Conv2D", "filters": 3, "kernel_size": 3}],
                                          [{"type": "Conv2D", "filters": 3, "kernel_size": 1}]]}],
-     3, "differ in height/width"),
+     3, "layers[0]", "differ in height/width"),
+    # inside a block: the file's own path to the layer, not the calculator's row count
+    ([{"type": "Conv2D", "filters": 3, "kernel_size": 3},
+      {"type": "Residual", "body": [{"type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same"},
+                                    {"type": "Conv2D", "filters": 3, "kernel_size": 31}]}],
+     3, "layers[1].body[1]", "larger than its 30x30 input"),
 ])
-def test_impossible_layers_raise_shape_errors(layers, row, words):
+def test_impossible_layers_raise_shape_errors(layers, row, where, words):
     with pytest.raises(ShapeError) as info:
         shapes.compute(arch(layers))
-    assert info.value.row == row and words in str(info.value)
-    assert str(info.value).startswith(f"row {row} (")
+    assert info.value.row == row and info.value.where == where and words in str(info.value)
+    assert str(info.value).startswith(f"{where} (")
 
 
 # -- parameters and MACs -----------------------------------------------------------------

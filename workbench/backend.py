@@ -73,6 +73,9 @@ class Backend(Protocol):
     def device(self) -> str:
         """What the backend computes on: "cuda:0", "GPU:0", "cpu"."""
 
+    def device_name(self) -> str:
+        """The hardware's own name, for people: "NVIDIA H200", or the CPU's model."""
+
     def build(self, architecture, input_shape=None, num_classes=None, seed: int = 0) -> Any:
         """A fresh framework model for a workbench.spec.Architecture (or its native builder)."""
 

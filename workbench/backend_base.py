@@ -72,6 +72,9 @@ class BackendBase:
     def device(self) -> str:
         return self._module("inference").device()
 
+    def device_name(self) -> str:
+        return self._module("inference").gpu_name() or cpu_name()
+
     def build(self, arch: S.Architecture, input_shape=None, num_classes=None, seed: int = 0):
         return self._module("builder").build(self.architecture(arch, input_shape, num_classes), seed)
 
@@ -191,3 +194,17 @@ class BackendBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; elsewhere what platform knows), with its core count."""
+    import os
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name or 'CPU'}, {os.cpu_count()} cores"

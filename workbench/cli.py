@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:  # OSError: missing file, a folder, no permission
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         if getattr(args, "json", False):
             print(json.dumps({"error": message}))

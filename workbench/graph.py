@@ -172,3 +172,4 @@ def target_values(target, logits, outputs: dict[str, Any], ops: TensorOps):
     if target.col is None or not (0 <= target.row < shape[0] and 0 <= target.col < shape[1]):
         raise ValueError(f"Neuron ({target.row}, {target.col}) is outside {target.layer!r}'s {shape[0]}x{shape[1]} map")
     return t[:, target.row, target.col, target.channel]
+

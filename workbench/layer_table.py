@@ -105,11 +105,3 @@ def table_row(where: str) -> int | None:
     """'layers[3].body[0]' -> 4: the table row (from 1) a SpecError points at."""
     match = re.match(r"layers\[(\d+)\]", where or "")
     return int(match.group(1)) + 1 if match else None
-
-
-def top_level_row(arch: S.Architecture, layer_name: str) -> int | None:
-    """The table row (from 1) holding a layer, looking inside blocks too."""
-    for i, layer in enumerate(arch.layers):
-        if layer_name in {inner.name for inner in S.walk([layer])}:
-            return i + 1
-    return None

@@ -17,6 +17,8 @@ def architecture(name_or_file: str) -> Architecture:
     if path.suffix.lower() in (".json", ".yaml", ".yml"):
         if not path.exists():
             raise FileNotFoundError(f"no architecture file {path}")
+        if not path.is_file():
+            raise ValueError(f"{path} is a folder, not an architecture file")
         return load_architecture_file(path)
     return registry.get("architectures", name_or_file)
 

@@ -85,16 +85,24 @@ class ImageDecodeError(ValueError):
     """An uploaded file that is not a readable image."""
 
 
+MAX_PIXELS = 4096 * 4096  # a phone photo fits; a 100-megapixel scan would stall a classroom server
+
+
 def decode(data: bytes | io.IOBase, name: str = "the file") -> np.ndarray:
     """An uploaded image file (PNG, JPEG, ...) -> HxWx3 uint8 RGB, or a clear ImageDecodeError."""
     raw = data.read() if hasattr(data, "read") else data
     if not raw:
         raise ImageDecodeError(f"{name} is empty")
+    expected = "PNG, JPEG, BMP, GIF, TIFF or WebP expected"
     try:
         with Image.open(io.BytesIO(raw)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageDecodeError(f"{name} is {image.width}x{image.height}; please upload an image under 16 megapixels")
             image.load()  # decode now: a truncated file fails here, not later
             return as_rgb_uint8(np.asarray(image.convert("RGB")))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageDecodeError(
-            f"{name} is not an image that can be read (PNG, JPEG, BMP, GIF, TIFF or WebP expected): {exc}"
-        ) from None
+    except UnidentifiedImageError:  # its message is only the buffer's repr
+        raise ImageDecodeError(f"{name} is not an image that can be read ({expected})") from None
+    except ImageDecodeError:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged: say what the decoder said
+        raise ImageDecodeError(f"{name} is a damaged image ({exc}); {expected}") from None

@@ -17,11 +17,18 @@ BYTES_PER_FLOAT = 4
 
 
 class ShapeError(ValueError):
-    """A layer that cannot be applied to its input: names the row, the layer and why."""
+    """A layer that cannot be applied to its input: names the row, the layer and why.
 
-    def __init__(self, row: int, name: str, layer_type: str, reason: str):
-        self.row, self.name, self.layer_type, self.reason = row, name, layer_type, reason
-        super().__init__(f"row {row} ({name}, {layer_type}): {reason}")
+    ``row`` counts the calculator's table rows (a block's inner layers included) from 1;
+    ``where`` is the layer's place in the architecture file, as SpecError writes it
+    (``layers[2]``, ``layers[4].body[1]``), filled in on the way out of the calculator."""
+
+    def __init__(self, row: int, name: str, layer_type: str, reason: str, where: str | None = None):
+        self.row, self.name, self.layer_type, self.reason, self.where = row, name, layer_type, reason, where
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return f"{self.where or f'row {self.row}'} ({self.name}, {self.layer_type}): {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -188,16 +195,20 @@ class _Calculator:
             )
         )
 
-    def sequence(self, layers, shape, rf, depth):
-        for layer in layers:
-            shape, rf = self.layer(layer, shape, rf, depth)
+    def sequence(self, layers, shape, rf, depth, where="layers"):
+        for i, layer in enumerate(layers):
+            try:
+                shape, rf = self.layer(layer, shape, rf, depth, f"{where}[{i}]")
+            except ShapeError as exc:
+                exc.where = exc.where or f"{where}[{i}]"  # the innermost place wins
+                raise
         return shape, rf
 
-    def layer(self, layer, shape, rf, depth):  # noqa: C901 - one branch per layer type reads best
+    def layer(self, layer, shape, rf, depth, where):  # noqa: C901 - one branch per layer type reads best
         row = len(self.rows) + 1
         if isinstance(layer, S.Residual):
-            body_shape, body_rf = self.sequence(layer.body, shape, rf, depth + 1)
-            short_shape, short_rf = self.sequence(layer.shortcut, shape, rf, depth + 1)
+            body_shape, body_rf = self.sequence(layer.body, shape, rf, depth + 1, f"{where}.body")
+            short_shape, short_rf = self.sequence(layer.shortcut, shape, rf, depth + 1, f"{where}.shortcut")
             if body_shape != short_shape:
                 raise ShapeError(
                     len(self.rows) + 1, layer.name, "Residual",
@@ -209,7 +220,7 @@ class _Calculator:
                       macs=math.prod(body_shape), depth=depth)
             return body_shape, field
         if isinstance(layer, S.Inception):
-            outs = [self.sequence(b, shape, rf, depth + 1) for b in layer.branches]
+            outs = [self.sequence(b, shape, rf, depth + 1, f"{where}.branches[{k}]") for k, b in enumerate(layer.branches)]
             hw = {o[0][:2] for o in outs}
             if len(hw) != 1 or any(len(o[0]) != 3 for o in outs):
                 raise ShapeError(

@@ -7,7 +7,6 @@ No deep-learning framework is imported here; a backend is only touched when a pa
 from __future__ import annotations
 
 import contextlib
-import io
 import threading
 from typing import Callable
 
@@ -27,7 +26,6 @@ SAMPLE_IMAGES = {
     "brick": "Brick wall",
     "rocket": "Rocket",
 }
-MAX_UPLOAD_PIXELS = 4096 * 4096
 
 
 # -- cached registry objects --------------------------------------------------------------
@@ -55,7 +53,9 @@ def _device_probe() -> dict:
     def probe():
         for name, backend in backends.items():
             try:
-                answers[name] = backend.device()
+                device = backend.device()
+                named = getattr(backend, "device_name", None)  # optional: a third-party backend may lack it
+                answers[name] = f"{device} · {named()}" if named else device
             except Exception as exc:  # noqa: BLE001 - shown on the page as a clear message
                 answers[name] = exc
 
@@ -130,17 +130,10 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 
 def read_image(data: bytes, filename: str = "the file") -> np.ndarray:
-    """Decode an uploaded image; a broken or non-image file gets a clear ValueError."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode an uploaded image (RGB uint8); a broken or non-image file gets a clear ValueError."""
+    from workbench import samples
 
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_UPLOAD_PIXELS:
-                raise ValueError(f"{filename} is {img.width}x{img.height}; please upload an image under 16 megapixels")
-            img.load()
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"{filename} is not an image that can be read (PNG, JPEG, BMP, ...): {exc}") from None
+    return samples.decode(data, filename)
 
 
 def image_picker(key: str, default: str = "camera", max_side: int | None = 256) -> np.ndarray | None:

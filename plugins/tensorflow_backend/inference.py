@@ -34,6 +34,11 @@ def device() -> str:
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "cpu"
 
 
+def gpu_name() -> str | None:
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name) if gpus else None
+
+
 def reset_peak_memory() -> None:
     if device() != "cpu":
         tf.config.experimental.reset_memory_stats(device())

@@ -17,6 +17,10 @@ def device() -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
+def gpu_name() -> str | None:
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 def reset_peak_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()

@@ -50,10 +50,12 @@ def table(arch, backend_name=None) -> dict:
 
 
 def run(args) -> int:
+    if args.classes is not None and args.classes < 1:
+        raise ValueError(f"--classes must be at least 1, got {args.classes}")
     arch = lookup.architecture(args.architecture)
     if args.input:
         arch = arch.with_input(parse_input(args.input))
-    if args.classes:
+    if args.classes is not None:
         arch = arch.with_classes(args.classes)
     result = table(arch, args.backend)
     if args.json:
