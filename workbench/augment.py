@@ -19,8 +19,8 @@ class Augment:
     rotation_range: float = 0.0  # degrees, 0-180: rotate by a random angle in [-r, r]
     width_shift_range: float = 0.0  # fraction of the width, 0-1
     height_shift_range: float = 0.0  # fraction of the height, 0-1
-    shear_range: float = 0.0  # shear angle in degrees (as ImageDataGenerator reads it)
-    zoom_range: float = 0.0  # zoom by a random factor in [1 - z, 1 + z]
+    shear_range: float = 0.0  # shear angle in degrees (as ImageDataGenerator reads it), 0-45
+    zoom_range: float = 0.0  # a random factor in [1 - z, 1 + z] that shrinks the content (Keras' zoom)
     horizontal_flip: bool = False
     vertical_flip: bool = False
     fill_mode: str = "nearest"  # how new pixels are filled: nearest, constant (0), reflect, wrap
@@ -37,8 +37,10 @@ class Augment:
 SEED_001 = Augment(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2,
                    zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
 
+# Shear stops at 45 degrees: Keras' RandomShear takes tan(angle), which it requires to be <= 1.
 _LIMITS = {"rotation_range": (0, 180), "width_shift_range": (0, 1), "height_shift_range": (0, 1),
-           "shear_range": (0, 90), "zoom_range": (0, 0.95)}
+           "shear_range": (0, 45), "zoom_range": (0, 0.95)}
+_WHY = {"shear_range": " degrees (Keras' RandomShear takes tan(angle), at most 1)"}
 
 
 def parse(value) -> Augment:
@@ -81,7 +83,8 @@ def parse(value) -> Augment:
                 raise ValueError(f"augmentation {key} must be a number, got {raw!r}") from None
             lo, hi = _LIMITS[key]
             if not lo <= number <= hi:
-                raise ValueError(f"augmentation {key} must be between {lo} and {hi}, got {number}")
+                raise ValueError(f"augmentation {key} must be between {lo} and {hi}{_WHY.get(key, '')}, "
+                                 f"got {raw}")
             out[key] = number
     return Augment(**out)
 

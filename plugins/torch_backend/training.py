@@ -5,6 +5,7 @@ stopping (divergence, early stopping, the user) live in workbench.training.Progr
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -45,34 +46,62 @@ def loss_and_correct(logits, y):
 
 
 # -- augmentation ---------------------------------------------------------------------------
-_PAD_MODES = {"nearest": "replicate", "reflect": "reflect", "wrap": "circular"}
+@functools.lru_cache(maxsize=1)
+def _affine_class():
+    from torchvision.transforms import v2
+
+    class Affine(v2.RandomAffine):
+        """RandomAffine whose zoom is Keras' (and ImageDataGenerator's): a factor u drawn uniformly
+        in [1 - z, 1 + z] *shrinks* the content by u, i.e. magnifies it by 1 / u, where
+        RandomAffine's own ``scale`` would draw the magnification itself uniformly."""
+
+        def __init__(self, zoom_range: float = 0.0, **kwargs):
+            super().__init__(**kwargs)
+            self.zoom_range = zoom_range
+
+        def make_params(self, flat_inputs):
+            params = super().make_params(flat_inputs)
+            if self.zoom_range:
+                params["scale"] = 1.0 / torch.empty(1).uniform_(1 - self.zoom_range, 1 + self.zoom_range).item()
+            return params
+
+    return Affine
+
+
+def _pad(x, ph: int, pw: int, fill_mode: str):
+    """Pad a CHW image as Keras fills: nearest repeats the edge, wrap tiles, and reflect mirrors
+    *about the edge pixel's outer side* (d c b a | a b c d), which torch's "reflect" does not
+    (it leaves the edge out: d c b | a b c d), so reflect is written with flips."""
+    if fill_mode == "reflect":
+        h, w = x.shape[-2:]
+        rows = torch.cat([x[..., :ph, :].flip(-2), x, x[..., h - ph:, :].flip(-2)], dim=-2)
+        return torch.cat([rows[..., :pw].flip(-1), rows, rows[..., w - pw:].flip(-1)], dim=-1)
+    return F.pad(x[None], (pw, pw, ph, ph), mode={"nearest": "replicate", "wrap": "circular"}[fill_mode])[0]
 
 
 def transform(spec: A.Augment):
     """torchvision v2 transforms for one CHW image. Fill modes other than constant are made by
-    padding (replicate/reflect/circular) before the affine warp and cropping back after."""
+    padding a whole image on every side before the affine warp and cropping back after."""
     from torchvision.transforms import v2
 
     def affine(shift_w: float, shift_h: float):
-        return v2.RandomAffine(
-            degrees=spec.rotation_range, translate=(shift_w, shift_h) if shift_w or shift_h else None,
-            scale=(1 - spec.zoom_range, 1 + spec.zoom_range) if spec.zoom_range else None,
+        return _affine_class()(
+            zoom_range=spec.zoom_range, degrees=spec.rotation_range,
+            translate=(shift_w, shift_h) if shift_w or shift_h else None,
             shear=(-spec.shear_range, spec.shear_range) if spec.shear_range else None,
             interpolation=v2.InterpolationMode.BILINEAR, fill=0.0)
 
     steps = []
     if spec.rotation_range or spec.width_shift_range or spec.height_shift_range or spec.shear_range or spec.zoom_range:
-        mode = _PAD_MODES.get(spec.fill_mode)
-        if mode is None:
+        if spec.fill_mode == "constant":
             steps.append(affine(spec.width_shift_range, spec.height_shift_range))
         else:
             def padded(x):
                 h, w = x.shape[-2:]
-                ph, pw = (h - 1, w - 1) if mode == "reflect" else (h, w)  # reflect pads at most size - 1
-                big = F.pad(x[None], (pw, pw, ph, ph), mode=mode)[0]
+                big = _pad(x, h, w, spec.fill_mode)
                 # RandomAffine's shifts are fractions of the image it sees: the padded one
                 warp = affine(spec.width_shift_range * w / big.shape[-1], spec.height_shift_range * h / big.shape[-2])
-                return warp(big)[..., ph:ph + h, pw:pw + w]
+                return warp(big)[..., h:2 * h, w:2 * w]
             steps.append(padded)
     if spec.horizontal_flip:
         steps.append(v2.RandomHorizontalFlip())
