@@ -137,6 +137,36 @@ def test_cats_vs_dogs_samples_splits_and_skips_corrupt(tmp_path):
     np.testing.assert_array_equal(again.load("train")[1], y)
 
 
+def cats_archive(tmp_path):
+    archive = tmp_path / "kagglecatsanddogs_5340.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(12):
+            z.writestr(f"PetImages/Cat/{i}.jpg", jpeg((200, 30, 30)))
+            z.writestr(f"PetImages/Dog/{i}.jpg", jpeg((30, 30, 200)))
+        z.writestr("PetImages/Cat/666.jpg", b"\xff\xd8 this is not a jpeg")
+    return archive
+
+
+def test_cats_cache_is_keyed_by_its_parameters_and_keeps_its_notes(tmp_path, cache):
+    archive = cats_archive(tmp_path)
+    known = sha(archive)
+    load = lambda **kw: dl.cats_vs_dogs(url=archive.as_uri(), known_hash=known, **kw)  # noqa: E731
+    first = load(per_class=20, size=(32, 32))
+    assert sum(len(first.load(s)[0]) for s in ("train", "val", "test")) == 24
+    # other parameters are other arrays, not the first ones' cache
+    fewer = load(per_class=5, size=(16, 16), seed=1)
+    assert sum(len(fewer.load(s)[0]) for s in ("train", "val", "test")) in (9, 10)  # 5 + 5, maybe minus 666.jpg
+    assert fewer.load("train")[0].shape[1:] == (16, 16, 3)
+    # with the archive gone (source and downloaded copy), the same parameters load from the
+    # prepared cache, and still say which image was skipped
+    archive.unlink()
+    (cache / "cats-vs-dogs" / archive.name).unlink()
+    again = load(per_class=20, size=(32, 32))
+    np.testing.assert_array_equal(again.load("test")[0], first.load("test")[0])
+    assert again.notes == first.notes and any("666.jpg" in n for n in again.notes)
+    assert len(list((cache / "cats-vs-dogs").glob("prepared-*.npz"))) == 2
+
+
 def test_caltech101_five_classes_50_10_20(tmp_path):
     inner = io.BytesIO()
     with tarfile.open(fileobj=inner, mode="w:gz") as tar:
@@ -154,3 +184,7 @@ def test_caltech101_five_classes_50_10_20(tmp_path):
         x, y = ds.load(split)
         assert x.shape == (5 * n, 16, 16, 3)
         assert np.bincount(y).tolist() == [n] * 5
+    # other counts and size: their own arrays, not the cached ones of the first load
+    small = dl.caltech101_5(url=archive.as_uri(), known_hash=sha(archive), counts=(4, 2, 3), size=(8, 8))
+    assert small.load("train")[0].shape == (20, 8, 8, 3) and len(small.load("test")[0]) == 15
+    assert ds.notes == small.notes == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import pickle
 import shutil
 import struct
@@ -140,17 +141,31 @@ def cifar_loader(url: str = CIFAR_URL, known_hash: str = CIFAR_HASH):
     return load
 
 
-def _cached_arrays(name: str, build):
-    """Decoded images are kept as a .npz beside the download (np.load without pickle)."""
-    path = cache_dir() / name / "prepared.npz"
-    if path.exists():
+def _cached_arrays(dataset: Dataset, key: str, build):
+    """Decoded images are kept as a .npz beside the download (np.load without pickle), named by
+    everything that chose them (`key`), with the notes of that decoding (skipped images) beside
+    it in a .json, so a load from the cache reports what the first one did."""
+    folder = cache_dir() / dataset.name
+    path, notes_path = folder / f"prepared-{key}.npz", folder / f"prepared-{key}.notes.json"
+    if path.exists() and notes_path.exists():
         with np.load(path, allow_pickle=False) as z:
-            return {s: (z[f"x_{s}"], z[f"y_{s}"]) for s in ("train", "val", "test")}
-    out = build()
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{f"{k}_{s}": v for s, (x, y) in out.items() for k, v in (("x", x), ("y", y))})
-    tmp.replace(path)
+            out = {s: (z[f"x_{s}"], z[f"y_{s}"]) for s in ("train", "val", "test")}
+        notes = json.loads(notes_path.read_text())
+    else:
+        out, notes = build()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **{f"{k}_{s}": v for s, (x, y) in out.items() for k, v in (("x", x), ("y", y))})
+        notes_path.write_text(json.dumps(notes))
+        tmp.replace(path)  # last: a cache file without its notes is never taken as complete
+    dataset.notes.extend(n for n in notes if n not in dataset.notes)
     return out
+
+
+def _key(known_hash: str, seed: int, size, **counts) -> str:
+    """A cache key a person can read: the counts, the size, the seed and the archive's hash."""
+    chosen = "-".join(f"{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in counts.items())
+    return f"{chosen}-{size[0]}x{size[1]}-seed{seed}-{known_hash.split(':')[-1][:12]}"
 
 
 def cats_loader(dataset: Dataset, url=CATS_URL, known_hash=CATS_HASH, per_class=2000, size=(150, 150), seed=0):
@@ -166,9 +181,8 @@ def cats_loader(dataset: Dataset, url=CATS_URL, known_hash=CATS_HASH, per_class=
                 for n in rng.permutation(found)[:per_class]:
                     items.append((n, z.read(n), label))
             x, y, skipped = decode_many(items, size, 3)
-        dataset.notes.extend(f"skipped corrupt image {s}" for s in skipped)
-        return split(x, y, (0.7, 0.15, 0.15), seed)
-    return lambda: _cached_arrays("cats-vs-dogs", build)
+        return split(x, y, (0.7, 0.15, 0.15), seed), [f"skipped corrupt image {s}" for s in skipped]
+    return lambda: _cached_arrays(dataset, _key(known_hash, seed, size, per_class=per_class), build)
 
 
 def caltech_loader(dataset: Dataset, url=CALTECH_URL, known_hash=CALTECH_HASH, counts=(50, 10, 20),
@@ -177,6 +191,7 @@ def caltech_loader(dataset: Dataset, url=CALTECH_URL, known_hash=CALTECH_HASH, c
     def build():
         path = fetch(url, known_hash, "caltech101-5")
         rng = np.random.default_rng(seed)
+        notes = []
         with zipfile.ZipFile(path) as z:
             inner = next((n for n in z.namelist() if n.endswith("101_ObjectCategories.tar.gz")), None)
             if inner is None:
@@ -196,11 +211,11 @@ def caltech_loader(dataset: Dataset, url=CALTECH_URL, known_hash=CALTECH_HASH, c
                     for s, (a, b) in zip(out, zip(bounds[:-1], bounds[1:])):
                         items = [(m.name, tar.extractfile(m).read(), label) for m in chosen[a:b]]
                         x, y, skipped = decode_many(items, size, 3)
-                        dataset.notes.extend(f"skipped corrupt image {n}" for n in skipped)
+                        notes.extend(f"skipped corrupt image {n}" for n in skipped)
                         out[s][0].append(x)
                         out[s][1].append(y)
-        return {s: (np.concatenate(xs), np.concatenate(ys)) for s, (xs, ys) in out.items()}
-    return lambda: _cached_arrays("caltech101-5", build)
+        return {s: (np.concatenate(xs), np.concatenate(ys)) for s, (xs, ys) in out.items()}, notes
+    return lambda: _cached_arrays(dataset, _key(known_hash, seed, size, counts=tuple(counts)), build)
 
 
 def _late(make_loader, **kwargs):
