@@ -117,7 +117,8 @@ def jpeg(color, size=(20, 16)):
     return buf.getvalue()
 
 
-def test_cats_vs_dogs_samples_splits_and_skips_corrupt(tmp_path):
+def cats_archive(tmp_path):
+    """12 red cats, 12 blue dogs, a corrupt cat and a file that is no image, as Microsoft's zip has them."""
     archive = tmp_path / "kagglecatsanddogs_5340.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for i in range(12):
@@ -125,6 +126,11 @@ def test_cats_vs_dogs_samples_splits_and_skips_corrupt(tmp_path):
             z.writestr(f"PetImages/Dog/{i}.jpg", jpeg((30, 30, 200)))
         z.writestr("PetImages/Cat/666.jpg", b"\xff\xd8 this is not a jpeg")
         z.writestr("PetImages/Cat/Thumbs.db", b"junk")
+    return archive
+
+
+def test_cats_vs_dogs_samples_splits_and_skips_corrupt(tmp_path):
+    archive = cats_archive(tmp_path)
     ds = dl.cats_vs_dogs(url=archive.as_uri(), known_hash=sha(archive), per_class=20, size=(32, 32))
     xs = {s: ds.load(s) for s in ("train", "val", "test")}
     assert sum(len(x) for x, _ in xs.values()) == 24  # the corrupt one skipped
@@ -135,16 +141,6 @@ def test_cats_vs_dogs_samples_splits_and_skips_corrupt(tmp_path):
     # a second Dataset reads the prepared arrays from the cache: same images
     again = dl.cats_vs_dogs(url=archive.as_uri(), known_hash=sha(archive), per_class=20, size=(32, 32))
     np.testing.assert_array_equal(again.load("train")[1], y)
-
-
-def cats_archive(tmp_path):
-    archive = tmp_path / "kagglecatsanddogs_5340.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        for i in range(12):
-            z.writestr(f"PetImages/Cat/{i}.jpg", jpeg((200, 30, 30)))
-            z.writestr(f"PetImages/Dog/{i}.jpg", jpeg((30, 30, 200)))
-        z.writestr("PetImages/Cat/666.jpg", b"\xff\xd8 this is not a jpeg")
-    return archive
 
 
 def test_cats_cache_is_keyed_by_its_parameters_and_keeps_its_notes(tmp_path, cache):
