@@ -26,7 +26,7 @@ RUNS, LIVE = "training_runs", "training_live"
 @st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
 def _prepared(dataset_name: str, arch_name: str, standardize: bool):
     dataset = lookup.dataset(dataset_name)
-    arch, splits = prepare(dataset, lookup.architecture(arch_name), standardize)
+    arch, splits, _ = prepare(dataset, lookup.architecture(arch_name), standardize)
     return dataset, arch, splits
 
 

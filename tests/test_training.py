@@ -22,7 +22,7 @@ TINY = parse_architecture({"name": "tiny", "input_shape": [28, 28, 1], "num_clas
 
 @pytest.fixture(scope="module")
 def shapes_data():
-    arch, splits = prepare(lookup.dataset("shapes"), TINY)
+    arch, splits, _ = prepare(lookup.dataset("shapes"), TINY)
     (x, y), (xv, yv) = splits["train"], splits["val"]
     return arch, TrainData(x[:300], y[:300], xv[:90], yv[:90])
 
@@ -66,6 +66,30 @@ def test_stop_from_on_epoch_and_from_a_flag(name, shapes_data):
 
 
 @pytest.mark.parametrize("name", BACKENDS)
+def test_one_training_at_a_time_per_model(name, shapes_data):
+    arch, data = shapes_data
+    backend = lookup.backend(name)
+    model = backend.build(arch)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(record):  # the first run waits at its first epoch's end
+        started.set()
+        release.wait(60)
+
+    worker = threading.Thread(target=backend.train, args=(model, data, TrainConfig(epochs=1), hold))
+    worker.start()
+    try:
+        assert started.wait(60)
+        with pytest.raises(RuntimeError, match="already training"):
+            backend.train(model, data, TrainConfig(epochs=1))
+        assert len(backend.train(backend.build(arch), data, TrainConfig(epochs=1))) == 1  # another model may
+    finally:
+        release.set()
+        worker.join()
+    assert len(backend.train(model, data, TrainConfig(epochs=1))) == 1  # and this one again, once free
+
+
+@pytest.mark.parametrize("name", BACKENDS)
 def test_frozen_layers_do_not_change(name, shapes_data):
     arch, data = shapes_data
     backend = lookup.backend(name)
@@ -84,7 +108,7 @@ def test_binary_sigmoid_head(name):
     arch = parse_architecture({"name": "faces", "input_shape": [25, 25, 1], "num_classes": 1, "layers": [
         {"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
         {"type": "Flatten"}, {"type": "Dense", "units": 1, "activation": "sigmoid"}]})
-    arch, splits = prepare(lookup.dataset("faces-lfw"), arch)
+    arch, splits, _ = prepare(lookup.dataset("faces-lfw"), arch)
     assert arch.num_classes == 1  # a one-unit sigmoid head stays binary
     backend = lookup.backend(name)
     model = backend.build(arch)

@@ -34,7 +34,7 @@ def test_train_cli_json(capsys, tmp_path):
 
     backend = lookup.backend("tensorflow")
     model = backend.load(tmp_path / "m.safetensors")
-    _, splits = prepare(lookup.dataset("shapes"), lookup.architecture("mnist-cnn"))
+    splits = prepare(lookup.dataset("shapes"), lookup.architecture("mnist-cnn")).splits
     x, y = splits["test"]
     assert (backend.predict(model, x).argmax(1) == y).mean() == pytest.approx(test["accuracy"])
 

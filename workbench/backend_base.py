@@ -2,12 +2,13 @@
 
 A backend plugin subclasses ``BackendBase`` (setting ``name`` and ``package``) and provides
 the framework parts as modules of its package (listed on the class). Here, once for all
-backends: which module does what, probabilities from logits, the per-model lock, saving and
+backends: which module does what, probabilities from logits, the per-model locks, saving and
 loading, argument checks, and the lazy hand-off of train / optimize / load_pretrained.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib
@@ -16,6 +17,7 @@ import weakref
 
 import numpy as np
 
+from workbench import data as D
 from workbench import graph
 from workbench import spec as S
 from workbench import weights as W
@@ -34,6 +36,24 @@ def model_lock(model) -> threading.RLock:
         if lock is None:
             lock = _locks[model] = threading.RLock()
         return lock
+
+
+_training: "weakref.WeakSet" = weakref.WeakSet()
+
+
+@contextlib.contextmanager
+def training(model):
+    """One training at a time per model: two would interleave their updates of the same weights
+    (a Stop that reruns the page must not leave the old run training beside a new one)."""
+    with _locks_guard:
+        if model in _training:
+            raise RuntimeError("this model is already training; stop that run (or wait for it) first")
+        _training.add(model)
+    try:
+        yield
+    finally:
+        with _locks_guard:
+            _training.discard(model)
 
 
 def locked(method):
@@ -122,15 +142,18 @@ class BackendBase:
 
     @locked
     def save(self, model, path):
-        """Spec models: Keras-layout safetensors (loads in any backend); natives: the backend's own."""
+        """Spec models: Keras-layout safetensors (loads in any backend); natives: the backend's own.
+        A model trained on standardised images keeps its statistics in a .standardizer.npz beside."""
         arch = model.workbench_arch
         if arch.is_spec:
-            return W.save_spec(path, arch, self.get_weights(model), self.name)
-        io = self._module("io")
-        target = W.weights_path(path, io.NATIVE_SUFFIX)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        io.save_native(model, target)
-        W.write_architecture(arch, target, self.name)
+            target = W.save_spec(path, arch, self.get_weights(model), self.name)
+        else:
+            io = self._module("io")
+            target = W.weights_path(path, io.NATIVE_SUFFIX)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            io.save_native(model, target)
+            W.write_architecture(arch, target, self.name)
+        W.write_standardizer(target, D.standardizer_of(model))
         return target
 
     def load(self, path):
@@ -145,6 +168,7 @@ class BackendBase:
             io.load_native(model, source)
         else:
             raise ValueError(f"{source} holds {fmt} weights, which the {self.name} backend cannot read")
+        D.attach_standardizer(model, W.read_standardizer(source))
         return model
 
     def reset_peak_memory(self) -> None:
@@ -184,7 +208,8 @@ class BackendBase:
         return getattr(mod, function)(*args, **kwargs)
 
     def train(self, model, data, config, on_epoch=None):
-        return self._delegate("training", "train", self, model, data, config, on_epoch)
+        with training(model):
+            return self._delegate("training", "train", self, model, data, config, on_epoch)
 
     def optimize(self, loss_fn, start, optimizer: str, steps: int, learning_rate: float):
         return self._delegate("training", "optimize", loss_fn, start, optimizer, steps, learning_rate)

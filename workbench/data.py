@@ -122,6 +122,30 @@ class Standardizer:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / (self.std + self.eps)).astype(np.float32)
 
+    def save(self, path) -> None:
+        """Plain arrays in a .npz (read back with allow_pickle=False)."""
+        np.savez(path, mean=np.asarray(self.mean, np.float32), std=np.asarray(self.std, np.float32),
+                 eps=np.float64(self.eps))
+
+    @classmethod
+    def load(cls, path) -> "Standardizer":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(z["mean"], z["std"], float(z["eps"]))
+
+
+# A model trained on standardised images carries its statistics, so whoever feeds it later
+# (a saved model loaded back, the explanation lesson) can standardise the same way.
+STANDARDIZER = "workbench_standardizer"
+
+
+def attach_standardizer(model, standardizer: Standardizer | None) -> None:
+    # object.__setattr__: a framework's own attribute tracking (Keras) has no business with it
+    object.__setattr__(model, STANDARDIZER, standardizer)
+
+
+def standardizer_of(model) -> Standardizer | None:
+    return getattr(model, STANDARDIZER, None)
+
 
 def standardize(splits: dict[str, Arrays]) -> tuple[dict[str, Arrays], Standardizer]:
     """Standardise every split with statistics from the training split only."""

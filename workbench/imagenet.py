@@ -112,6 +112,11 @@ def register_preprocessing(name: str, preprocessing: Preprocessing | dict[str, P
     PREPROCESSING[name] = preprocessing
 
 
+def registered(name: str) -> bool:
+    """Whether the model has a registered preprocessing (by name, with or without "-imagenet")."""
+    return name in PREPROCESSING or name.removesuffix("-imagenet") in PREPROCESSING
+
+
 def preprocessing(name: str, backend: str | None = None) -> Preprocessing:
     """The preprocessing of a registered pretrained model (``backend``: "pytorch" / "tensorflow")."""
     name = name if name in PREPROCESSING else name.removesuffix("-imagenet")

@@ -11,12 +11,16 @@ import math
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 
 from workbench import augment as A
 from workbench.backend import TrainConfig
+
+if TYPE_CHECKING:
+    from workbench.data import Standardizer
+    from workbench.spec import Architecture
 
 # The optimizers of seed 004's slides, by the names the CLI and the page use.
 OPTIMIZERS = {
@@ -162,18 +166,56 @@ def _num(value) -> float | None:
     return None if value is None else float(value)
 
 
-def prepare(dataset, arch, standardize: bool = False):
-    """The dataset's splits resized to the architecture's input (and optionally standardised per pixel
-    with training statistics only), and the architecture with its head sized to the dataset's classes."""
+class Prepared(NamedTuple):
+    arch: "Architecture"  # head sized to the dataset's classes
+    splits: dict  # split -> (x, y), as the model is fed
+    standardizer: "Standardizer | None"  # fitted on the training split when asked for
+
+
+def prepare(dataset, arch, standardize: bool = False, backend: str | None = None,
+            limit: int | None = None) -> Prepared:
+    """The dataset's splits as the architecture is fed, and the architecture with its head sized
+    to the dataset's classes (a pretrained native model gets a new head: transfer learning).
+
+    Images are resized to the architecture's input (grey becomes RGB for a colour model); a
+    pretrained model's own normalisation (ImageNet's, by `backend` where the two differ) is
+    applied to every split, otherwise per-pixel standardisation with training statistics only
+    when asked. `limit` keeps the first training images only (before resizing: less memory).
+    """
     from workbench import data as D
 
-    arch = arch.with_classes(1 if dataset.num_classes == 2 and _binary_head(arch) else dataset.num_classes) \
-        if arch.is_spec else arch
+    pre = input_normalization(arch, backend)
+    if pre is not None and standardize:
+        raise ValueError(f"{arch.name} is fed as its pretrained weights expect (ImageNet normalisation); "
+                         "per-pixel standardisation would change what they see: leave it off")
+    arch = with_dataset_head(arch, dataset.num_classes)
     splits = {s: dataset.load(s) for s in dataset.splits}
+    if limit:
+        splits["train"] = tuple(a[:limit] for a in splits["train"])
     splits = {s: (D.resize(x, arch.input_shape), y) for s, (x, y) in splits.items()}
+    if pre is not None:  # Preprocessing.normalize takes 0..255 images of the model's size
+        splits = {s: (pre.normalize(x * 255.0), y) for s, (x, y) in splits.items()}
+    standardizer = None
     if standardize:
-        splits, _ = D.standardize(splits)
-    return arch, splits
+        splits, standardizer = D.standardize(splits)
+    return Prepared(arch, splits, standardizer)
+
+
+def with_dataset_head(arch, num_classes: int):
+    """A spec's last Dense layer resized (a one-unit sigmoid head stays binary for two classes);
+    a native model's class count changed, which its builder answers with a fresh classifier."""
+    if arch.is_spec:
+        return arch.with_classes(1 if num_classes == 2 and _binary_head(arch) else num_classes)
+    return replace(arch, num_classes=num_classes, class_names=None) if num_classes != arch.num_classes else arch
+
+
+def input_normalization(arch, backend: str | None = None):
+    """A pretrained native model's registered input normalisation (workbench.imagenet), or None."""
+    from workbench import imagenet
+
+    if arch.is_spec or not imagenet.registered(arch.name):
+        return None  # a native model without a registered normalisation takes the images as they are
+    return imagenet.preprocessing(arch.name, backend)
 
 
 def _binary_head(arch) -> bool:

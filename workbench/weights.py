@@ -113,6 +113,29 @@ def write_architecture(arch: S.Architecture, path: str | Path, backend: str) -> 
     return target
 
 
+def standardizer_path(path: str | Path) -> Path:
+    """Where a model's standardisation statistics live beside its weights: model.standardizer.npz."""
+    target = architecture_path(path)
+    return target.with_name(target.stem + ".standardizer.npz")
+
+
+def write_standardizer(path: str | Path, standardizer) -> None:
+    """The statistics beside the weights, or no file when the model was trained on raw images
+    (so a stale one from an earlier save at the same path cannot be picked up)."""
+    target = standardizer_path(path)
+    if standardizer is None:
+        target.unlink(missing_ok=True)
+    else:
+        standardizer.save(target)
+
+
+def read_standardizer(path: str | Path):
+    from workbench.data import Standardizer
+
+    target = standardizer_path(path)
+    return Standardizer.load(target) if target.exists() else None
+
+
 def read_architecture(path: str | Path) -> S.Architecture:
     target = architecture_path(path)
     if not target.exists():

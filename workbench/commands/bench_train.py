@@ -56,7 +56,7 @@ def bench_backend(backend, arch, x, y, batch_size: int, epochs: int, repeats: in
 
 def run(args) -> int:
     dataset = lookup.dataset(args.dataset)
-    arch, splits = prepare(dataset, lookup.architecture(args.arch))
+    arch, splits, _ = prepare(dataset, lookup.architecture(args.arch))
     x, y = splits["train"][0][:args.images], splits["train"][1][:args.images]
     names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(get_registry().backends())
     result = {"dataset": dataset.name, "architecture": arch.name, "backends": {}}

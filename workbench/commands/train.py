@@ -2,6 +2,8 @@
 
 Trains with the backend's own optimizer and pipeline, evaluates on the test split, and prints
 the per-epoch history and the test loss, accuracy and confusion matrix (scikit-learn).
+A pretrained model (efficientnet-lite0) is fine-tuned: a new head for the dataset's classes, its
+ImageNet normalisation applied to every split, and --from-layer to freeze what comes before.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 
 import numpy as np
 
+from workbench import data as D
 from workbench import lookup
 from workbench.backend import TrainConfig
 from workbench.training import OPTIMIZERS, TrainData, check_config, prepare
@@ -28,6 +31,8 @@ def add_parser(sub):
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     p.add_argument("--augment", default="", help="KEY=VALUE,... in ImageDataGenerator's terms, or seed001")
     p.add_argument("--standardize", action="store_true", help="per-pixel standardisation (training statistics)")
+    p.add_argument("--from-layer", metavar="LAYER",
+                   help="freeze every layer before LAYER (transfer learning: e.g. logits of efficientnet-lite0)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="save the trained model here (safetensors / .weights.h5 + architecture)")
@@ -69,8 +74,12 @@ def run(args) -> int:
                           early_stopping=args.early_stopping)
     dataset = lookup.dataset(args.dataset)
     backend = lookup.backend(args.backend)
-    arch, splits = prepare(dataset, lookup.architecture(args.arch), standardize=args.standardize)
+    arch, splits, standardizer = prepare(dataset, lookup.architecture(args.arch), standardize=args.standardize,
+                                         backend=backend.name)
     model = backend.build(arch, seed=args.seed)
+    D.attach_standardizer(model, standardizer)  # saved with the model: it is fed standardised images
+    if args.from_layer:
+        backend.set_trainable(model, args.from_layer)
 
     def on_epoch(record):
         if not args.json:
