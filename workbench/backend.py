@@ -16,27 +16,30 @@ import numpy as np
 # -- gradient targets --------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClassScore:
-    """The pre-softmax score (logit) of one class, per image."""
+    """The pre-softmax score (logit) of one class, per image. A one-unit sigmoid head has two
+    classes: 1 is its logit, 0 the negative logit (sigmoid(-z) = 1 - sigmoid(z))."""
 
     index: int | Sequence[int]  # one class for all images, or one per image
 
 
 @dataclass(frozen=True)
 class ChannelMean:
-    """The mean activation of one channel of a layer (gradient ascent, filter patterns)."""
+    """The mean activation of one channel of a layer (gradient ascent, filter patterns); one
+    channel for all images, or one per image (several channels climbed in one batch)."""
 
     layer: str
-    channel: int
+    channel: int | Sequence[int]
 
 
 @dataclass(frozen=True)
 class Neuron:
-    """One activation of a layer: channel at position (row, col), or a unit of a Dense layer."""
+    """One activation of a layer: channel at position (row, col), or a unit of a Dense layer.
+    channel, row and col are one value for all images, or one per image (each image's own neuron)."""
 
     layer: str
-    channel: int
-    row: int | None = None
-    col: int | None = None
+    channel: int | Sequence[int]
+    row: int | Sequence[int] | None = None
+    col: int | Sequence[int] | None = None
 
 
 Target = ClassScore | ChannelMean | Neuron

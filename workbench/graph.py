@@ -139,6 +139,24 @@ def one_hot(index: np.ndarray, num_classes: int) -> np.ndarray:
     return out
 
 
+def class_weights(target: ClassScore, n: int, num_logits: int) -> np.ndarray:
+    """(N, logits) weights whose dot product with the logits is each image's class score.
+    A one-unit (sigmoid) head is two classes: +1 picks its logit (class 1), -1 its negative (class 0)."""
+    if num_logits == 1:
+        return (2.0 * class_indices(target, n, 2) - 1.0).astype(np.float32)[:, None]
+    return one_hot(class_indices(target, n, num_logits), num_logits)
+
+
+def per_image(value, n: int, name: str) -> np.ndarray:
+    """A target's channel, row or col as one int per image (given once for all, or once per image)."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return np.full(n, int(value))
+    if value.shape != (n,):
+        raise ValueError(f"the target's {name} needs one value or one per image ({n}), got {len(value)}")
+    return value.astype(int)
+
+
 class TensorOps(Protocol):
     def const(self, array: np.ndarray) -> Any: ...
 
@@ -153,23 +171,38 @@ def target_values(target, logits, outputs: dict[str, Any], ops: TensorOps):
     ``outputs`` holds layer outputs as NHWC (or (N, units)) tensors; ``logits`` is (N, classes).
     Each image's value depends on that image only (inference mode), so the gradient of the
     sum over images is every image's own gradient: one backward pass for the whole batch.
+    Per-image choices (a class or a neuron per image) are a constant one-hot mask summed against
+    the tensor: the same two framework ops in every backend.
     """
     if isinstance(target, ClassScore):
-        n, classes = logits.shape[0], logits.shape[-1]
-        mask = one_hot(class_indices(target, n, classes), classes)
-        return ops.sum(logits * ops.const(mask), (1,))
+        n = logits.shape[0]
+        return ops.sum(logits * ops.const(class_weights(target, n, logits.shape[-1])), (1,))
     t = outputs[target.layer]
-    shape = tuple(t.shape[1:])
-    if not 0 <= target.channel < shape[-1]:
-        raise ValueError(f"layer {target.layer!r} has {shape[-1]} channels; channel {target.channel} is out of range")
+    n, shape = t.shape[0], tuple(t.shape[1:])
+    channels = per_image(target.channel, n, "channel")
+    bad = channels[(channels < 0) | (channels >= shape[-1])]
+    if len(bad):
+        raise ValueError(f"layer {target.layer!r} has {shape[-1]} channels; channel {bad[0]} is out of range")
     if isinstance(target, ChannelMean):
-        channel = t[..., target.channel]
-        return ops.mean(channel, tuple(range(1, len(shape))))
+        if np.ndim(target.channel) == 0:
+            return ops.mean(t[..., target.channel], tuple(range(1, len(shape))))
+        mask = one_hot(channels, shape[-1]).reshape(n, *[1] * (len(shape) - 1), shape[-1])
+        return ops.mean(ops.sum(t * ops.const(mask), (len(shape),)), tuple(range(1, len(shape))))
     if len(shape) == 1 or target.row is None:
         if len(shape) != 1:
             raise ValueError(f"Neuron on {target.layer!r} {list(shape)} needs row and col")
-        return t[:, target.channel]
-    if target.col is None or not (0 <= target.row < shape[0] and 0 <= target.col < shape[1]):
-        raise ValueError(f"Neuron ({target.row}, {target.col}) is outside {target.layer!r}'s {shape[0]}x{shape[1]} map")
-    return t[:, target.row, target.col, target.channel]
-
+        if np.ndim(target.channel) == 0:
+            return t[:, target.channel]
+        return ops.sum(t * ops.const(one_hot(channels, shape[0])), (1,))
+    if target.col is None:
+        raise ValueError(f"Neuron on {target.layer!r} {list(shape)} needs row and col")
+    rows, cols = per_image(target.row, n, "row"), per_image(target.col, n, "col")
+    outside = np.flatnonzero((rows < 0) | (rows >= shape[0]) | (cols < 0) | (cols >= shape[1]))
+    if len(outside):
+        k = outside[0]
+        raise ValueError(f"Neuron ({rows[k]}, {cols[k]}) is outside {target.layer!r}'s {shape[0]}x{shape[1]} map")
+    if all(np.ndim(v) == 0 for v in (target.channel, target.row, target.col)):
+        return t[:, target.row, target.col, target.channel]
+    mask = np.zeros((n, *shape), np.float32)
+    mask[np.arange(n), rows, cols, channels] = 1.0
+    return ops.sum(t * ops.const(mask), (1, 2, 3))

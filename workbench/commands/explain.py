@@ -46,7 +46,7 @@ def run(args) -> int:
     photos = [load_image(source) for source in args.images]
     backend = lookup.backend(args.backend)
     model, arch = load_model(backend, args.model)
-    x, shown = model_inputs(arch, backend.name, photos)
+    x, shown = model_inputs(arch, backend.name, photos, model)  # standardised as in training, if it was
     predicted = predictions(backend, model, arch, x)
     result = run_methods(backend, model, x, methods, params, steps=args.steps, seed=args.seed)
     out = Path(args.out)

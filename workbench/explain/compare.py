@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from workbench.explain.faithfulness import deletion_insertion, mean_scores, random_maps
+from workbench.explain.heads import two_class_view
 from workbench.registry import get_registry
 
 
@@ -19,6 +20,7 @@ def run_methods(backend, model, images, methods: list[str], params: dict[str, di
     if unknown:
         raise ValueError(f"unknown method {', '.join(unknown)}; known: {', '.join(registry)}")
     params = params or {}
+    backend = two_class_view(backend)  # a one-unit sigmoid head explained as its two classes
     if targets is None:  # explain each image's predicted class, the same for every method
         targets = [int(i) for i in backend.predict(model, images).argmax(axis=1)]
     explanations, scores, curves = {}, {}, {}

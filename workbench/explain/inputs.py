@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from workbench import imagenet, lookup, samples
+from workbench.explain.heads import two_columns
 
 
 def load_image(source: str) -> np.ndarray:
@@ -43,8 +44,12 @@ def preprocessing(arch, backend_name: str):
         return None
 
 
-def model_inputs(arch, backend_name: str, photos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(x for the model, the same images in [0, 1] to show): NHWC float32 both."""
+def model_inputs(arch, backend_name: str, photos: list[np.ndarray], model=None) -> tuple[np.ndarray, np.ndarray]:
+    """(x for the model, the same images in [0, 1] to show): NHWC float32 both.
+
+    A model trained on standardised inputs carries its training statistics as
+    `model.workbench_standardizer` (workbench.data.Standardizer): it is explained on inputs
+    standardised the same way, as it was trained and tested."""
     pre = preprocessing(arch, backend_name) if arch is not None else None
     if pre is not None:
         x = pre(photos)
@@ -54,8 +59,10 @@ def model_inputs(arch, backend_name: str, photos: list[np.ndarray]) -> tuple[np.
     for photo in photos:
         image = Image.fromarray(imagenet.as_rgb_uint8(photo)).resize((w, h), Image.BILINEAR)
         shown.append(np.asarray(image.convert("L" if c == 1 else "RGB"), np.float32).reshape(h, w, c) / 255.0)
-    x = np.stack(shown)
-    return x, x
+    shown = np.stack(shown)
+    standardizer = getattr(model, "workbench_standardizer", None)
+    x = shown if standardizer is None else np.asarray(standardizer(shown), np.float32)
+    return x, shown
 
 
 def class_names(arch, count: int) -> list[str]:
@@ -64,8 +71,9 @@ def class_names(arch, count: int) -> list[str]:
 
 
 def predictions(backend, model, arch, x, k: int = 5) -> list[list[dict]]:
-    """Per image, the k most probable classes: {"index", "name", "probability"}."""
-    probs = backend.predict(model, x)
+    """Per image, the k most probable classes: {"index", "name", "probability"} (a one-unit sigmoid
+    head as its two classes)."""
+    probs = two_columns(backend.predict(model, x))
     names = class_names(arch, probs.shape[1])
     return [[{"index": int(i), "name": names[i], "probability": float(row[i])}
              for i in np.argsort(-row, kind="stable")[:k]] for row in probs]
