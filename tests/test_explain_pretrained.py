@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 from workbench import samples  # noqa: E402
 from workbench.cli import main  # noqa: E402
 from workbench.explain import GradCAM  # noqa: E402
-from workbench.explain.faithfulness import deletion_insertion, mean_scores, random_maps  # noqa: E402
+from workbench.explain.faithfulness import deletion_insertion, mean_scores, random_baseline  # noqa: E402
 from workbench.explain.inputs import model_inputs  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
 
@@ -30,10 +30,16 @@ def test_grad_cam_beats_random_order_on_sample_photos(pretrained):
     x, _ = model_inputs(arch, backend.name, [samples.load(n) for n in samples.names()])
     targets = [int(i) for i in backend.predict(model, x).argmax(axis=1)]
     cam = GradCAM().explain(backend, model, x, targets).maps
-    ours = mean_scores(deletion_insertion(backend, model, x, targets, cam, steps=10))
-    rand = mean_scores(deletion_insertion(backend, model, x, targets, random_maps(cam.shape, 0), steps=10))
-    assert ours["deletion_auc"] < rand["deletion_auc"], (ours, rand)
-    assert ours["insertion_auc"] > rand["insertion_auc"], (ours, rand)
+    ours = deletion_insertion(backend, model, x, targets, cam, steps=10)
+    rand = random_baseline(backend, model, x, targets, seeds=3, steps=10)
+    mean_ours, mean_rand = mean_scores(ours), mean_scores(rand)
+    assert mean_ours["deletion_auc"] < mean_rand["deletion_auc"], (mean_ours, mean_rand)
+    assert mean_ours["insertion_auc"] > mean_rand["insertion_auc"], (mean_ours, mean_rand)
+    # photo by photo: insertion always wins; deletion on most (on chelsea's fur and the coins a random
+    # mosaic of blurred squares destroys texture about as fast as removing the object does)
+    wins = [o["deletion_auc"] < r["deletion_auc"] for o, r in zip(ours, rand)]
+    assert sum(wins) >= 6, dict(zip(samples.names(), wins))
+    assert all(o["insertion_auc"] > r["insertion_auc"] for o, r in zip(ours, rand)), list(zip(ours, rand))
 
 
 def test_cli_prints_json_and_writes_grid(tmp_path, capsys):

@@ -75,7 +75,10 @@ def gradients(model, x: np.ndarray, target, layer: str | None = None, relu: str 
     device = model_device(model)
     xt = to_tensor(x, device)
     with ExitStack() as stack:
-        stack.enter_context(torch.enable_grad())
+        # Gradients to a layer need no graph of the layers before it: run them without autograd
+        # (capture switches it on at the layer). Grad-CAM at the last conv layer then costs about
+        # one plain forward plus a short backward.
+        stack.enter_context(torch.enable_grad() if layer is None else torch.no_grad())
         if relu == "guided":
             stack.enter_context(guided(model))
         if isinstance(target, ClassScore):
@@ -87,7 +90,8 @@ def gradients(model, x: np.ndarray, target, layer: str | None = None, relu: str 
         nhwc = {name: to_nhwc(t) for name, t in outputs.items()}
         values = graph.target_values(target, out, nhwc, TorchOps(device))
         wrt = xt if layer is None else outputs[layer]
-        (grad,) = torch.autograd.grad(values.sum(), wrt, allow_unused=True)
-    if grad is None:  # the target does not depend on this layer (it comes before it)
+        # a target read before the layer does not depend on it (nor, run without autograd, has a graph)
+        grad = torch.autograd.grad(values.sum(), wrt, allow_unused=True)[0] if values.requires_grad else None
+    if grad is None:
         grad = torch.zeros_like(wrt)
     return to_nhwc(wrt.detach()).float().cpu().numpy(), to_nhwc(grad).float().cpu().numpy()

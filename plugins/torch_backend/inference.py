@@ -50,13 +50,15 @@ def model_device(model) -> torch.device:
 @contextmanager
 def capture(model, names: Sequence[str], leaf: str | None = None):
     """Record the outputs of the named layers in a dict; ``leaf``'s output is made a leaf tensor
-    that requires grad, so gradients can be taken with respect to it (even in a frozen model)."""
+    that requires grad, so gradients can be taken with respect to it (even in a frozen model).
+    Autograd is switched on there: a caller running under no_grad records a graph only from the leaf on."""
     outputs: dict[str, torch.Tensor] = {}
     layers = model.workbench_layers
 
     def hook_for(name):
         def hook(module, inputs, output):
             if name == leaf:
+                torch.set_grad_enabled(True)  # the enclosing grad-mode context restores the mode on exit
                 output = output.detach().requires_grad_(True)
             outputs[name] = output
             return output if name == leaf else None

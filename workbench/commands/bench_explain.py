@@ -17,6 +17,7 @@ def add_parser(sub):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--lime-samples", type=int, default=1000)
     p.add_argument("--lime-repeats", type=int, default=2)
+    p.add_argument("--occlusion", default="32,16", help="occlusion's window,stride in pixels")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -28,6 +29,10 @@ def run(args) -> int:
     from workbench import lookup, samples
     from workbench.explain.inputs import load_model, model_inputs
 
+    try:
+        window, stride = (int(v) for v in args.occlusion.split(","))
+    except ValueError:
+        raise ValueError(f"--occlusion must be WINDOW,STRIDE in pixels, got {args.occlusion!r}") from None
     backend = lookup.backend("pytorch")
     model, arch = load_model(backend, args.model)
     names = [n.strip() for n in args.images.split(",") if n.strip()]
@@ -38,7 +43,8 @@ def run(args) -> int:
 
     layer = explain_layer(backend, model)
     result = backend._delegate("bench_explain", "measure", backend, model, x, targets, layer, repeats=args.repeats,
-                               warmup=args.warmup, lime_samples=args.lime_samples, lime_repeats=args.lime_repeats)
+                               warmup=args.warmup, lime_samples=args.lime_samples, lime_repeats=args.lime_repeats,
+                               occlusion=(window, stride))
     report = {"device": backend.device(), "model": args.model, "layer": layer, "batch": args.batch,
               "ratios": {k: round(v, 3) for k, v in result["ratios"].items()},
               "agreement": {k: round(v, 5) for k, v in result["agreement"].items()},

@@ -189,15 +189,6 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return (rows @ np.asarray(maps, np.float32) @ cols.T).astype(np.float32)  # two small matmuls per map
 
 
-def batch_size_for(backend, per_image_bytes: int) -> int:
-    """How many perturbed images to send at once: a GPU wants big batches (up to 1 GiB of input),
-    a CPU small ones (measured on 2 cores with EfficientNet-Lite0: 2-8 beat 16 and up)."""
-    device = str(backend.device()).lower()
-    if "cuda" in device or "gpu" in device or "mps" in device:
-        return int(max(16, min(512, 2**30 // max(per_image_bytes, 1))))
-    return 8
-
-
 def chunks(n: int, size: int) -> Sequence[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from workbench.explain.base import batch_size_for
+from workbench.explain.batching import batch_size_for
 
 
 def pixel_order(saliency: np.ndarray, cell: int = 1) -> np.ndarray:
@@ -39,7 +39,7 @@ def curve(backend, model, image, target, order, start, finish, steps=20, batch=N
     frames = np.repeat(start.reshape(1, h * w, c), steps + 1, axis=0)
     for k, count in enumerate(counts):
         frames[k, order[:count]] = finish.reshape(h * w, c)[order[:count]]
-    batch = batch or batch_size_for(backend, image.size * 4)
+    batch = batch or batch_size_for(backend, model, image)
     return backend.predict(model, frames.reshape(-1, h, w, c), batch_size=batch)[:, target]
 
 
@@ -67,6 +67,18 @@ def deletion_insertion(backend, model, images, targets, maps, steps=20, blur=Non
 def random_maps(shape, seed=0) -> np.ndarray:
     """The baseline: each pixel's importance drawn at random."""
     return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+def random_baseline(backend, model, images, targets, seeds=3, **kwargs) -> list[dict]:
+    """Per image: deletion_insertion of random orders, curves and AUCs averaged over `seeds` orders
+    (one random order is itself a noisy yardstick: its AUC moves by a few hundredths per seed)."""
+    runs = [deletion_insertion(backend, model, images, targets, random_maps(np.shape(images)[:3], seed), **kwargs)
+            for seed in range(seeds)]
+    per_image = []
+    for results in zip(*runs):
+        curves = {kind: np.mean([r[kind] for r in results], axis=0) for kind in ("deletion", "insertion")}
+        per_image.append({**curves, "deletion_auc": auc(curves["deletion"]), "insertion_auc": auc(curves["insertion"])})
+    return per_image
 
 
 def mean_scores(results: list[dict]) -> dict:

@@ -16,7 +16,8 @@ import numpy as np
 from skimage import segmentation
 from skimage.color import gray2rgb
 
-from workbench.explain.base import Explainer, Explanation, Param, batch_size_for, chunks, normalise
+from workbench.explain.base import Explainer, Explanation, Param, chunks, normalise
+from workbench.explain.batching import batch_size_for
 
 ALGORITHMS = ("quickshift", "slic", "felzenszwalb")
 
@@ -54,9 +55,13 @@ def batched_lime_explainer() -> type:
             data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
             data[0, :] = 1  # the first sample is the unperturbed image
             labels = []
+            buffer = np.empty((min(self.batch, num_samples), *image.shape), np.float32)  # reused: no page faults
             for part in chunks(num_samples, self.batch):
                 keep = data[part][:, segments].astype(bool)  # (b, H, W): is this pixel's superpixel on?
-                labels.append(classifier_fn(np.where(keep[..., None], image, fudged_image)))
+                perturbed = buffer[: len(keep)]
+                perturbed[:] = fudged_image
+                np.copyto(perturbed, image, where=keep[..., None])
+                labels.append(classifier_fn(perturbed))
             return data, np.concatenate(labels)
 
     return BatchedLimeImageExplainer
@@ -72,11 +77,11 @@ class Lime(Explainer):
         Param("samples", 1000, 10, 20000, help="perturbed images to classify"),
         Param("fill", "mean", help="'mean' (each superpixel's mean colour, lime's default) or a value"),
         Param("seed", 0, 0, None),
-        Param("batch", None, 1, 4096, help="perturbed images per forward pass (default: chosen per device)"),
+        Param("batch", None, 1, 4096, help="perturbed images per forward pass (default: the fastest, measured on this device)"),
     )
 
     def compute(self, backend, model, images, targets, algorithm, segments, samples, fill, seed, batch):
-        batch = batch or batch_size_for(backend, int(np.prod(images.shape[1:])) * 4)
+        batch = batch or batch_size_for(backend, model, images[0])
 
         def classify(x):  # x is already float32 (see below): no copy on the way to the model
             return backend.predict(model, np.asarray(x, dtype=np.float32), batch_size=batch)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.explain.base import Explainer, Explanation, Param, batch_size_for, chunks
+from workbench.explain.base import Explainer, Explanation, Param, chunks
+from workbench.explain.batching import batch_size_for
 
 
 def windows(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -30,7 +31,7 @@ class Occlusion(Explainer):
         Param("window", None, 1, 512, help="side of the occluding square in pixels (default: 1/7 of the image, 32 at 224)"),
         Param("stride", None, 1, 512, help="step between two windows (default: half the window)"),
         Param("fill", 0.0, help="the value the window is filled with, in the model's input units"),
-        Param("batch", None, 1, 4096, help="occluded copies per forward pass (default: chosen per device)"),
+        Param("batch", None, 1, 4096, help="occluded copies per forward pass (default: the fastest, measured on this device)"),
     )
 
     def compute(self, backend, model, images, targets, window, stride, fill, batch):
@@ -38,13 +39,15 @@ class Occlusion(Explainer):
         size = min(window or max(1, min(h, w) // 7), h, w)
         stride = stride or max(1, size // 2)
         corners = windows(h, w, size, stride)
-        batch = batch or batch_size_for(backend, h * w * c * 4)
+        batch = batch or batch_size_for(backend, model, images[0])
         base = backend.predict(model, images)
         maps, drops = [], []
+        buffer = np.empty((min(batch, len(corners)), h, w, c), np.float32)  # reused: no page faults per batch
         for image, target, p0 in zip(images, targets, base):
             drop = np.empty(len(corners), np.float32)
             for part in chunks(len(corners), batch):  # build only one batch of copies at a time
-                copies = np.repeat(image[None], part.stop - part.start, axis=0)
+                copies = buffer[: part.stop - part.start]
+                copies[:] = image
                 for k, (r, col) in enumerate(corners[part]):
                     copies[k, r:r + size, col:col + size] = fill
                 drop[part] = p0[target] - backend.predict(model, copies, batch_size=batch)[:, target]
