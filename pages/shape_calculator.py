@@ -124,12 +124,15 @@ def _loaders() -> None:
             st.caption(f"Native zoo models without a layer spec ({', '.join(native)}) are in the gallery.")
     with right:
         upload = st.file_uploader("... or upload an architecture file", type=["json", "yaml", "yml"], key="calc_upload")
-        if upload is not None and st.session_state.get("calc_uploaded") != upload.file_id:
-            st.session_state.calc_uploaded = upload.file_id
+        state = st.session_state
+        if upload is not None and state.get("calc_uploaded") != upload.file_id:
+            state.calc_uploaded, state.calc_upload_error = upload.file_id, None
             try:
                 _set(spec.loads_architecture(upload.getvalue().decode("utf-8", "replace"), "." + upload.name.rsplit(".", 1)[-1]))
             except spec.SpecError as exc:
-                st.error(f"{upload.name}: {_spec_message(exc)}", icon=":material/description:")
+                state.calc_upload_error = f"{upload.name}: {_spec_message(exc)}"
+        if upload is not None and state.get("calc_upload_error"):  # stays while that file is in the box
+            st.error(state.calc_upload_error, icon=":material/description:")
 
 
 def _spec_message(exc: spec.SpecError) -> str:

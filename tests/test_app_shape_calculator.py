@@ -64,6 +64,8 @@ def test_uploading_a_file_loads_it_and_a_broken_file_is_explained(at):
     data["layers"][2]["filters"] = 0
     at.file_uploader(key="calc_upload").set_value(("zero.json", json.dumps(data).encode(), "application/json")).run()
     assert [e.value for e in at.error] == ["zero.json: Row 3, column 'filters': must be a positive integer, got 0"]
+    at.number_input(key=f"calc_h_{at.session_state['calc_version']}").set_value(40).run()  # any other interaction
+    assert [e.value for e in at.error] == ["zero.json: Row 3, column 'filters': must be a positive integer, got 0"]
 
 
 @pytest.mark.parametrize("name", ["vgg16", "residual-cifar10", "inception-cifar10", "lenet-5"])

@@ -7,6 +7,7 @@ as JSON in the "more" column, so every architecture round-trips through the tabl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -25,6 +26,10 @@ def to_frame(arch: S.Architecture) -> pd.DataFrame:
     rows = []
     for layer in arch.layers:
         data = S.layer_to_dict(layer)
+        for f in dataclasses.fields(layer):  # show the defaults a file leaves out (a pool's 2x2, 'valid')
+            value = getattr(layer, f.name)
+            if f.name in COLUMNS and f.name not in data and value is not None:
+                data[f.name] = json.loads(json.dumps(value))
         row = {c: None for c in COLUMNS}
         more = {}
         for key, value in data.items():
