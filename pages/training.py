@@ -17,17 +17,23 @@ from workbench import augment as A
 from workbench import data as D
 from workbench import graph, lookup, ui
 from workbench.backend import TrainConfig
-from workbench.training import OPTIMIZERS, TrainData, check_config, prepare
+from workbench.training import OPTIMIZERS, BackgroundRun, TrainData, check_config, input_normalization, prepare
 
 RUNS, LIVE = "training_runs", "training_live"
 
 
 # -- cached data ----------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
-def _prepared(dataset_name: str, arch_name: str, standardize: bool):
-    dataset = lookup.dataset(dataset_name)
-    arch, splits, _ = prepare(dataset, lookup.architecture(arch_name), standardize)
-    return dataset, arch, splits
+@st.cache_resource(show_spinner="Preparing the images for the model ...", max_entries=4)
+def _prepared(dataset_name: str, arch_name: str, standardize: bool, backend_name: str | None, limit: int):
+    """(arch with the dataset's head, splits as the model is fed, Standardizer or None)."""
+    return prepare(_dataset(dataset_name), lookup.architecture(arch_name), standardize, backend_name, limit or None)
+
+
+@st.cache_resource(show_spinner="Reading the model's layers ...", max_entries=8)
+def _native_layers(arch_name: str, backend_name: str) -> list[str]:
+    """A native (pretrained) model's layer names, read off the real model once per server."""
+    backend = lookup.backend(backend_name)
+    return backend.layer_names(backend.build(lookup.architecture(arch_name)))
 
 
 @st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
@@ -77,14 +83,33 @@ def curves(runs: list[dict], title: str = "") -> go.Figure:
 
 
 def confusion_figure(cm: np.ndarray, names) -> go.Figure:
+    """The counts as a heatmap, and over it one nearly transparent square marker per cell: Streamlit
+    reports clicks on scatter points but not on heatmap cells (streamlit issue 8760)."""
     names = [str(n) for n in names]
     cm = np.asarray(cm).tolist()  # plain lists: small, and readable in the figure's JSON
+    height = min(620, 120 + 40 * len(names))
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", text=cm, texttemplate="%{text}",
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+                               hoverinfo="skip"))
+    cells = [(t, p) for t in names for p in names]
+    fig.add_trace(go.Scatter(
+        x=[p for _, p in cells], y=[t for t, _ in cells], mode="markers", showlegend=False,
+        marker=dict(symbol="square", size=max(8, (height - 120) // len(names) - 4), color="white", opacity=0.02),
+        customdata=[cm[names.index(t)][names.index(p)] for t, p in cells],
+        hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>",
+        selected=dict(marker=dict(opacity=0.02)), unselected=dict(marker=dict(opacity=0.02))))
     fig.update_yaxes(autorange="reversed", title="true class", type="category")
     fig.update_xaxes(title="predicted class", type="category")
-    fig.update_layout(height=min(620, 120 + 40 * len(names)), margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select")
     return fig
+
+
+def clicked_cell(event) -> tuple[str, str] | None:
+    """(true, predicted) class of the cell a click on the confusion matrix selected, or None."""
+    try:
+        points = list(event["selection"]["points"])
+    except (KeyError, TypeError):
+        return None
+    return (str(points[0]["y"]), str(points[0]["x"])) if points else None
 
 
 # -- the controls ---------------------------------------------------------------------------
@@ -130,8 +155,11 @@ def _controls():
             st.info("Type the path of a folder of images, one sub-folder per class.")
             st.stop()
         ds_key = f"folder:{path}"
-    archs = sorted(n for n, a in ui.registry().architectures().items() if a.is_spec)
+    registered = ui.registry().architectures()
+    # spec architectures start from scratch; native ones (pretrained) get a new head: transfer learning
+    archs = sorted(registered, key=lambda n: (not registered[n].is_spec, n))
     arch_name = c[1].selectbox("Architecture", archs, index=archs.index("mnist-cnn") if "mnist-cnn" in archs else 0,
+                               format_func=lambda n: n if registered[n].is_spec else f"{n} (pretrained: fine-tune)",
                                key="tr_arch")
     backends = sorted(ui.registry().backends())
     if not backends:
@@ -150,68 +178,87 @@ def _controls():
     batch = c[3].number_input("Batch size", 1, 1024, 64, key="tr_batch")
     limit = c[4].number_input("Training images (0 = all)", 0, 100000, 0, step=500, key="tr_limit")
     patience = c[5].number_input("Early stopping patience (0 = off)", 0, 50, 0, key="tr_patience")
+    own = None
+    with ui.guard("read the model's input normalisation"):
+        own = input_normalization(registered[arch_name], backend_name)
     standardize = st.checkbox("Standardise each pixel with the training split's mean and std (seed 004)",
-                              key="tr_standardize")
+                              key="tr_standardize", disabled=own is not None,
+                              help="off for a pretrained model: it is fed its own (ImageNet) normalisation"
+                              if own is not None else None) and own is None
     return ds_key, arch_name, backend_name, TrainConfig(
         epochs=int(epochs), batch_size=int(batch), optimizer=optimizer, learning_rate=float(lr),
         early_stopping=int(patience) or None), int(limit), standardize
 
 
 # -- training -------------------------------------------------------------------------------
-def _finish_interrupted():
-    """A run the Stop button interrupted (Streamlit reruns the page): keep what it learned."""
-    live = st.session_state.pop(LIVE, None)
-    if live is not None:
-        if live["history"]:
-            live["history"][-1]["stopped"] = "stopped by the user"
-        live["stopped"] = "stopped by the user"
-        st.session_state.setdefault(RUNS, []).append(live)
-
-
-def _train(ds_key, arch_name, backend, config, limit, standardize, from_layer, continue_model):
-    dataset, arch, splits = _prepared(ds_key, arch_name, standardize)
-    x, y = splits["train"]
-    if limit:
-        x, y = x[:limit], y[:limit]
+def _start(ds_key, arch_name, backend, config, limit, standardize, from_layer, continue_model) -> dict:
+    """Build (or continue) the model and train it in the background; the live record is in the
+    session until the run ends, and is added to the session's runs only if it ends without error."""
+    arch = lookup.architecture(arch_name)
+    arch, splits, standardizer = _prepared(ds_key, arch_name, standardize, None if arch.is_spec else backend.name,
+                                           limit)
+    dataset = _dataset(ds_key)
     runs = st.session_state.setdefault(RUNS, [])
     model = continue_model or backend.build(arch, seed=config.seed)
-    if from_layer:
-        backend.set_trainable(model, from_layer)
+    backend.set_trainable(model, from_layer)  # None: every layer trains again
+    D.attach_standardizer(model, standardizer)  # what it is fed goes with it (save, explanations)
     label = f"run {len(runs) + 1}: {backend.name} {config.optimizer} lr={config.learning_rate:g}"
     # the adapted architecture, with the dataset's class names, for the explanation lesson
     explained = dataclasses.replace(arch, class_names=tuple(str(n) for n in dataset.class_names))
     live = {"label": label, "dataset": ds_key, "arch": arch_name, "backend": backend.name, "model": model,
-            "explain_arch": explained, "config": config, "history": [], "standardize": standardize, "images": len(x)}
+            "explain_arch": explained, "config": config, "standardize": standardize, "standardizer": standardizer,
+            "from_layer": from_layer, "images": len(splits["train"][0])}
+
+    def done(job):  # in the run's thread, once: the finished run joins the session's runs
+        record = {k: v for k, v in live.items() if k != "job"}
+        runs.append({**record, "history": job.history, "stopped": job.stopped, "pred": job.pred,
+                     "test_accuracy": float((job.pred == splits["test"][1]).mean())})
+
+    data = TrainData(*splits["train"], *splits.get("val", (None, None)))
+    live["job"] = BackgroundRun(backend, model, data, config, splits["test"][0], on_done=done)
     st.session_state[LIVE] = live
-    st.button("Stop", key="tr_stop", help="ends the run after the current batch; what it learned is kept")
-    bar = st.progress(0.0, text="training ...")
-    chart = st.empty()
+    live["job"].start()
+    return live
 
-    def on_epoch(record):
-        live["history"].append(record)
-        bar.progress(record["epoch"] / config.epochs,
-                     text=f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.4f}, "
-                          f"accuracy {record['accuracy']:.3f} ({record['seconds']:.1f} s)")
-        chart.plotly_chart(curves([live], "learning curves (live)"), key=f"tr_live_{len(live['history'])}")
 
-    history = backend.train(model, TrainData(x, y, *splits.get("val", (None, None))), config, on_epoch)
-    live["history"] = history
-    live["stopped"] = history[-1].get("stopped") if history else None
-    bar.progress(1.0, text="done")
-    xt, yt = splits["test"]
-    probs = backend.predict(model, xt, batch_size=256)
-    if probs.shape[1] == 1:
-        probs = np.concatenate([1 - probs, probs], axis=1)
-    live["pred"] = np.nan_to_num(probs, nan=0.0).argmax(1)
-    live["test_accuracy"] = float((live["pred"] == yt).mean())
-    runs.append(st.session_state.pop(LIVE))
+def _follow(live) -> None:
+    """Show the live run until it ends. A click (Stop, or any widget) reruns the page: the new
+    script run finds the run here again, so one model never trains twice at once."""
+    job, epochs = live["job"], live["config"].epochs
+    st.button("Stop", key="tr_stop", on_click=job.stop, disabled=job.stop_event.is_set(),
+              help="ends the run after the current batch; what it learned is kept and tested")
+    bar, chart = st.progress(0.0, text="training ..."), st.empty()
+    shown, t0 = 0, time.perf_counter()
+    while job.running:
+        history = list(job.history)
+        if len(history) > shown:
+            shown = len(history)
+            chart.plotly_chart(curves([{**live, "history": history}], "learning curves (live)"),
+                               key=f"tr_live_{shown}")
+        # every pass sends the bar, which is also where Streamlit ends a script run it replaced
+        bar.progress(min(shown / epochs, 1.0), text=_status(job, history, epochs, time.perf_counter() - t0))
+        time.sleep(0.3)
+    if st.session_state.get(LIVE) is live:
+        del st.session_state[LIVE]
+    if job.error is not None:
+        raise job.error  # the page's guard says what went wrong; the run is not recorded
+    bar.progress(1.0, text=job.stopped or "done")
+
+
+def _status(job, history, epochs, seconds) -> str:
+    if job.stop_event.is_set():
+        return f"stopping after the current batch ... ({seconds:.0f} s)"
+    if not history:
+        return f"epoch 1/{epochs} ... ({seconds:.0f} s)"
+    r = history[-1]
+    return (f"epoch {r['epoch']}/{epochs}: loss {r['loss']:.4f}, accuracy {r['accuracy']:.3f} "
+            f"({r['seconds']:.1f} s); epoch {min(r['epoch'] + 1, epochs)} running ...")
 
 
 # -- results --------------------------------------------------------------------------------
 def _results(run):
-    dataset, arch, splits = _prepared(run["dataset"], run["arch"], run["standardize"])
-    xt, yt = splits["test"]
-    raw_test = dataset.load("test")[0]
+    dataset = _dataset(run["dataset"])
+    raw_test, yt = dataset.load("test")  # shown as they are; the model saw them prepared
     st.subheader(f"3. Results of {run['label']}")
     if run.get("stopped"):
         (st.warning if "diverged" in run["stopped"] else st.info)(run["stopped"])
@@ -227,19 +274,15 @@ def _results(run):
     with c[0]:
         st.markdown("**Confusion matrix** (click a cell to see its test images)")
         event = st.plotly_chart(confusion_figure(cm, names), key="tr_confusion", on_select="rerun",
-                                selection_mode=("points",))
+                                selection_mode=("points",), config={"displayModeBar": False})
     with c[1]:
         per_class = np.diag(cm) / np.maximum(cm.sum(1), 1)
         st.markdown("**Per-class accuracy**")
         st.dataframe(pd.DataFrame({"class": [str(n) for n in names], "accuracy": per_class.round(3),
                                    "test images": cm.sum(1)}), hide_index=True)
-    try:
-        points = list(event["selection"]["points"])
-    except (KeyError, TypeError):
-        points = []
     name_list = [str(n) for n in names]
     c = st.columns(2)
-    clicked = (str(points[0]["y"]), str(points[0]["x"])) if points else None
+    clicked = clicked_cell(event)
     if clicked and clicked != st.session_state.get("tr_clicked"):  # a new click sets both boxes
         st.session_state["tr_clicked"] = clicked
         st.session_state["tr_true"], st.session_state["tr_pred"] = clicked
@@ -269,7 +312,7 @@ def render():
     st.title("Training a CNN")
     st.caption("Train seed 001's MNIST CNN (or any architecture) with TensorFlow or PyTorch's own optimizers, "
                "augmentation and data pipelines; watch train vs validation curves; read the confusion matrix.")
-    _finish_interrupted()
+    live = st.session_state.get(LIVE)  # a run that goes on while the page reruns
     ds_key, arch_name, backend_name, config, limit, standardize = _controls()
     backend = lookup.backend(backend_name)
     dataset = None
@@ -285,17 +328,25 @@ def render():
     runs = st.session_state.get(RUNS, [])
     last = runs[-1] if runs else None
     c = st.columns(2)
-    arch = lookup.architecture(arch_name)
-    from_layer = c[0].selectbox("Train from layer (freeze the layers before it)", ["(all layers)"] +
-                                graph.layer_names(arch), key="tr_from")
+    layers = None
+    with ui.guard("read the architecture's layers"):
+        arch = lookup.architecture(arch_name)
+        layers = graph.layer_names(arch) if arch.is_spec else _native_layers(arch_name, backend.name)
+    from_layer = c[0].selectbox("Train from layer (freeze the layers before it)", ["(all layers)"] + (layers or []),
+                                key="tr_from", help="transfer learning: a pretrained model's new head alone is "
+                                "'logits'; then continue from a later block to fine-tune it")
     compatible = last is not None and (last["dataset"], last["arch"], last["backend"]) == (ds_key, arch_name, backend.name)
     cont = c[1].checkbox("Continue training the last run's model (fine-tuning)", disabled=not compatible,
                          key="tr_continue")
-    if st.button("Train", type="primary", key="tr_train"):
+    if st.button("Train", type="primary", key="tr_train", disabled=live is not None or layers is None):
         with ui.guard("train"):
             cfg = check_config(config, augment=spec.as_dict() if spec.active else {})
-            _train(ds_key, arch_name, backend, cfg, limit, standardize,
-                   None if from_layer == "(all layers)" else from_layer, last["model"] if cont and compatible else None)
+            live = _start(ds_key, arch_name, backend, cfg, limit, standardize,
+                          None if from_layer == "(all layers)" else from_layer,
+                          last["model"] if cont and compatible else None)
+    if live is not None:
+        with ui.guard("train"):
+            _follow(live)
     runs = st.session_state.get(RUNS, [])
     if runs:
         with ui.guard("show the results"):

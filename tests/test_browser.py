@@ -137,3 +137,32 @@ def test_the_320_example_in_the_browser(server, browser):
         assert page.locator('[data-testid="stMetricValue"]').all_inner_texts()[:1] == ["6600"]
     finally:
         page.close()
+
+
+def test_a_confusion_matrix_cell_shows_its_test_images(server, browser):
+    # A short run (shapes, one epoch), then a click on a cell of the confusion matrix in the real
+    # browser: Streamlit reports the click on the cell's marker, and that cell's test images appear.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/training", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.locator(".st-key-tr_dataset").click()
+        page.keyboard.type("shapes")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.body.innerText.includes('circle, square, triangle')", timeout=60_000)
+        wait_until_done(page)
+        page.locator(".st-key-tr_train button").click()
+        page.get_by_text("3. Results of run 1").wait_for(timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        # the marker of the middle cell: true square, predicted square (3 x 3 cells, row by row)
+        marker = page.locator(".st-key-tr_confusion .scatterlayer path.point").nth(4)
+        box = marker.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        caption = "test images of class square predicted as square"
+        page.wait_for_function(f"() => document.body.innerText.includes({caption!r})", timeout=60_000)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shown = page.locator('[data-testid="stImage"]').filter(has_text=caption)
+        assert shown.count() == 1 and shown.locator("img").count() == 1
+    finally:
+        page.close()

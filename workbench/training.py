@@ -166,6 +166,67 @@ def _num(value) -> float | None:
     return None if value is None else float(value)
 
 
+def predicted(backend, model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities per class, predicted class); a one-unit sigmoid head as two classes, and a
+    diverged model's NaN as no vote."""
+    probs = backend.predict(model, x, batch_size=256)
+    if probs.shape[1] == 1:  # one sigmoid unit: P(class 1)
+        probs = np.concatenate([1 - probs, probs], axis=1)
+    return probs, np.nan_to_num(probs, nan=0.0).argmax(1)
+
+
+class BackgroundRun:
+    """A training run in a thread of its own, then its test predictions.
+
+    Whoever started it may go away and come back: a Streamlit page is rerun by every click (Stop
+    included), and each rerun is a new script run. The run goes on until it ends or `stop()` is
+    asked for, which the backend honours after the current batch; `on_done(run)` is called once,
+    from the run's thread, when it has finished without an error (a failed run is not a result).
+    """
+
+    def __init__(self, backend, model, data: TrainData, config: TrainConfig, test: np.ndarray | None = None,
+                 on_done: Callable[["BackgroundRun"], None] | None = None):
+        data.stop = data.stop or threading.Event()
+        self.stop_event = data.stop
+        self.history: list[dict] = []  # grows epoch by epoch
+        self.pred: np.ndarray | None = None  # predicted classes of `test`, once trained
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._work, args=(backend, model, data, config, test, on_done),
+                                        name="workbench-training", daemon=True)
+
+    def start(self) -> "BackgroundRun":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the run has ended (trained, stopped or failed)."""
+        self._thread.join(timeout)
+        return not self.running
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the run ended early (the user, divergence, early stopping), or None."""
+        return self.history[-1].get("stopped") if self.history else None
+
+    def _work(self, backend, model, data, config, test, on_done):
+        try:
+            self.history = backend.train(model, data, config, self.history.append)
+            if test is not None:
+                self.pred = predicted(backend, model, test)[1]
+        except Exception as exc:  # noqa: BLE001 - the caller shows it; nothing is recorded
+            self.error = exc
+            return
+        if on_done is not None:
+            on_done(self)
+
+
 class Prepared(NamedTuple):
     arch: "Architecture"  # head sized to the dataset's classes
     splits: dict  # split -> (x, y), as the model is fed

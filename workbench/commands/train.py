@@ -17,7 +17,7 @@ import numpy as np
 from workbench import data as D
 from workbench import lookup
 from workbench.backend import TrainConfig
-from workbench.training import OPTIMIZERS, TrainData, check_config, prepare
+from workbench.training import OPTIMIZERS, TrainData, check_config, predicted, prepare
 
 
 def add_parser(sub):
@@ -44,11 +44,8 @@ def test_report(backend, model, x, y, num_classes: int) -> dict:
     """Test loss, accuracy and confusion matrix from the backend's probabilities."""
     from sklearn.metrics import confusion_matrix, log_loss
 
-    probs = backend.predict(model, x, batch_size=256)
-    if probs.shape[1] == 1:  # one sigmoid unit: P(class 1)
-        probs = np.concatenate([1 - probs, probs], axis=1)
+    probs, pred = predicted(backend, model, x)
     finite = bool(np.isfinite(probs).all())  # a diverged model predicts NaN
-    pred = np.nan_to_num(probs, nan=0.0).argmax(1)
     labels = list(range(num_classes))
     return {
         "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=labels)) if finite else None,
