@@ -18,7 +18,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 
-from conftest import no_errors  # noqa: E402
 from workbench import data as D  # noqa: E402
 from workbench import imagenet, lookup  # noqa: E402
 from workbench.backend import TrainConfig  # noqa: E402
