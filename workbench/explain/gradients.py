@@ -10,6 +10,7 @@ import numpy as np
 
 from workbench.backend import ChannelMean, ClassScore, Neuron
 from workbench.explain.base import Explainer, Explanation, Param, as_target, chunks, explain_layer
+from workbench.explain.layers import layers_before, pre_activation
 
 
 class Saliency(Explainer):
@@ -27,34 +28,66 @@ class GuidedBackprop(Explainer):
     description = ("Back-propagate through every ReLU only where both the forward activation and the "
                    "incoming gradient are positive. Explains a class, or one neuron of a layer.")
     params = (
-        Param("neuron_layer", None, help="explain one neuron of this layer instead of the class"),
+        Param("neuron_layer", None, help="explain one neuron of this layer instead of the class: "
+                                         "in each image, the position where the channel fires most"),
         Param("neuron_channel", 0, 0, None, help="the neuron's channel (feature map)"),
-        Param("show_masks", False, help="also return the ReLU masks at the explained layer"),
+        Param("show_masks", False, help="also return the ReLU masks (at the explained layer, or just "
+                                        "before the neuron's layer, where the gradient has spread)"),
     )
 
     def compute(self, backend, model, images, targets, neuron_layer, neuron_channel, show_masks):
-        target = as_target(targets)
+        target, steps = as_target(targets), {}
         if neuron_layer:  # seed 002: keep one neuron, zero the rest, back-propagate to the image
-            target = strongest_neuron(backend, model, images, neuron_layer, neuron_channel)
+            target = strongest_neurons(backend, model, images, neuron_layer, neuron_channel)
+            steps = {"neuron_layer": neuron_layer, "explained_at": target.layer,
+                     "neurons": None if target.row is None else list(zip(target.row, target.col))}
         _, grads = backend.gradients(model, images, target, relu="guided")
-        steps = guided_masks(backend, model, images, target) if show_masks else {}
+        if show_masks:
+            steps |= guided_masks(backend, model, images, target)
         return Explanation(self.name, maps=np.abs(grads).max(axis=-1), images=grads, steps=steps)
 
 
-def strongest_neuron(backend, model, images, layer, channel) -> Neuron:
-    """The position where `channel` of `layer` fires most in the first image."""
-    acts = backend.activations(model, images[:1], [layer])[layer][0]
-    if acts.ndim == 1:
-        return Neuron(layer, channel)
-    row, col = np.unravel_index(np.argmax(acts[..., channel]), acts.shape[:2])
-    return Neuron(layer, channel, int(row), int(col))
+def strongest_neurons(backend, model, images, layer, channel) -> Neuron:
+    """Each image's own neuron: the position where `channel` of `layer` fires most in that image.
+
+    Found and explained before the layer's activation when it has one of its own (a ReLU6 neuron
+    at its ceiling ties with its neighbours and has a zero gradient; where it is not clipped the
+    two gradients are the same)."""
+    scored = pre_activation(backend, model, layer)
+    acts = backend.activations(model, images, [scored])[scored]
+    if acts.ndim == 2:  # a Dense layer: the unit itself
+        return Neuron(scored, channel)
+    if not 0 <= channel < acts.shape[-1]:
+        raise ValueError(f"layer {layer!r} has {acts.shape[-1]} channels; channel {channel} is out of range")
+    flat = acts[..., channel].reshape(len(acts), -1).argmax(axis=1)
+    rows, cols = np.unravel_index(flat, acts.shape[1:3])
+    return Neuron(scored, channel, [int(r) for r in rows], [int(c) for c in cols])
+
+
+MASK_SEARCH = 12  # layers tried back from a neuron (EfficientNet: 9 from an expansion ReLU6 to a 5x5 depthwise)
+
+
+def spread_layer(backend, model, images, target: Neuron) -> str:
+    """The nearest layer before the neuron's where its guided gradient (in the first image) covers more
+    than one position; searched on one image, one backward pass per layer tried."""
+    first = Neuron(target.layer, *(v if np.ndim(v) == 0 else v[0] for v in (target.channel, target.row, target.col)))
+    candidates = layers_before(backend, model, target.layer)[:MASK_SEARCH]
+    for layer in candidates:
+        _, grads = backend.gradients(model, images[:1], first, layer=layer, relu="guided")
+        if np.count_nonzero(np.abs(grads[0]).sum(axis=-1)) > 1:
+            return layer
+    return candidates[-1] if candidates else target.layer
 
 
 def guided_masks(backend, model, images, target) -> dict:
-    """Guided backprop's two masks at the explained layer: where the forward activation is
-    positive (plain backprop's ReLU mask) and where the guided gradient is positive (the deconvnet's);
-    the gradient passes only where both hold."""
-    layer = explain_layer(backend, model)
+    """Guided backprop's two masks at one layer: where the forward activation is positive (plain
+    backprop's ReLU mask) and where the guided gradient is positive (the deconvnet's); the gradient
+    passes only where both hold.
+
+    For a class, at the explained (last conv) layer. For a neuron, at the nearest layer before it
+    where the gradient reaches more than one position: after the neuron's layer the gradient is
+    zero, and between it and the next spatial convolution it sits on the neuron alone."""
+    layer = explain_layer(backend, model) if isinstance(target, ClassScore) else spread_layer(backend, model, images, target)
     acts, grads = backend.gradients(model, images, target, layer=layer, relu="guided")
     forward, backward = acts > 0, grads > 0
     return {"mask_layer": layer, "forward_mask": forward.mean(axis=-1), "backward_mask": backward.mean(axis=-1),

@@ -1,8 +1,11 @@
 """Maximally activating patches (seed 002, Tables 8-11): find where a channel fires most across a set
 of images, and cut out the input window that neuron sees, traced back through the receptive fields.
 
-For a spec architecture the window comes from the core's receptive-field maths (workbench.shapes);
-for a native (zoo) model, from where the neuron's input gradient is non-zero.
+For a spec architecture the window comes from the core's receptive-field maths (workbench.shapes).
+A native (zoo) model has no spec to compute it from, so the window is where the neuron's input
+gradient is non-zero: the pixels that can move that neuron at all. Both the ranking and that
+gradient use the value before the layer's activation (see layers.pre_activation): a ReLU6 neuron
+clipped at 6 ties with its neighbours and passes no gradient.
 """
 
 from __future__ import annotations
@@ -12,29 +15,31 @@ import numpy as np
 from workbench import shapes
 from workbench.backend import Neuron
 from workbench.explain.activations import tile
-from workbench.explain.base import Explainer, Explanation, Param, bilinear_matrix, explain_layer
+from workbench.explain.base import Explainer, Explanation, Param, bilinear_matrix, chunks
+from workbench.explain.layers import middle_layer, pre_activation
+
+TRACE_BATCH = 16  # neurons traced per backward pass (each one a copy of its image)
 
 
-def receptive_window(backend, model, images, layer, n, row, col):
-    """(top, left, bottom, right) of the input that neuron (row, col) of `layer` sees in image n."""
-    arch = getattr(model, "workbench_arch", None)
-    if arch is not None and arch.is_spec:
-        field = {r.name: r for r in shapes.compute(arch).rows}[layer].receptive_field
-        return field.window(row, col, images.shape[1:3])
-    # a native model: the pixels whose change can move the neuron at all (one backward pass)
-    _, grads = backend.gradients(model, images[n:n + 1], Neuron(layer, 0, row, col))
-    rows, cols = np.nonzero(np.abs(grads[0]).sum(axis=-1))
-    if not len(rows):
-        return 0, 0, images.shape[1], images.shape[2]
-    return rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+def spec_windows(arch, layer, neurons, image_hw) -> list[tuple[int, int, int, int]]:
+    """Receptive-field windows of (image, row, col, channel) neurons from the architecture's shape maths."""
+    field = {r.name: r for r in shapes.compute(arch).rows}[layer].receptive_field
+    return [field.window(i, j, image_hw) for _, i, j, _ in neurons]
 
 
-def middle_layer(backend, model, side: int) -> str:
-    """The deepest layer still at least 1/8 of the input's side: its patches are parts of the image,
-    not all of it (the last conv layer of a deep net sees the whole image)."""
-    spatial = [r for r in backend.summary(model) if len(r.output_shape) == 3]
-    fine = [r.name for r in spatial if r.output_shape[0] >= side / 8]
-    return fine[-1] if fine else explain_layer(backend, model)
+def gradient_windows(backend, model, images, layer, neurons) -> list[tuple[int, int, int, int] | None]:
+    """The bounding box of the input pixels with a non-zero gradient for each neuron, None where
+    every gradient is zero (the neuron is cut off from the image). Batched: each neuron is a copy
+    of its image with its own (row, col, channel) target."""
+    out = []
+    for part in chunks(len(neurons), TRACE_BATCH):
+        n, rows, cols, channels = (list(v) for v in zip(*neurons[part]))
+        target = Neuron(layer, channels, rows, cols)
+        _, grads = backend.gradients(model, images[n], target)
+        for support in np.abs(grads).sum(axis=-1) > 0:
+            r, c = np.nonzero(support)
+            out.append((r.min(), c.min(), r.max() + 1, c.max() + 1) if len(r) else None)
+    return out
 
 
 def resize(patch: np.ndarray, size: int) -> np.ndarray:
@@ -56,29 +61,37 @@ class MaxPatches(Explainer):
 
     def compute(self, backend, model, images, targets, layer, channels, top, size):
         layer = layer or middle_layer(backend, model, images.shape[1])
-        acts = backend.activations(model, images, [layer])[layer]  # (N, h, w, C)
-        if acts.ndim != 4:
+        scored = pre_activation(backend, model, layer)
+        acts = backend.activations(model, images, list(dict.fromkeys([layer, scored])))
+        if acts[layer].ndim != 4:
             raise ValueError(f"layer {layer!r} has no spatial output; pick a conv layer")
-        chosen = np.argsort(-acts.max(axis=(0, 1, 2)))[:channels]  # the channels that fire most
+        score = acts[scored]  # (N, h, w, C), before the activation's clip when there is one
+        # strongest peak first; the mean breaks ties (a layer whose own values clip)
+        chosen = np.lexsort((-score.mean(axis=(0, 1, 2)), -score.max(axis=(0, 1, 2))))[:channels]
+        neurons = []  # (image, row, col, channel), `top` per channel, strongest first
+        for channel in chosen:
+            best = np.argsort(-score[..., channel].ravel(), kind="stable")[:top]
+            neurons += [(*map(int, np.unravel_index(k, score.shape[:3])), int(channel)) for k in best]
+        arch = getattr(model, "workbench_arch", None)
+        if arch is not None and arch.is_spec:
+            windows = spec_windows(arch, layer, neurons, images.shape[1:3])
+        else:
+            windows = gradient_windows(backend, model, images, scored, neurons)
         lo, hi = images.min(), images.max()
         shown = (images - lo) / ((hi - lo) or 1)
-        rows, found, windows = [], [], {}
-        for channel in chosen:
-            flat = acts[..., channel].ravel()
-            best = np.argsort(-flat)[:top]
-            patches = []
-            for index in best:
-                n, i, j = np.unravel_index(index, acts.shape[:3])
-                key = (n, i, j)
-                if key not in windows:
-                    windows[key] = receptive_window(backend, model, images, layer, n, i, j)
-                top_, left, bottom, right = windows[key]
-                patches.append(resize(shown[n, top_:bottom, left:right], size))
-                found.append({"channel": int(channel), "image": int(n), "neuron": (int(i), int(j)),
-                              "activation": float(flat[index]), "window": (int(top_), int(left), int(bottom), int(right))})
-            while len(patches) < top:
-                patches.append(np.zeros((size, size, images.shape[-1])))
-            rows.extend(patches)
-        grid = tile((np.stack(rows) * 255).clip(0, 255).astype(np.uint8), top, 2)
+        blank = np.zeros((size, size, images.shape[-1]))
+        patches, found, untraced = [], [], []
+        for (n, i, j, c), window in zip(neurons, windows):
+            found.append({"channel": c, "image": n, "neuron": (i, j), "activation": float(acts[layer][n, i, j, c]),
+                          "score": float(score[n, i, j, c]), "window": None if window is None else tuple(map(int, window))})
+            if window is None:  # shown black and listed, never silently the whole image
+                untraced.append(f"channel {c}, image {n + 1}, neuron ({i}, {j}): no input pixel moves it")
+                patches.append(blank)
+                continue
+            t, left, b, r = window
+            patches.append(resize(shown[n, t:b, left:r], size))
+        patches += [blank] * (len(chosen) * top - len(patches))  # fewer neurons than asked for
+        grid = tile((np.stack(patches) * 255).clip(0, 255).astype(np.uint8), top, 2)
         return Explanation(self.name, grids={f"{layer}: channels {', '.join(map(str, chosen))}": grid},
-                           steps={"layer": layer, "patches": found})
+                           steps={"layer": layer, "ranked_at": scored, "channels": [int(c) for c in chosen],
+                                  "patches": found, "untraced": untraced})

@@ -1,5 +1,8 @@
 """Filter patterns by gradient ascent (seeds 001 and 003): start from grey noise and climb the
-mean activation of one channel, with the gradient normalised to unit RMS at every step."""
+mean activation of one channel, with the gradient normalised to unit RMS at every step.
+
+A channel whose activation does not grow (dead on the noise: zero gradient) is skipped and listed
+in the steps, not shown as the starting noise."""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ import numpy as np
 
 from workbench.backend import ChannelMean
 from workbench.explain.activations import tile
-from workbench.explain.base import Explainer, Explanation, Param, explain_layer
+from workbench.explain.base import Explainer, Explanation, Param
+from workbench.explain.layers import middle_layer, pre_activation
+
+SKIP_LIMIT = 4  # try at most 4x as many channels as asked for before giving up on the dead ones
 
 
 def deprocess(x: np.ndarray) -> np.ndarray:
@@ -17,12 +23,28 @@ def deprocess(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
-def gradient_ascent(backend, model, layer, channel, start, steps, step):
-    """The seed's loop: x += step * grad / rms(grad), `steps` times."""
-    x = start.copy()
+def grey_noise(images: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
+    """The seed's start, random * 20 + 128 in 0..255, in the model's input units (the images'
+    range); and that range."""
+    lo, hi = float(images.min()), float(images.max())
+    span = (hi - lo) or 1.0
+    noise = np.random.default_rng(seed).random((1, *images.shape[1:]), dtype=np.float32)
+    return (lo + hi) / 2 + noise * 20 / 255 * span, span
+
+
+def gradient_ascent(backend, model, layer, channels, start, steps, step):
+    """The seed's loop, for several channels at once (one copy of the start per channel, each
+    climbing its own channel's mean): x += step * grad / rms(grad), `steps` times, each copy's
+    gradient normalised by its own RMS. A copy whose gradient is zero (the channel is dead on it)
+    stays where it is."""
+    x = np.repeat(start, len(channels), axis=0)
+    target = ChannelMean(layer, list(channels))
     for _ in range(steps):
-        _, grads = backend.gradients(model, x, ChannelMean(layer, channel))
-        x = x + step * grads / (np.sqrt(np.mean(grads**2)) + 1e-5)
+        _, grads = backend.gradients(model, x, target)
+        rms = np.sqrt(np.mean(grads**2, axis=(1, 2, 3), keepdims=True))
+        if not rms.any():  # every channel dead on its copy: nothing will move
+            break
+        x = x + step * grads / (rms + 1e-5)
     return x
 
 
@@ -32,25 +54,42 @@ class FilterPatterns(Explainer):
                    "the channel's mean activation uphill.")
     needs_targets = False
     params = (
-        Param("layer", None, help="the layer whose channels to visualise (default: the last conv layer)"),
-        Param("channels", 4, 1, 64, help="how many channels, from channel 0"),
+        Param("layer", None, help="the layer whose channels to visualise (default: the deepest one at 1/8 "
+                                  "of the input size or more, as max-patches)"),
+        Param("channels", 4, 1, 64, help="how many channels, from channel 0; channels that do not respond "
+                                         "are skipped"),
         Param("steps", 20, 1, 500, help="gradient-ascent steps (seed 001: 40; each is a forward and a backward pass)"),
         Param("step", 3.0, 0.0, 100.0, help="step size, in 1/255 of the input's value range (seed 001: 1, with 40 steps)"),
         Param("seed", 0, 0, None),
     )
 
     def compute(self, backend, model, images, targets, layer, channels, steps, step, seed):
-        layer = layer or explain_layer(backend, model)
-        lo, hi = float(images.min()), float(images.max())  # the model's input units
-        span = (hi - lo) or 1.0
-        rng = np.random.default_rng(seed)
-        shape = (1, *images.shape[1:])
-        start = (lo + hi) / 2 + rng.random(shape, dtype=np.float32) * 20 / 255 * span  # seed: random*20 + 128
-        patterns, gains = [], []
-        for channel in range(channels):
-            x = gradient_ascent(backend, model, layer, channel, start, steps, step / 255 * span)
-            acts = backend.activations(model, np.concatenate([start, x]), [layer])[layer][..., channel]
-            gains.append(float(acts[1].mean() - acts[0].mean()))
-            patterns.append(deprocess(x[0]))
-        return Explanation(self.name, grids={f"{layer} channels 0-{channels - 1}": tile(np.stack(patterns), 8, 2)},
-                           steps={"layer": layer, "activation_gain": gains, "patterns": np.stack(patterns)})
+        layer = layer or middle_layer(backend, model, images.shape[1])
+        # climb the value before a separate activation (a ReLU6): a channel that is 0 on the noise
+        # still has a gradient there, and one at its ceiling can still grow
+        climbed = pre_activation(backend, model, layer)
+        start, span = grey_noise(images, seed)
+        available = {r.name: r.output_shape[-1] for r in backend.summary(model)}[layer]
+        before = backend.activations(model, start, [layer])[layer][0]
+        shown, gains, inputs, skipped, candidate = [], [], [], [], 0
+        limit = min(available, SKIP_LIMIT * channels)
+        while len(shown) < channels and candidate < limit:  # a second round replaces the dead ones
+            batch = list(range(candidate, min(candidate + channels - len(shown), limit)))
+            candidate = batch[-1] + 1
+            x = gradient_ascent(backend, model, climbed, batch, start, steps, step / 255 * span)
+            after = backend.activations(model, x, [layer])[layer]
+            for k, channel in enumerate(batch):
+                gain = float(after[k, ..., channel].mean() - before[..., channel].mean())  # after any clip
+                if gain > 0:
+                    shown.append(channel)
+                    gains.append(gain)
+                    inputs.append(x[k])
+                else:  # dead, or stuck at its ceiling: its tile would be the starting noise
+                    skipped.append(channel)
+        if not shown:
+            raise ValueError(f"no channel of {layer!r} grew under gradient ascent (tried {len(skipped)}); "
+                             "pick another layer")
+        patterns = np.stack([deprocess(x) for x in inputs])
+        return Explanation(self.name, grids={f"{layer} channels {', '.join(map(str, shown))}": tile(patterns, 8, 2)},
+                           steps={"layer": layer, "climbed": climbed, "channels": shown, "activation_gain": gains,
+                                  "skipped": skipped, "patterns": patterns, "inputs": np.stack(inputs)})
