@@ -15,12 +15,13 @@ import streamlit as st
 from workbench import samples, ui
 from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
-from workbench.explain.render import overlay, picture, to_uint8
+from workbench.explain.render import overlay, pictures, to_uint8
 
-DEFAULT_METHODS = ["saliency", "guided-backprop", "grad-cam", "guided-grad-cam", "occlusion", "lime"]
 TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
        "guided-grad-cam", "occlusion", "lime"]
+DEFAULT_METHODS = TEN  # the issue's "done when": all ten side by side on the pretrained model
 PRETRAINED = "efficientnet-lite0"
+SANITY_FAMILIES = ("gradient", "cam", "perturbation")  # the methods that make a map of the image
 RESULT = "ex_result"
 
 
@@ -103,25 +104,42 @@ def _param_widgets(explainer) -> dict:
     return values
 
 
+def mebibytes(count: int | None) -> str:
+    return "" if count is None else f"{count / 2**20:,.0f} MiB"
+
+
+def cost_text(cost) -> str:
+    """A method's cost in a few words: time, passes, and peak memory where the backend reports it (GPU)."""
+    text = f"{cost.seconds:.2f} s  \n{cost.forward_passes} fwd, {cost.backward_passes} bwd"
+    return text + (f"  \n{mebibytes(cost.peak_memory)} peak" if cost.peak_memory is not None else "")
+
+
 def _grid(result, titles, shown):
-    """Methods down, images across: the picture, then what it cost."""
+    """Methods down, images across: the picture (one tab per layer where there are several), then
+    what it cost."""
     header = st.columns([1] + [2] * len(titles))
     header[0].markdown("**method**")
     for col, title, image in zip(header[1:], titles, shown):
         col.image(to_uint8(image), caption=title, width="stretch")
     for name, e in result["explanations"].items():
         row = st.columns([1] + [2] * len(titles))
-        cost = e.cost
-        row[0].markdown(f"**{name}**  \n{cost.seconds:.2f} s  \n{cost.forward_passes} fwd, {cost.backward_passes} bwd")
+        row[0].markdown(f"**{name}**  \n{cost_text(e.cost)}")
         for n, (col, image) in enumerate(zip(row[1:], shown)):
-            col.image(picture(e, n, image), width="stretch")
+            pics = pictures(e, n, image)
+            if len(pics) == 1:
+                col.image(pics[0][1], width="stretch")
+            else:
+                for tab, (label, pic) in zip(col.tabs([label for label, _ in pics]), pics):
+                    tab.image(pic, width="stretch")
             col.caption(f"{name} · image {n + 1}")
 
 
 def _scores(result):
-    rows = [{"method": name, **{k: s[k] for k in ("seconds", "forward_passes", "backward_passes",
-                                                   "deletion_auc", "insertion_auc")}}
-            for name, s in result["scores"].items()]
+    keys = ["seconds", "forward_passes", "backward_passes", "deletion_auc", "insertion_auc"]
+    rows = [{"method": name, **{k: s[k] for k in keys}} for name, s in result["scores"].items()]
+    if any(s.get("peak_memory") is not None for s in result["scores"].values()):  # a GPU backend tells
+        for row, s in zip(rows, result["scores"].values()):
+            row["peak memory"] = mebibytes(s.get("peak_memory"))
     rows.append({"method": "random order", **result["random_baseline"]})
     st.dataframe(pd.DataFrame(rows).set_index("method"), width="stretch")
     st.caption("Deletion: blur the most important 8-pixel squares first; a faithful map makes the class "
@@ -141,8 +159,28 @@ def _scores(result):
             ui.show(fig, key=f"ex_curve_{kind}")
 
 
+def _activation_steps(ex):
+    """Where max-patches and filter patterns looked, and what they could not show."""
+    if "max-patches" in ex:
+        steps = ex["max-patches"].steps
+        st.markdown(f"**Max-patches at `{steps['layer']}`**, ranked by the values at `{steps['ranked_at']}`: "
+                    "each patch is the input window its neuron sees.")
+        st.dataframe(pd.DataFrame(steps["patches"]), hide_index=True, width="stretch")
+        for line in steps["untraced"]:
+            st.warning(f"Shown black: {line}.")
+    if "filter-patterns" in ex:
+        steps = ex["filter-patterns"].steps
+        gains = ", ".join(f"{c}: +{g:.2f}" for c, g in zip(steps["channels"], steps["activation_gain"]))
+        st.markdown(f"**Filter patterns at `{steps['layer']}`** (climbed at `{steps['climbed']}`): mean activation "
+                    f"gained per channel {gains}.")
+        if steps["skipped"]:
+            st.caption(f"Skipped channels {', '.join(map(str, steps['skipped']))}: their activation did not grow "
+                       "from the noise (dead there, or at their ceiling).")
+
+
 def _inner_steps(result, shown):
     ex = result["explanations"]
+    _activation_steps(ex)
     if "grad-cam" in ex:
         steps = ex["grad-cam"].steps
         st.markdown(f"**Grad-CAM at `{steps['layer']}`**: the channel weights (mean gradient per channel) of image 1, "
@@ -195,24 +233,29 @@ def _class_matrix(backend, model, arch, x, shown, preds):
         for c, row in zip(classes, maps):
             cols = st.columns([1] + [2] * len(shown))
             cols[0].markdown(f"**{names.get(c, c)}**")
-            for col, m, image in zip(cols[1:], row, shown):
-                col.image(overlay(image, m), width="stretch")
+            for n, (col, m, image) in enumerate(zip(cols[1:], row, shown)):
+                col.image(overlay(image, m), width="stretch", caption=f"{names.get(c, c)} · image {n + 1}")
 
 
-def _sanity(backend, model, x, shown, targets, methods):
+def _sanity(backend, model, x, shown, targets, explained):
     from workbench.explain.sanity import cascading_randomisation
 
     st.markdown("Adebayo et al. (2018): randomise the model's layers from the top down. A map that does not "
                 "change is explaining the image, not the model. Spearman rank correlation with the original map below.")
     explainers = ui.registry().explainers()
-    choices = [m for m in methods if explainers[m].family in ("gradient", "cam")] or ["grad-cam"]
-    cols = st.columns(2)
+    # every method that makes a map of the image; LIME with few samples, it runs once per stage
+    choices = [m for m in explained if m in explainers and explainers[m].family in SANITY_FAMILIES] or ["grad-cam"]
+    cols = st.columns(3)
     method = cols[0].selectbox("Method", choices, key="ex_sanity_method")
     stages = cols[1].slider("Stages", 2, 8, 4, key="ex_sanity_stages")
+    params = dict(explained[method].params) if method in explained else {}  # as in the grid above
+    if method == "lime":
+        params["samples"] = int(cols[2].number_input("LIME samples per stage", 50, 2000, 150, step=50,
+                                                     key="ex_sanity_lime_samples"))
     if st.button("Run the randomisation check", key="ex_sanity_run"):
         with st.spinner("Randomising and re-explaining..."), ui.guard("run the sanity check"):
             st.session_state["ex_sanity"] = (method, cascading_randomisation(
-                backend, model, explainers[method], x[:1], targets[:1], stages=stages))
+                backend, model, explainers[method], x[:1], targets[:1], stages=stages, **params))
     if "ex_sanity" in st.session_state:
         method, strip = st.session_state["ex_sanity"]
         cols = st.columns(len(strip))
@@ -262,7 +305,7 @@ def render():
                 params[name] = _param_widgets(explainers[name])
     x = shown = None
     with ui.guard("prepare the images for this model"):
-        x, shown = model_inputs(arch, backend.name, photos)
+        x, shown = model_inputs(arch, backend.name, photos, model)  # standardised as in training, if it was
     if x is None:
         return
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
@@ -294,6 +337,6 @@ def render():
     with st.expander("Class x image matrix (Grad-CAM)"):
         _class_matrix(backend, model, arch, x, shown, preds)
     with st.expander("Sanity check: randomise the model"):
-        _sanity(backend, model, x, shown, result["targets"], methods)
+        _sanity(backend, model, x, shown, result["targets"], result["explanations"])
     with st.expander("LIME's stability across seeds"):
         _lime_stability(backend, model, x, shown, result["targets"])

@@ -2,6 +2,8 @@
 both backends on the pretrained model, with the cost table, and without an error."""
 
 import os
+import re
+import time
 
 import pytest
 
@@ -12,8 +14,20 @@ pytest.importorskip("tensorflow")
 from conftest import no_errors  # noqa: E402
 
 
+TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
+       "guided-grad-cam", "occlusion", "lime"]
+
+
 def captions(at) -> list[str]:
     return [c.value for c in at.caption]
+
+
+def image_captions(at) -> list[str]:
+    return [c for image in at.image for c in image.captions]
+
+
+def rho(caption: str) -> float:
+    return float(re.search(r"ρ = (-?[\d.]+)", caption).group(1))
 
 
 def test_grid_renders_two_methods_in_both_backends(lesson_app):
@@ -60,3 +74,102 @@ def test_a_model_trained_in_the_training_lesson_can_be_explained(lesson_app):
     assert "grad-cam · image 2" in captions(at)
     predicted = at.dataframe[0].value.iloc[0, 1]
     assert any(predicted.startswith(str(digit)) for digit in range(10)), predicted  # digit names, not "class 3"
+
+
+def test_all_ten_methods_by_default_side_by_side(lesson_app):
+    """The issue's "done when": open the lesson, press Explain, see the ten methods on the
+    pretrained model with their costs and scores (two photos, on the CPU: about 20-30 s)."""
+    at = lesson_app("explanations")
+    assert at.multiselect(key="ex_methods").value == TEN
+    at.button(key="ex_run").click()
+    start = time.perf_counter()
+    at.run(timeout=300)
+    seconds = time.perf_counter() - start
+    assert not no_errors(at)
+    shown = captions(at)
+    for method in TEN:
+        assert f"{method} · image 1" in shown and f"{method} · image 2" in shown, method
+    table = at.dataframe[1].value
+    assert list(table.index) == TEN + ["random order"]
+    assert table["deletion_auc"].notna().sum() == 6 + 1  # the six maps of the image, and the random order
+    # feature maps: one tab per chosen layer (the first and the last spatial layer)
+    assert [t.label for t in at.tabs][:2] == ["stem_conv", "head"]
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "Max-patches at `block_5_expand_relu`**, ranked by the values at `block_5_expand_bn`" in markdown
+    assert "Filter patterns at `block_5_expand_relu`**" in markdown
+    assert not at.warning  # every patch traced to its window
+    print(f"ten methods on two photos, page run: {seconds:.1f} s")
+
+
+def test_inner_steps_matrix_sanity_and_stability(lesson_app):
+    at = lesson_app("explanations")
+    at.multiselect(key="ex_methods").set_value(["grad-cam", "guided-backprop", "lime"]).run()
+    at.checkbox(key="ex_p_guided-backprop_show_masks").check().run()
+    at.number_input(key="ex_p_lime_samples").set_value(100).run()
+    at.button(key="ex_run").click().run()
+    assert not no_errors(at)
+
+    # inner steps: Grad-CAM's layer and weights, guided backprop's three masks, LIME's superpixels
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "Grad-CAM at `head`" in markdown and "Guided backprop's masks at `head`" in markdown
+    pictures = image_captions(at)
+    assert {"forward_mask", "backward_mask", "passes"} <= set(pictures)
+    assert any(re.fullmatch(r"\d+ superpixels", c) and int(c.split()[0]) > 5 for c in pictures)
+    assert any(c.value.startswith("Surrogate fit R² on the samples") for c in at.caption)
+
+    # the class x image matrix: the predicted classes' Grad-CAM on every image
+    at.button(key="ex_matrix_run").click().run()
+    assert not no_errors(at)
+    pictures = image_captions(at)
+    for name in ("tiger cat", "espresso"):
+        assert f"{name} · image 1" in pictures and f"{name} · image 2" in pictures, name
+
+    # the sanity strip: the map falls away from the original once layers are randomised
+    at.selectbox(key="ex_sanity_method").set_value("grad-cam").run()
+    at.slider(key="ex_sanity_stages").set_value(3).run()
+    at.button(key="ex_sanity_run").click().run()
+    assert not no_errors(at)
+    strip = [c for c in image_captions(at) if "ρ =" in c]
+    assert len(strip) == 4 and strip[0] == "original: ρ = 1.00"
+    assert all(rho(c) < 0.5 for c in strip[1:])  # measured: about 0.0 once the logits layer is random
+
+    # ... and for a perturbation method, LIME with few samples
+    assert at.selectbox(key="ex_sanity_method").options == ["grad-cam", "guided-backprop", "lime"]
+    at.selectbox(key="ex_sanity_method").set_value("lime").run()
+    at.slider(key="ex_sanity_stages").set_value(2).run()
+    at.number_input(key="ex_sanity_lime_samples").set_value(50).run()
+    at.button(key="ex_sanity_run").click().run()
+    assert not no_errors(at)
+    assert len([c for c in image_captions(at) if "ρ =" in c]) == 3
+
+    # LIME's stability across seeds
+    at.slider(key="ex_stab_seeds").set_value(2).run()
+    at.number_input(key="ex_stab_samples").set_value(50).run()
+    at.button(key="ex_stab_run").click().run()
+    assert not no_errors(at)
+    metrics = {m.label: float(m.value) for m in at.metric}
+    jaccard = metrics["Top-5 superpixels, mean Jaccard between seeds"]
+    assert 0 <= jaccard <= 1 and -1 <= metrics["Coefficients, mean Spearman between seeds"] <= 1
+    assert {"seed 0", "seed 1"} <= set(image_captions(at))
+
+
+def test_occlusion_in_the_sanity_strip(lesson_app):
+    at = lesson_app("explanations")
+    at.multiselect(key="ex_samples").set_value(["coffee"])
+    at.multiselect(key="ex_methods").set_value(["occlusion"]).run()
+    at.text_input(key="ex_p_occlusion_window").set_value("56").run()
+    at.button(key="ex_run").click().run()
+    at.selectbox(key="ex_sanity_method").set_value("occlusion").run()
+    at.slider(key="ex_sanity_stages").set_value(2).run()
+    at.button(key="ex_sanity_run").click().run()
+    assert not no_errors(at)
+    strip = [c for c in image_captions(at) if "ρ =" in c]
+    assert len(strip) == 3 and rho(strip[-1]) < 0.9
+
+
+def test_cost_readout_shows_peak_memory_when_the_backend_reports_it():
+    from pages.explanations import cost_text
+    from workbench.explain import Cost
+
+    assert "peak" not in cost_text(Cost(1, 1, 0.5, None))  # a CPU: no figure to show
+    assert cost_text(Cost(3, 2, 0.25, 512 * 2**20)) == "0.25 s  \n3 fwd, 2 bwd  \n512 MiB peak"
