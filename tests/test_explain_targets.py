@@ -18,6 +18,7 @@ from workbench import samples  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.data import Standardizer  # noqa: E402
+from workbench.explain import Occlusion  # noqa: E402
 from workbench.explain.compare import run_methods  # noqa: E402
 from workbench.explain.inputs import model_inputs, predictions  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
@@ -127,6 +128,10 @@ def test_one_unit_head_predicts_and_explains_both_classes(backends):
         np.testing.assert_allclose(result["explanations"]["occlusion"].maps,
                                    -flipped["explanations"]["occlusion"].maps, rtol=1e-4, atol=1e-6)
         assert np.abs(result["explanations"]["occlusion"].maps).max() > 0
+        # and an explainer called directly (not through run_methods) sees the same two classes
+        direct = Occlusion().explain(backend, model, x, window=4, stride=4, batch=8)
+        assert direct.targets == [0, 1]
+        np.testing.assert_allclose(direct.maps, result["explanations"]["occlusion"].maps, rtol=1e-5, atol=1e-7)
 
 
 def test_a_trained_models_standardisation_reaches_its_inputs(backends, tmp_path, monkeypatch, capsys):

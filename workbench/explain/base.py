@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.backend import ChannelMean, ClassScore, Neuron
+from workbench.explain.heads import two_class_view
 
 FAMILIES = ("activation", "gradient", "cam", "perturbation")
 
@@ -128,7 +129,7 @@ class Explainer:
         if images.ndim != 4:
             raise ValueError(f"images must be a batch (N, H, W, C), got shape {images.shape}")
         values = self.resolve_params(params)
-        meter = Metered(backend)
+        meter = Metered(two_class_view(backend))  # a one-unit sigmoid head explained as its two classes
         reset = getattr(backend, "reset_peak_memory", None)
         if reset:
             reset()
