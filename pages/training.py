@@ -238,6 +238,7 @@ def _follow(live) -> None:
         # every pass sends the bar, which is also where Streamlit ends a script run it replaced
         bar.progress(min(shown / epochs, 1.0), text=_status(job, history, epochs, time.perf_counter() - t0))
         time.sleep(0.3)
+    chart.empty()  # the results below draw the whole run; a half-drawn live chart would linger
     if st.session_state.get(LIVE) is live:
         del st.session_state[LIVE]
     if job.error is not None:
