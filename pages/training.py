@@ -156,8 +156,9 @@ def _controls():
             st.stop()
         ds_key = f"folder:{path}"
     registered = ui.registry().architectures()
-    # spec architectures start from scratch; native ones (pretrained) get a new head: transfer learning
-    archs = sorted(registered, key=lambda n: (not registered[n].is_spec, n))
+    # spec architectures start from scratch; pretrained ones that take a new head fine-tune: transfer learning
+    archs = sorted((n for n, a in registered.items() if a.is_spec or a.new_head),
+                   key=lambda n: (not registered[n].is_spec, n))
     arch_name = c[1].selectbox("Architecture", archs, index=archs.index("mnist-cnn") if "mnist-cnn" in archs else 0,
                                format_func=lambda n: n if registered[n].is_spec else f"{n} (pretrained: fine-tune)",
                                key="tr_arch")

