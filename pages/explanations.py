@@ -144,7 +144,9 @@ def _scores(result):
     st.dataframe(pd.DataFrame(rows).set_index("method"), width="stretch")
     st.caption("Deletion: blur the most important 8-pixel squares first; a faithful map makes the class "
                "probability fall fast (lower area is better). Insertion: un-blur them first (higher is better). "
-               "Both are averaged over the images; a random order is the bar to clear.")
+               "Both are averaged over the images; a random order (the mean of three) is the bar to clear. "
+               "Deletion can flatter a random order on textures (fur, coins): blurring scattered squares "
+               "destroys texture everywhere at once, whatever the object. Insertion is harder to fool.")
     figs = {kind: go.Figure() for kind in ("deletion", "insertion")}
     for name, curves in result["curves"].items():
         for kind, fig in figs.items():

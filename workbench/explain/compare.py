@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from workbench.explain.faithfulness import deletion_insertion, mean_scores, random_maps
+from workbench.explain.faithfulness import deletion_insertion, mean_scores, random_baseline
 from workbench.explain.heads import two_class_view
 from workbench.registry import get_registry
 
@@ -38,8 +38,7 @@ def run_methods(backend, model, images, methods: list[str], params: dict[str, di
             scores[name].update(mean_scores(curves[name]))
     if progress:
         progress("random baseline", len(methods) / (len(methods) + 1))
-    curves["random"] = deletion_insertion(backend, model, images, targets,
-                                          random_maps(images.shape[:3], seed), steps=steps)
+    curves["random"] = random_baseline(backend, model, images, targets, seeds=3, first=seed, steps=steps)
     return {"explanations": explanations, "scores": scores, "random_baseline": mean_scores(curves["random"]),
             "curves": curves, "targets": targets}
 

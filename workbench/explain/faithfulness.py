@@ -69,11 +69,12 @@ def random_maps(shape, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).random(shape).astype(np.float32)
 
 
-def random_baseline(backend, model, images, targets, seeds=3, **kwargs) -> list[dict]:
+def random_baseline(backend, model, images, targets, seeds=3, first=0, **kwargs) -> list[dict]:
     """Per image: deletion_insertion of random orders, curves and AUCs averaged over `seeds` orders
-    (one random order is itself a noisy yardstick: its AUC moves by a few hundredths per seed)."""
+    (seeded first, first + 1, ...: one random order is itself a noisy yardstick, its AUC moves by a
+    few hundredths per seed)."""
     runs = [deletion_insertion(backend, model, images, targets, random_maps(np.shape(images)[:3], seed), **kwargs)
-            for seed in range(seeds)]
+            for seed in range(first, first + seeds)]
     per_image = []
     for results in zip(*runs):
         curves = {kind: np.mean([r[kind] for r in results], axis=0) for kind in ("deletion", "insertion")}
