@@ -153,6 +153,7 @@ def test_feature_maps_show_every_chosen_layer(torch_backend, spec_model, tmp_pat
         shown = pictures(e, k, x[k])
         assert [label for label, _ in shown] == ["conv1", "conv2", "conv3"]
         assert shown[0][1].shape != shown[2][1].shape  # each layer's own grid
-    grid_png(x, [e], tmp_path / "grid.png", cell=100)
+    rows = grid_png(x, [e], tmp_path / "grid.png", cell=100)
+    assert rows == [("image", ""), ("feature-maps", "conv1"), ("feature-maps", "conv2"), ("feature-maps", "conv3")]
     with Image.open(tmp_path / "grid.png") as png:
-        assert png.size[1] == 18 + 100 * 4  # the image row, then one row per layer
+        assert png.size[0] == 130 + 100 * len(x) and png.size[1] >= 18 + 100 + 3 * 40  # image row, 3 layer rows

@@ -57,7 +57,8 @@ def test_cli_prints_json_and_writes_grid(tmp_path, capsys):
     from PIL import Image
 
     with Image.open(tmp_path / "explanations.png") as grid:
-        assert grid.size[0] > 160 and grid.size[1] > 4 * 160  # image row + three method rows
+        # the image row and two map rows of a 160-px cell each, and the filters' strip below them
+        assert grid.size[0] == 130 + 160 and grid.size[1] > 3 * 160 + 40
 
 
 def test_cli_bad_method_is_a_clear_error(tmp_path, capsys):

@@ -56,26 +56,42 @@ def picture(explanation: Explanation, index: int, image: np.ndarray) -> np.ndarr
 
 
 def grid_png(images: np.ndarray, explanations: list[Explanation], path, titles: list[str] | None = None,
-             cell: int = 160) -> None:
+             cell: int = 160) -> list[tuple[str, str]]:
     """Methods down the rows (one row per layer where a method shows several), images across the
-    columns (the original image first), saved as a PNG."""
+    columns (the original image first), saved as a PNG. A picture of the model itself (filters,
+    filter patterns, max patches), the same for every image, spans the row once; each row is as tall
+    as its pictures need (up to two cells), every picture centred in its place. Returns the rows'
+    (method, layer label) from the top."""
     rows = [("image", "", [to_uint8(im) for im in images])]
     for e in explanations:
         per_image = [pictures(e, n, im) for n, im in enumerate(images)]
         for k, (label, _) in enumerate(per_image[0]):
-            rows.append((e.method, label, [pics[k][1] for pics in per_image]))
-    label_w, head = 130, 18
-    canvas = Image.new("RGB", (label_w + cell * len(images), head + cell * len(rows)), "white")
+            row = [pics[k][1] for pics in per_image]
+            same = all(pic.shape == row[0].shape and np.array_equal(pic, row[0]) for pic in row[1:])
+            rows.append((e.method, label, row[:1] if same and len(row) > 1 else row))
+    label_w, head, width = 130, 18, cell * len(images)
+    placed = []  # per row: (name, label, [(tile, left, slot width)], height)
+    for name, label, row in rows:
+        slot = width if len(row) == 1 and len(images) > 1 else cell
+        tiles = []
+        for n, pic in enumerate(row):
+            tile = Image.fromarray(pic)
+            scale = min((slot - 4) / tile.width, (2 * cell - 4) / tile.height)
+            tiles.append((tile.resize((max(1, round(tile.width * scale)), max(1, round(tile.height * scale)))),
+                          label_w + n * slot, slot))
+        placed.append((name, label, tiles, max(40, max(t.height for t, _, _ in tiles) + 4)))
+    canvas = Image.new("RGB", (label_w + width, head + sum(p[3] for p in placed)), "white")
     draw = ImageDraw.Draw(canvas)
     for n, title in enumerate(titles or []):
         draw.text((label_w + n * cell + 4, 3), title[:24], fill="black")
-    for r, (name, label, row) in enumerate(rows):
-        middle = head + r * cell + cell // 2
+    top = head
+    for name, label, tiles, height in placed:
+        middle = top + height // 2
         draw.text((4, middle - 12 if label else middle - 6), name, fill="black")
         if label:  # the layer, under the method's name
             draw.text((4, middle + 2), label[:20], fill="black")
-        for n, pic in enumerate(row):
-            tile = Image.fromarray(pic)
-            tile.thumbnail((cell - 4, cell - 4))
-            canvas.paste(tile, (label_w + n * cell + 2, head + r * cell + 2))
+        for tile, left, slot in tiles:
+            canvas.paste(tile, (left + (slot - tile.width) // 2, top + (height - tile.height) // 2))
+        top += height
     canvas.save(path)
+    return [(name, label) for name, label, _, _ in placed]
