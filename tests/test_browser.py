@@ -166,3 +166,28 @@ def test_a_confusion_matrix_cell_shows_its_test_images(server, browser):
         assert shown.count() == 1 and shown.locator("img").count() == 1
     finally:
         page.close()
+
+
+def test_all_ten_methods_side_by_side_in_the_browser(server, browser, tmp_path_factory):
+    # The explanation lesson's promise: open it, press Explain, and the ten methods of the course
+    # notes are drawn side by side on the pretrained model for the two default photos.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/explanations", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.locator(".st-key-ex_run button").click()
+        page.get_by_text("Deletion: blur the most important").wait_for(timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+        page.screenshot(path=str(shots / "explanations-run.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        text = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
+        for method in ("feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop",
+                       "grad-cam", "guided-grad-cam", "occlusion", "lime"):
+            assert f"{method} · image 2" in text, method  # each method's picture of the second photo
+        drawn = page.locator('[data-testid="stImage"] img')
+        assert drawn.count() >= 2 + 10 * 2  # the photos, then a picture per method and photo
+        assert all(drawn.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(drawn.count()))
+    finally:
+        page.close()
