@@ -73,6 +73,15 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def two_columns(probs: np.ndarray) -> np.ndarray:
+    """(N, 1) sigmoid probabilities -> (N, 2) [1 - p, p], a one-unit head read as its two classes;
+    anything else as it is."""
+    probs = np.asarray(probs)
+    if probs.ndim == 2 and probs.shape[1] == 1:
+        return np.concatenate([1 - probs, probs], axis=1)
+    return probs
+
+
 def frozen_before(names: Sequence[str], from_layer: str | None) -> set[str]:
     """The layers set_trainable freezes: everything before ``from_layer`` in spec order."""
     if from_layer is None:

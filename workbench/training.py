@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench import augment as A
 from workbench.backend import TrainConfig
+from workbench.graph import two_columns
 
 if TYPE_CHECKING:
     from workbench.data import Standardizer
@@ -169,9 +170,7 @@ def _num(value) -> float | None:
 def predicted(backend, model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities per class, predicted class); a one-unit sigmoid head as two classes, and a
     diverged model's NaN as no vote."""
-    probs = backend.predict(model, x, batch_size=256)
-    if probs.shape[1] == 1:  # one sigmoid unit: P(class 1)
-        probs = np.concatenate([1 - probs, probs], axis=1)
+    probs = two_columns(backend.predict(model, x, batch_size=256))  # one sigmoid unit: P(class 1)
     return probs, np.nan_to_num(probs, nan=0.0).argmax(1)
 
 

@@ -9,15 +9,7 @@ one-unit head is its negative logit.
 
 from __future__ import annotations
 
-import numpy as np
-
-
-def two_columns(probs: np.ndarray) -> np.ndarray:
-    """(N, 1) sigmoid probabilities -> (N, 2) [1 - p, p]; anything else as it is."""
-    probs = np.asarray(probs)
-    if probs.ndim == 2 and probs.shape[1] == 1:
-        return np.concatenate([1 - probs, probs], axis=1)
-    return probs
+from workbench.graph import two_columns
 
 
 class TwoClassHead:
