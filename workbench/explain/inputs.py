@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from workbench import imagenet, lookup, samples
+from workbench.data import standardizer_of
 from workbench.explain.heads import two_columns
 
 
@@ -60,7 +61,7 @@ def model_inputs(arch, backend_name: str, photos: list[np.ndarray], model=None) 
         image = Image.fromarray(imagenet.as_rgb_uint8(photo)).resize((w, h), Image.BILINEAR)
         shown.append(np.asarray(image.convert("L" if c == 1 else "RGB"), np.float32).reshape(h, w, c) / 255.0)
     shown = np.stack(shown)
-    standardizer = getattr(model, "workbench_standardizer", None)
+    standardizer = standardizer_of(model)
     x = shown if standardizer is None else np.asarray(standardizer(shown), np.float32)
     return x, shown
 

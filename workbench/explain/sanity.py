@@ -8,8 +8,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from workbench.explain.heads import two_class_view
-
 
 def copy_model(backend, model):
     """A second model with the same architecture and weights (the original is never touched)."""
@@ -33,7 +31,6 @@ def randomised(weights: dict, names: list[str], rng) -> dict:
 def cascading_randomisation(backend, model, explainer, images, targets=None, stages=5, seed=0, **params):
     """Maps as more and more layers (from the top) are randomised: list of
     {"randomised": how many layers, "top_layer": the lowest one randomised so far, "maps", "spearman"}."""
-    backend = two_class_view(backend)
     weights = backend.get_weights(model)
     layers = [name for name, arrays in weights.items() if arrays]
     original = explainer.explain(backend, model, images, targets, **params)
@@ -64,7 +61,6 @@ def lime_stability(backend, model, image, target=None, seeds=(0, 1, 2, 3), top=5
     coefficients' rank correlation, averaged over every pair of seeds."""
     from workbench.explain.lime_method import Lime
 
-    backend = two_class_view(backend)
     runs = [Lime().explain(backend, model, image[None], None if target is None else [target], seed=s, **params)
             for s in seeds]
     tops = [set(np.argsort(-r.steps["coefficients"][0])[:top]) for r in runs]
