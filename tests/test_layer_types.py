@@ -18,6 +18,7 @@ from workbench import shapes  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench import weights as W  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from test_backend_transfer import random_weights  # noqa: E402 - non-trivial values, BatchNorm variances positive
 
 NEW_ACTIVATIONS = ["relu6", "swish", "hard_swish", "hard_sigmoid"]
 
@@ -31,19 +32,6 @@ def backends():
 def parse(layers, input_shape=(9, 7, 6), num_classes=4, name="t"):
     return S.parse_architecture({"name": name, "input_shape": list(input_shape), "num_classes": num_classes,
                                  "layers": layers})
-
-
-def random_weights(backend, model, seed):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, arrays in backend.get_weights(model).items():
-        if len(arrays) == 4 and all(a.ndim == 1 for a in arrays):  # a BatchNormalization
-            c = arrays[0].shape
-            out[name] = [rng.uniform(0.5, 1.5, c), rng.normal(0, 0.5, c), rng.normal(0, 0.5, c), rng.uniform(0.3, 2, c)]
-        else:
-            out[name] = [rng.normal(0, 0.5, a.shape) for a in arrays]
-        out[name] = [np.asarray(a, np.float32) for a in out[name]]
-    return out
 
 
 def copy_tf_to_torch(backends, arch, seed=1):
