@@ -38,6 +38,13 @@ def test_no_lesson_calls_a_document_by_its_file_number(lesson_app, lesson):
     assert not FILE_NUMBER.findall(text), FILE_NUMBER.findall(text)
 
 
+@pytest.mark.parametrize("kind", ["architectures", "datasets", "explainers", "lessons"])
+def test_no_listing_names_a_file_number(capsys, kind):
+    assert main(["list", kind, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert len(json.loads(out)) > 0 and not FILE_NUMBER.search(out), FILE_NUMBER.findall(out)
+
+
 def test_architecture_sources_are_titles_in_the_listing(capsys):
     assert main(["list", "architectures", "--json"]) == 0
     out = capsys.readouterr().out
