@@ -17,6 +17,7 @@ pytest.importorskip("tensorflow")
 from workbench import shapes  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench import weights as W  # noqa: E402
+from workbench.model_facts import layers_of  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
 from test_backend_transfer import random_weights  # noqa: E402 - non-trivial values, BatchNorm variances positive
 
@@ -92,7 +93,7 @@ def test_squeeze_excite_macs_match_torch_flop_counter(backends):
     model = pt.build(arch)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model.workbench_layers["se"](torch.zeros(1, 6, 9, 7))
+        layers_of(model)["se"](torch.zeros(1, 6, 9, 7))
     row = shapes.compute(arch).row("se")
     # the two Dense products, as the counter counts them; plus the mean and the scaling, one per value
     assert row.macs == counter.get_total_flops() // 2 + 2 * 9 * 7 * 6

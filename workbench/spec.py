@@ -41,7 +41,7 @@ class Architecture:
     num_classes: int
     layers: tuple[Layer, ...] = ()
     description: str = ""
-    source: str = ""  # where it comes from, e.g. "seed 001: the MNIST CNN"
+    source: str = ""  # where it comes from: "KEY: where" (KEY of workbench.sources)
     explain_layer: str | None = None  # the layer worth explaining (Grad-CAM); default: last conv
     # For models that are not spec-built (pretrained zoo models): backend name -> builder.
     native: dict[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
