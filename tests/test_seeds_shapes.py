@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from plugins.architectures.landmarks import LANDMARKS
 from workbench import shapes, spec
 from workbench.registry import get_registry
 
@@ -225,6 +226,8 @@ def test_every_seed_model_is_registered_with_a_source_and_description():
                 "residual-cifar10", "cnn1", "cnn2", "lenet-5"}
     assert expected <= set(archs)
     for a in archs.values():
+        if a.name in LANDMARKS:
+            continue  # sourced from their papers and libraries: tests/test_landmarks.py
         assert re.search(r"seed 00\d", a.source) and len(a.description) > 40, a.name
 
 
@@ -274,8 +277,8 @@ def keras_rows(model):
 def test_calculator_matches_keras_for_every_registered_architecture():
     keras = pytest.importorskip("keras")
     for name, arch in spec_architectures().items():
-        if name in ("vgg16", "vgg19"):
-            continue  # test_vgg_matches_keras_applications checks them against Keras' own VGGs
+        if name in ("vgg16", "vgg19") or name in LANDMARKS:
+            continue  # checked against keras.applications / torchvision: test_vgg_matches_keras_applications, test_landmarks.py
         if name in SMALL_INPUT:
             arch = arch.with_input(SMALL_INPUT[name])
         model = keras_model(keras, arch)
