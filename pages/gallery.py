@@ -1,4 +1,4 @@
-"""Lesson: the architecture gallery, and seed 001's ImageNet history table."""
+"""Lesson: the architecture gallery, and the ImageNet history table of the lecture slides "Convolutional Neural Networks (CNN)"."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import shapes, ui
+from workbench import shapes, sources, ui
 from workbench import spec as S
 
 # Seed 001's summary table, as printed (None where the seed leaves the cell empty).
@@ -71,7 +71,7 @@ def _overview(archs) -> None:
             rows.append({
                 "architecture": name, "input": " x ".join(map(str, a.input_shape)), "classes": a.num_classes,
                 "parameters": _params(name, a), "kind": "spec" if a.is_spec else "native (" + ", ".join(a.native) + ")",
-                "description": a.description.split(". ")[0].split(": ")[0], "source": a.source,
+                "description": a.description.split(". ")[0].split(": ")[0], "source": sources.cite(a.source),
             })
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"parameters": st.column_config.NumberColumn(format="localized")})
@@ -84,7 +84,7 @@ def _one(archs) -> None:
     st.subheader(name)
     st.markdown(arch.description or "*(no description)*")
     if arch.source:
-        st.caption(f"Source: {arch.source}")
+        st.caption(f"Source: {sources.cite(arch.source)}")
     if not arch.is_spec:
         _native(arch)
         return
@@ -136,7 +136,7 @@ def diagram(table: shapes.ShapeTable) -> go.Figure:
 
 
 def _history(archs) -> None:
-    st.header("ImageNet, year by year (seed 001)")
+    st.header("ImageNet, year by year")
     table = HISTORY.copy()
     ours = [OURS[n] if OURS.get(n) in archs and archs[OURS[n]].is_spec else None for n in table["network"]]
     table["workbench model"] = ours
@@ -145,8 +145,10 @@ def _history(archs) -> None:
         "parameters": st.column_config.NumberColumn(format="compact"),
         "its parameters": st.column_config.NumberColumn(format="localized"),
     })
-    st.caption("The seed rounds parameter counts; the last two columns give the exact count of this workbench's "
-               "version (its AlexNet is the cats-vs-dogs variant of seed 000, so it has fewer).")
+    st.caption("The table of the lecture slides *Convolutional Neural Networks (CNN)*, as printed. "
+               "The slides round parameter counts; the last two columns give the exact count of this "
+               "workbench's version (its AlexNet is the cats-vs-dogs variant of the master's project *Applying "
+               "Deep Learning Techniques and Understand the CNN with Grad-CAM Visualization*, so it has fewer).")
     known = HISTORY.dropna(subset=["top-5 error (%)", "parameters"])
     fig = go.Figure(go.Scatter(
         x=known["parameters"], y=known["top-5 error (%)"], mode="markers+text",
@@ -158,4 +160,4 @@ def _history(archs) -> None:
     fig.update_layout(height=420, title="More parameters did not mean fewer errors: GoogLeNet beat VGG with 4 M")
     ui.show(fig, key="gallery_history")
     missing = HISTORY[HISTORY[["top-5 error (%)", "parameters"]].isna().any(axis=1)]["network"]
-    st.caption(f"Not plotted (the seed leaves a number out): {', '.join(missing)}.")
+    st.caption(f"Not plotted (the slides leave a number out): {', '.join(missing)}.")

@@ -15,6 +15,7 @@ pytest.importorskip("tensorflow")
 from workbench import lookup  # noqa: E402
 from workbench.backend import TrainConfig  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from workbench.model_facts import arch_of  # noqa: E402
 from workbench.spec import parse_architecture  # noqa: E402
 from workbench.training import TrainData, prepare  # noqa: E402
 
@@ -56,7 +57,7 @@ def test_any_name_builds_trains_saves_loads_and_explains(name, backend_name, few
     backend = lookup.backend(backend_name)
     arch = net(name)
     model = backend.build(arch, seed=0)
-    assert model.workbench_arch.name == name
+    assert arch_of(model).name == name
     assert [row.name for row in backend.summary(model)][0] == "conv"
 
     history = backend.train(model, few_shapes, TrainConfig(epochs=1, batch_size=8))
@@ -70,7 +71,7 @@ def test_any_name_builds_trains_saves_loads_and_explains(name, backend_name, few
     for other_name in BACKENDS:  # the file loads in either backend, under the name as typed
         other = lookup.backend(other_name)
         loaded = other.load(path)
-        assert loaded.workbench_arch.name == name
+        assert arch_of(loaded).name == name
         np.testing.assert_allclose(other.predict(loaded, x), want, atol=1e-5)
 
     loaded = backend.load(path)
@@ -91,4 +92,4 @@ def test_the_cli_trains_a_name_with_spaces_in_tensorflow(tmp_path, capsys):
                  "--save", str(tmp_path / "my net"), "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["architecture"] == "my mnist net" and len(result["history"]) == 1
-    assert lookup.backend("pytorch").load(tmp_path / "my net").workbench_arch.name == "my mnist net"
+    assert arch_of(lookup.backend("pytorch").load(tmp_path / "my net")).name == "my mnist net"

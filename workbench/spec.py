@@ -19,20 +19,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Union
 
-from workbench.model.blocks import BLOCK_TYPES, Block, Inception, Residual
-from workbench.model.checks import ACTIVATIONS, PADDINGS, SpecError, positive_int
-from workbench.model.layers import (
-    CONV_TYPES, PLAIN_TYPES, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-    DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, Layer, MaxPooling2D, SeparableConv2D,
-    SqueezeExcite, ZeroPadding2D,
-)
-
-__all__ = [  # the vocabulary, re-exported: `from workbench import spec as S; S.Conv2D(...)`
-    "ACTIVATIONS", "PADDINGS", "SpecError", "Layer", "Block", "BLOCK_TYPES", "CONV_TYPES", "LAYER_TYPES",
-    *(cls.__name__ for cls in (*PLAIN_TYPES, *BLOCK_TYPES)),
-    "Architecture", "walk", "parse_layer", "parse_architecture", "layer_to_dict", "snake_case",
-    "load_architecture_file", "loads_architecture", "dumps_architecture",
-]
+# The vocabulary: every layer type, each in its home (workbench.model), re-exported here so that
+# `from workbench import spec as S; S.Conv2D(...)` reads like Keras.
+from workbench.model.blocks import *  # noqa: F401,F403 - Block, Residual, Inception, BLOCK_TYPES
+from workbench.model.blocks import BLOCK_TYPES, Block
+from workbench.model.checks import ACTIVATIONS, PADDINGS, SpecError, positive_int  # noqa: F401
+from workbench.model.layers import *  # noqa: F401,F403 - Layer, Conv2D, ..., SqueezeExcite, PLAIN_TYPES, CONV_TYPES
+from workbench.model.layers import CONV_TYPES, PLAIN_TYPES, Dense, Layer
 
 # type name in a file -> its class: every layer type the file format knows
 LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (*PLAIN_TYPES, *BLOCK_TYPES)}
@@ -48,7 +41,7 @@ class Architecture:
     num_classes: int
     layers: tuple[Layer, ...] = ()
     description: str = ""
-    source: str = ""  # where it comes from, e.g. "seed 001: the MNIST CNN"
+    source: str = ""  # where it comes from: "KEY: where" (KEY of workbench.sources)
     explain_layer: str | None = None  # the layer worth explaining (Grad-CAM); default: last conv
     # For models that are not spec-built (pretrained zoo models): backend name -> builder.
     native: dict[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)

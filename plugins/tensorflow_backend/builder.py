@@ -17,6 +17,7 @@ import keras
 from workbench import graph
 from workbench import spec as S
 from workbench import weights as W
+from workbench.model_facts import arch_of, attach
 from plugins.tensorflow_backend import inference  # noqa: F401 - first: GPU memory growth, Keras-on-TF check
 
 
@@ -132,6 +133,6 @@ def build(arch: S.Architecture, seed: int):
         inputs = keras.Input(shape=arch.input_shape, name=input_name)
         outputs = graph.run(arch.layers, inputs, _KerasOps(seed, W.initial_weights(arch, seed)))
         model = keras.Model(inputs, outputs, name=model_name(arch.name))
-    if getattr(model, "workbench_arch", None) is None:
-        model.workbench_arch = arch
+    if arch_of(model) is None:
+        attach(model, arch=arch)
     return model

@@ -11,18 +11,19 @@ import numpy as np
 import torch
 
 from workbench import weights as W
+from workbench.model_facts import arch_of, layers_of
 from plugins.torch_backend import layers as L
 
 
 def layer_names(model) -> list[str]:
-    return list(model.workbench_layers)
+    return list(layers_of(model))
 
 
 def set_frozen(model, frozen: set[str]) -> None:
     """requires_grad off for the layers named in ``frozen``, on for every other parameter."""
     for p in model.parameters():
         p.requires_grad_(True)
-    for name, module in model.workbench_layers.items():
+    for name, module in layers_of(model).items():
         if name in frozen:
             for p in module.parameters():
                 p.requires_grad_(False)
@@ -31,7 +32,7 @@ def set_frozen(model, frozen: set[str]) -> None:
 
 def get_weights(model) -> W.Weights:
     out: W.Weights = {}
-    for name, module in model.workbench_layers.items():
+    for name, module in layers_of(model).items():
         slots = L.keras_slots(module)
         if slots:
             out[name] = [np.ascontiguousarray(to_keras(t.detach().cpu().numpy())) for t, to_keras, _ in slots]
@@ -39,10 +40,10 @@ def get_weights(model) -> W.Weights:
 
 
 def set_weights(model, weights: W.Weights) -> None:
-    arch = getattr(model, "workbench_arch", None)
+    arch = arch_of(model)
     if arch is not None and arch.is_spec:
         W.check_weights(arch, weights)
-    layers = model.workbench_layers
+    layers = layers_of(model)
     with torch.no_grad():
         for name, arrays in weights.items():
             if name not in layers:

@@ -101,3 +101,4 @@ class Inception(Block):
 
 
 BLOCK_TYPES = (Residual, Inception)
+__all__ = ["Block", "BLOCK_TYPES", *(cls.__name__ for cls in BLOCK_TYPES)]  # what workbench.spec re-exports

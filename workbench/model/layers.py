@@ -370,3 +370,4 @@ PLAIN_TYPES = (
     BatchNormalization, Dropout, Flatten, Dense, Activation, ZeroPadding2D, SqueezeExcite,
 )
 CONV_TYPES = (Conv2D, DepthwiseConv2D, SeparableConv2D)
+__all__ = ["Layer", "PLAIN_TYPES", "CONV_TYPES", *(cls.__name__ for cls in PLAIN_TYPES)]  # what workbench.spec re-exports
