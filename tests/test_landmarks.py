@@ -25,7 +25,7 @@ if importlib.util.find_spec("torchvision") is not None:
     import torchvision.models  # noqa: F401 - before keras.applications, or the process crashes (OFFLINE.md)
 
 from plugins.architectures.landmarks import LANDMARKS, SPECS, files  # noqa: E402
-from workbench import shapes  # noqa: E402
+from workbench import shapes, sources  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
 
 # name -> (keras.applications function, stage boundaries: block outputs every later layer depends on)
@@ -87,6 +87,7 @@ def test_registered_with_a_description_a_source_and_a_layer_to_explain(name):
     assert arch.is_spec and arch.input_shape[2] == 3 and arch.num_classes == 1000
     assert len(arch.description) > 200 and ("keras.applications" in arch.source or "torchvision" in arch.source)
     assert " 20" in arch.source  # the paper: "He et al. 2015, ..."
+    assert sources.keys_in(arch.source) == ["cnn-slides"]  # where the lecture names it, cited by title
     row = table(name).row(arch.explain_layer)  # Grad-CAM's layer: the last map before the pooling
     assert len(row.output_shape) == 3 and row.output_shape[0] == table(name).row(next(
         r.name for r in table(name).rows if r.type == "GlobalAveragePooling2D")).input_shape[0]
