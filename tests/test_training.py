@@ -9,7 +9,7 @@ import pytest
 from workbench import lookup
 from workbench.backend import TrainConfig
 from workbench.spec import parse_architecture
-from workbench.training import OPTIMIZERS, Progress, TrainData, check_config, prepare
+from workbench.training import Progress, TrainData, check_config, prepare
 
 BACKENDS = ["pytorch", "tensorflow"]
 
