@@ -13,7 +13,7 @@ from workbench.cli import main
 @pytest.mark.parametrize("backend", ["tensorflow", "pytorch"])
 def test_optimize_surface_json(backend, capsys):
     assert main(["optimize", "--surface", "rosenbrock", "--optimizers", "sgd,momentum,adagrad", "--backend", backend,
-                 "--steps", "40", "--lr", "1e-3", "--start", "-1,2", "--json"]) == 0
+                 "--steps", "40", "--lr", "1e-3", "--start=-1,2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"surface", "start", "minimum", "paths", "loss"} and out["minimum"] == [1.0, 1.0]
     for name in ("sgd", "momentum", "adagrad"):

@@ -23,7 +23,7 @@ def add_parser(sub):
     p.add_argument("--backend", default="tensorflow", help="tensorflow or pytorch")
     p.add_argument("--steps", type=int, default=None, help="steps per optimizer (surface 300, CNN 50)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the surface's, or 1e-3 for a CNN)")
-    p.add_argument("--start", default=None, help="x,y (default: the surface's start)")
+    p.add_argument("--start", default=None, help="x,y (default: the surface's start; --start=-1,2 for a negative x)")
     p.add_argument("--settings", default="defaults", choices=S.MODES,
                    help="defaults: each framework's own; matched: the same values given to both")
     p.add_argument("--cnn", action="store_true", help="train a CNN on --dataset with --arch instead")
