@@ -64,7 +64,7 @@ def surface_figure(surf: Surface, paths: dict[str, np.ndarray], start=None, labe
             data += [go.Scatter(x=upto[:, 0], y=upto[:, 1]), go.Scatter(x=[at[0]], y=[at[1]])]
         frames.append(go.Frame(data=data, name=str(k), traces=list(range(first, first + 2 * len(paths)))))
     fig.frames = frames
-    play = dict(frame=dict(duration=60, redraw=False), transition=dict(duration=0), fromcurrent=True, mode="immediate")
+    play = dict(frame=dict(duration=60, redraw=False), transition=dict(duration=0), fromcurrent=False, mode="immediate")
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12),
         xaxis=dict(range=list(surf.box[:2]), title="x"), yaxis=dict(range=list(surf.box[2:]), title="y"),
