@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from workbench.optimize.race import Minibatches, Trajectory
+from workbench.optimize.race import Minibatches, Trajectory, arguments
 from workbench.training import head_kind, optimizer_name
 
 OPS = {"exp": tf.exp, "log": tf.math.log, "sin": tf.sin, "cos": tf.cos, "tanh": tf.tanh, "sqrt": tf.sqrt,
@@ -69,7 +69,7 @@ class _Race:
         self.lock = threading.Lock()
         self.names = names
         self.vars = [tf.Variable(np.zeros(2), dtype=tf.float64, name="xy") for _ in names]
-        self.opts = [make(n, 1e-3, hyper.get(n)) for n in names]
+        self.opts = [make(n, 1e-3, hyper[n]) for n in names]
         for o, var in zip(self.opts, self.vars):
             o.build([var])
         self.slots = [_state_variables(o) for o in self.opts]
@@ -143,14 +143,12 @@ def _race(loss_fn, names, hyper, state) -> _Race:
 
 
 def optimize(backend, loss_fn, start, optimizers, steps: int, learning_rate, hyper=None, state: bool = False):
-    names = [optimizer_name(n) for n in ([optimizers] if isinstance(optimizers, str) else optimizers)]
-    rates = learning_rate if isinstance(learning_rate, dict) else dict.fromkeys(names, learning_rate)
-    hyper = hyper or {}
+    names, rates, hyper = arguments(optimizers, learning_rate, hyper)
     if isinstance(loss_fn, Minibatches):
-        return {n: _train(backend, loss_fn, n, int(steps), float(rates[n]), hyper.get(n, {})) for n in names}
+        return {n: _train(backend, loss_fn, n, int(steps), rates[n], hyper[n]) for n in names}
     race = _race(loss_fn, names, hyper, state)
     with race.lock:
-        P, L, G, S = race(start, {n: float(rates[n]) for n in names}, steps)
+        P, L, G, S = race(start, {n: rates[n] for n in names}, steps)
         return {n: Trajectory.finished(P[:, i], L[:, i], G[:, i], race.unpack(i, S[i]) if state else None,
                                        optimizer=n, backend=backend.name,
                                        framework_class=f"keras.optimizers.{type(o).__name__}", hyper=_neutral(o))
@@ -182,7 +180,5 @@ def _train(backend, problem: Minibatches, name: str, steps: int, lr: float, hype
         losses.append(float(train_step(problem.x[idx], y_all[idx])))
         if not np.isfinite(losses[-1]) or not problem.report(name, step, losses[-1]):
             break
-    stopped = None if len(losses) == steps else ("the loss left the finite numbers" if losses and
-                                                  not np.isfinite(losses[-1]) else "stopped")
-    return Trajectory(optimizer=name, backend=backend.name, framework_class=f"keras.optimizers.{type(opt).__name__}",
-                      hyper=_neutral(opt), loss=np.array(losses), stopped=stopped)
+    return Trajectory.trained(losses, steps, optimizer=name, backend=backend.name,
+                              framework_class=f"keras.optimizers.{type(opt).__name__}", hyper=_neutral(opt))

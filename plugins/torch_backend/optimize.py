@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from workbench.optimize.race import Minibatches, Trajectory
+from workbench.optimize.race import Minibatches, Trajectory, arguments
 from workbench.training import optimizer_name
 
 OPS = {"exp": torch.exp, "log": torch.log, "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh,
@@ -77,14 +77,12 @@ def _numpy_state(s: dict) -> dict:
 
 
 def optimize(backend, loss_fn, start, optimizers, steps: int, learning_rate, hyper=None, state: bool = False):
-    names = [optimizer_name(n) for n in ([optimizers] if isinstance(optimizers, str) else optimizers)]
-    rates = learning_rate if isinstance(learning_rate, dict) else dict.fromkeys(names, learning_rate)
-    hyper = hyper or {}
+    names, rates, hyper = arguments(optimizers, learning_rate, hyper)
     if isinstance(loss_fn, Minibatches):
-        return {n: _train(backend, loss_fn, n, int(steps), float(rates[n]), hyper.get(n, {})) for n in names}
+        return {n: _train(backend, loss_fn, n, int(steps), rates[n], hyper[n]) for n in names}
     f = (lambda a, b: loss_fn.evaluate(a, b, OPS)) if hasattr(loss_fn, "evaluate") else loss_fn
     params = [torch.tensor(np.asarray(start, dtype=np.float64), requires_grad=True) for _ in names]
-    opts = [make([p], n, float(rates[n]), hyper.get(n)) for p, n in zip(params, names)]
+    opts = [make([p], n, rates[n], hyper[n]) for p, n in zip(params, names)]
     points, losses, grads = [], [], []
     states = [[_snapshot(o, p)] for o, p in zip(opts, params)] if state else None
     for k in range(int(steps) + 1):
@@ -133,7 +131,5 @@ def _train(backend, problem: Minibatches, name: str, steps: int, lr: float, hype
             if not np.isfinite(losses[-1]) or not problem.report(name, step, losses[-1]):
                 break
     model.eval()
-    stopped = None if len(losses) == steps else ("the loss left the finite numbers" if losses and
-                                                  not np.isfinite(losses[-1]) else "stopped")
-    return Trajectory(optimizer=name, backend=backend.name, framework_class=f"torch.optim.{type(opt).__name__}",
-                      hyper=_neutral(opt), loss=np.array(losses), stopped=stopped)
+    return Trajectory.trained(losses, steps, optimizer=name, backend=backend.name,
+                              framework_class=f"torch.optim.{type(opt).__name__}", hyper=_neutral(opt))

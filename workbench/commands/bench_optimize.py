@@ -6,9 +6,9 @@ reported apart from the best of the repeats that follow."""
 from __future__ import annotations
 
 import json
-import time
 
 from workbench import lookup
+from workbench.commands.bench_train import _timed
 from workbench.optimize import race as R
 from workbench.optimize.surfaces import SURFACES
 from workbench.registry import get_registry
@@ -24,12 +24,6 @@ def add_parser(sub):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def bench_backend(backend, steps: int, repeats: int) -> dict:

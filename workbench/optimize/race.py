@@ -12,6 +12,7 @@ import numpy as np
 
 from workbench.optimize import settings as S
 from workbench.optimize.surfaces import Surface
+from workbench.training import optimizer_name
 
 
 @dataclass
@@ -43,6 +44,14 @@ class Trajectory:
             states = states[:k] if states is not None else None
         return cls(points=points, loss=loss, grads=np.asarray(grads, float), states=states, stopped=stopped, **kw)
 
+    @classmethod
+    def trained(cls, losses: list[float], steps: int, **kw) -> "Trajectory":
+        """A CNN run's losses per step, and why it ended early if it did."""
+        stopped = None
+        if len(losses) < steps:
+            stopped = "the loss left the finite numbers" if losses and not np.isfinite(losses[-1]) else "stopped"
+        return cls(loss=np.array(losses, dtype=float), stopped=stopped, **kw)
+
     def to_json(self) -> dict:
         out = {"optimizer": self.optimizer, "class": self.framework_class, "hyper": self.hyper,
                "loss": [float(v) for v in self.loss]}
@@ -51,6 +60,13 @@ class Trajectory:
         if self.stopped:
             out["stopped"] = self.stopped
         return out
+
+
+def arguments(optimizers, learning_rate, hyper) -> tuple[list[str], dict, dict]:
+    """What a backend's optimize receives, normalised: names, {name: rate}, {name: settings}."""
+    names = [optimizer_name(n) for n in ([optimizers] if isinstance(optimizers, str) else optimizers)]
+    rates = learning_rate if isinstance(learning_rate, dict) else dict.fromkeys(names, learning_rate)
+    return names, {n: float(rates[n]) for n in names}, {n: dict((hyper or {}).get(n) or {}) for n in names}
 
 
 def learning_rates(optimizers, lr) -> dict[str, float]:
