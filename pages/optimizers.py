@@ -45,7 +45,11 @@ def _controls():
     if name == "your own formula":
         text = st.text_input("f(x, y) =", "x^2 + 3 sin(y)^2 + 0.1 y^2", key="opt_formula",
                              help="numbers, x, y, + - * / ^, parentheses, exp, log, sin, cos, tanh, sqrt, abs")
-        surf = surface(text)
+        try:
+            surf = surface(text)
+        except ValueError as exc:  # the grammar's own message: what is wrong, and where
+            st.error(str(exc), icon=":material/function:")
+            st.stop()
     else:
         surf = SURFACES[name]
     st.caption(surf.description + (f" Minimum at {surf.minimum}." if surf.minimum else ""))
@@ -212,13 +216,15 @@ def _cnn_tab(backend, chosen, mode):
         return
     st.button("Stop", key="opt_cnn_stop", on_click=live.stop, disabled=not live.running)
     bar, chart = st.progress(0.0), st.empty()
-    total = len(live.names) * live.steps
+    total, drawn, frame = len(live.names) * live.steps, -1, 0
     while True:
-        running = live.running
+        running = live.running  # read first: a run that ends now is drawn once more, complete
         done = live.done_steps
         bar.progress(min(done / total, 1.0), text=f"{done} / {total} steps" + (" ..." if running else ""))
-        chart.plotly_chart(F.loss_figure({n: v for n, v in live.losses.items() if v}, f"{arch}: training loss per step"),
-                           key=f"opt_cnn_fig_{done}_{running}")
+        if done != drawn or not running:
+            drawn, frame = done, frame + 1
+            chart.plotly_chart(F.loss_figure({n: list(v) for n, v in live.losses.items() if v},
+                                             f"{arch}: training loss per step"), key=f"opt_cnn_fig_{frame}")
         if not running:
             break
         time.sleep(0.5)
