@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from workbench.optimize import settings as settings_mode
 from workbench.optimize.race import Minibatches, Trajectory, arguments
 from workbench.training import head_kind, optimizer_name
 
@@ -76,7 +77,7 @@ class _Race:
         self.initial = [[w.numpy() for _, w in s] for s in self.slots]
         self.state = state
         self.f = f
-        self.run = tf.function(self._loop)
+        self.run = tf.function(self._loop, autograph=False)
 
     def _gradients(self):
         with tf.GradientTape() as tape:
@@ -90,17 +91,27 @@ class _Race:
                 for s in self.slots]
 
     def _loop(self, steps):
-        P, L, G = (tf.TensorArray(tf.float64, size=steps + 1) for _ in range(3))
-        S = [tf.TensorArray(tf.float64, size=steps + 1) for _ in self.names] if self.state else []
-        for k in tf.range(steps):
+        """One tf.while_loop (no autograph: tracing Keras' own code through autograph costs seconds)."""
+        def arrays():
+            return tf.TensorArray(tf.float64, size=steps + 1)
+
+        def record(k, arrs):
             xy, loss, g = self._gradients()
-            P, L, G = P.write(k, xy), L.write(k, loss), G.write(k, tf.stack(g))
-            S = [a.write(k, s) for a, s in zip(S, self._flat_state())] if self.state else S
-            for o, gi, var in zip(self.opts, g, self.vars):
-                o.apply_gradients([(gi, var)])
-        xy, loss, g = self._gradients()
-        P, L, G = P.write(steps, xy), L.write(steps, loss), G.write(steps, tf.stack(g))
-        S = [a.write(steps, s) for a, s in zip(S, self._flat_state())] if self.state else S
+            P, L, G, *S = arrs
+            out = [P.write(k, xy), L.write(k, loss), G.write(k, tf.stack(g))]
+            out += [a.write(k, s) for a, s in zip(S, self._flat_state())] if self.state else []
+            return g, out
+
+        def body(k, *arrs):
+            g, out = record(k, arrs)
+            with tf.control_dependencies([a.flow for a in out]):
+                for o, gi, var in zip(self.opts, g, self.vars):
+                    o.apply_gradients([(gi, var)])
+            return (k + 1, *out)
+
+        start = [arrays() for _ in range(3)] + ([arrays() for _ in self.names] if self.state else [])
+        k, *arrs = tf.while_loop(lambda k, *a: k < steps, body, (tf.constant(0), *start))
+        _, (P, L, G, *S) = record(k, arrs)
         return P.stack(), L.stack(), G.stack(), [a.stack() for a in S]
 
     def __call__(self, start, rates: dict, steps: int):
@@ -146,13 +157,21 @@ def optimize(backend, loss_fn, start, optimizers, steps: int, learning_rate, hyp
     names, rates, hyper = arguments(optimizers, learning_rate, hyper)
     if isinstance(loss_fn, Minibatches):
         return {n: _train(backend, loss_fn, n, int(steps), rates[n], hyper[n]) for n in names}
-    race = _race(loss_fn, names, hyper, state)
-    with race.lock:
-        P, L, G, S = race(start, {n: rates[n] for n in names}, steps)
-        return {n: Trajectory.finished(P[:, i], L[:, i], G[:, i], race.unpack(i, S[i]) if state else None,
-                                       optimizer=n, backend=backend.name,
-                                       framework_class=f"keras.optimizers.{type(o).__name__}", hyper=_neutral(o))
-                for i, (n, o) in enumerate(zip(names, race.opts))}
+    if hasattr(loss_fn, "evaluate"):  # compiled once for all ten: any subset reuses the same loop
+        everyone = settings_mode.completed(hyper)
+        race = _race(loss_fn, list(everyone), everyone, state)
+    else:
+        race = _race(loss_fn, names, hyper, state)
+    out = {}
+    with race.lock:  # the objects' settings (the learning rate) are read before another race sets them
+        P, L, G, S = race(start, {n: rates.get(n, 1e-3) for n in race.names}, steps)
+        for n in names:
+            i = race.names.index(n)
+            o = race.opts[i]
+            out[n] = Trajectory.finished(P[:, i], L[:, i], G[:, i], race.unpack(i, S[i]) if state else None,
+                                         optimizer=n, backend=backend.name,
+                                         framework_class=f"keras.optimizers.{type(o).__name__}", hyper=_neutral(o))
+    return out
 
 
 def _train(backend, problem: Minibatches, name: str, steps: int, lr: float, hyper: dict) -> Trajectory:

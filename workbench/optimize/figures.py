@@ -86,7 +86,7 @@ def loss_figure(losses: dict[str, np.ndarray], title: str = "loss per step", lab
     for name, loss in losses.items():
         loss = np.asarray(loss, float)
         positive = loss > 0
-        fig.add_trace(go.Scatter(x=np.arange(len(loss))[positive], y=loss[positive], mode="lines",
+        fig.add_trace(go.Scatter(x=np.arange(len(loss))[positive].tolist(), y=loss[positive].tolist(), mode="lines",
                                  name=(labels or {}).get(name, name),
                                  line=dict(color=COLOURS.get(name.split(" ")[0]), dash=(dashes or {}).get(name, "solid"))))
     fig.update_yaxes(type="log", title="loss")

@@ -128,3 +128,14 @@ def responsible(optimizer: str, mode: str, defaults: dict[str, dict]) -> list[st
 # (Adadelta's rule carries its own scale: Keras' 1e-3 barely moves it, PyTorch's default is 1.0).
 CNN_RATES = {"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 1e-3,
              "adam": 1e-3, "adamax": 2e-3, "nadam": 2e-3, "amsgrad": 1e-3}
+
+
+def completed(hyper: dict[str, dict]) -> dict[str, dict]:
+    """Settings for all ten optimizers, the asked ones as asked and the others in the same mode
+    (matched when every asked one is matched): a backend that compiles the race once can then
+    serve any subset of optimizers from the same compiled loop."""
+    mode = "matched" if hyper and all(h == MATCHED[optimizer_name(n)] for n, h in hyper.items()) else "defaults"
+    return {n: dict(hyper[n]) if n in hyper else hyper_of(n, mode) for n in OPTIMIZERS}
+
+
+hyper_of = hyper  # the module-level name `hyper` is shadowed by arguments of the same name above
