@@ -74,7 +74,8 @@ def _controls():
 
 def _race_tab(backend, surf, chosen, steps, mode, rates, start, key):
     t0 = time.perf_counter()
-    paths = R.race(backend, surf, chosen, steps, rates, start, mode, state=True)
+    with st.spinner("Racing ... (in TensorFlow, the first race on a surface compiles its loop: a few seconds)"):
+        paths = R.race(backend, surf, chosen, steps, rates, start, mode, state=True)
     seconds = time.perf_counter() - t0
     st.session_state["opt_paths"] = paths
     c = st.columns([3, 2])
