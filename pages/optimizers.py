@@ -95,9 +95,11 @@ def _race_tab(backend, surf, chosen, steps, mode, rates, start, key):
                  "final loss": float(t.loss[-1]), "ends at": f"({t.points[-1, 0]:.4g}, {t.points[-1, 1]:.4g})",
                  "note": t.stopped or ""} for n, t in paths.items()]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-    for n, t in paths.items():
-        if t.stopped:
-            st.warning(f"{n}: {t.stopped}. Try a smaller learning rate.")
+    notes = R.observations(paths, surf)
+    if notes:
+        st.markdown("**What to look for**\n" + "\n".join(f"- {n}" for n in notes))
+    if any(t.stopped for t in paths.values()):
+        st.warning("A path that leaves the finite numbers stops there: try a smaller learning rate for it.")
     return paths
 
 
@@ -137,6 +139,15 @@ def _compare_tab(surf, chosen, steps, mode, rates, start):
                    f"{surf.scale():g}) with {mode} settings.")
     for reason in S.responsible(name, mode, _defaults(tuple(backends))):
         st.markdown(f"- {reason}")
+    if mode == "defaults" and at is not None:  # take the settings out of the picture: what is left is the rule
+        same = [R.race(lookup.backend(b), surf, [name], steps, rates[name], start, "matched")[name].points
+                for b in backends]
+        later = S.separation(*same, tol * surf.scale())
+        st.markdown(f"With the same settings given to both (matched), they "
+                    + (f"separate at step **{later}** instead: " if later is not None else
+                       f"stay together for all {steps} steps: ")
+                    + ("the rest is the update rule itself." if later is not None else "the defaults were the whole "
+                       "difference."))
     st.markdown("**Each framework's defaults**, read off its optimizer objects now (differences in bold):")
     table = pd.DataFrame(S.defaults_table(_defaults(tuple(backends))))
     st.dataframe(table.style.apply(lambda r: ["font-weight: bold; background-color: #fde2d8" if r["differs"] else ""

@@ -131,3 +131,15 @@ def test_keras_rounds_its_betas_to_float32():
     np.testing.assert_allclose(k.points, rules.run("keras", "adam", GRADIENTS["ellipse"], surf.start, 50, h),
                                rtol=1e-9, atol=1e-12)
     assert 1e-6 < np.abs(k.points - exact).max() < 1e-4
+
+
+@pytest.mark.parametrize("backend_name", list(FLAVOUR))
+def test_on_rosenbrock_momentum_overshoots_and_adagrad_stalls(backend_name):
+    """The lesson's first sight, read off the real paths: at the default rate momentum swings past
+    the valley floor (its loss goes up on the way), Adagrad's shrinking steps leave it far from done."""
+    surf = SURFACES["rosenbrock"]
+    paths = R.race(lookup.backend(backend_name), surf, "all", 300, surf.learning_rate)
+    notes = " ".join(R.observations(paths, surf))
+    assert "**momentum** overshoots" in notes and "**adagrad** stalls" in notes
+    rises = np.diff(paths["momentum"].loss) > 0
+    assert rises.sum() > 10 and paths["momentum"].loss[-1] < paths["sgd"].loss[-1] < paths["adagrad"].loss[-1]

@@ -75,3 +75,13 @@ def test_a_short_cnn_race(at):
     assert no_errors(at) == []
     loss = next(s for s in charts(at) if s["layout"].get("title", {}).get("text", "").startswith("cnn1: training loss"))
     assert {t["name"] for t in loss["data"]} == {"sgd", "adam"} and all(len(t["y"]) == 5 for t in loss["data"])
+
+
+def test_defaults_part_at_once_and_matched_settings_say_what_is_left(at):
+    # RMSprop with each framework's defaults (rho 0.9 vs alpha 0.99, eps 1e-7 vs 1e-8) parts at step 1
+    assert at.selectbox(key="opt_mode").value == "defaults"
+    warnings = " ".join(w.value for w in at.warning)
+    assert "separate at **step 1**" in warnings
+    text = " ".join(m.value for m in at.markdown)
+    assert "default rho: tensorflow 0.9, pytorch alpha = 0.99" in text
+    assert "With the same settings given to both (matched)" in text

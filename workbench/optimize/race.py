@@ -201,3 +201,30 @@ class CNNRace:
     @property
     def done_steps(self) -> int:
         return sum(len(v) for v in self.losses.values())
+
+
+def observations(paths: dict[str, Trajectory], surf: Surface) -> list[str]:
+    """What to look for in a race, read off the paths: who overshoots (the loss goes up on the
+    way), who stalls (barely moving at the end while far from done), who blows up, who gets there."""
+    notes = []
+    scale = surf.scale()
+    for name, t in paths.items():
+        loss = np.asarray(t.loss, float)
+        if t.stopped:
+            notes.append(f"**{name}** blew up: {t.stopped}.")
+            continue
+        if len(loss) < 3:
+            continue
+        rises = int((np.diff(loss) > 1e-12 * max(1.0, abs(loss[0]))).sum())
+        tail = t.points[-max(2, len(t.points) // 10):]
+        moved = float(np.linalg.norm(tail[-1] - tail[0]))
+        left = loss[-1] / loss[0] if loss[0] > 0 else None
+        if surf.minimum is not None and float(np.linalg.norm(t.points[-1] - surf.minimum)) < 1e-3 * scale:
+            notes.append(f"**{name}** reaches the minimum (within {1e-3 * scale:g}).")
+        elif rises > len(loss) // 20:
+            notes.append(f"**{name}** overshoots: its loss rises on {rises} of {len(loss) - 1} steps "
+                         f"(it carries speed past the valley floor and swings back).")
+        elif moved < 1e-3 * scale and left is not None and left > 1e-3:
+            notes.append(f"**{name}** stalls: it moved {moved:.2g} over the last tenth of the steps with "
+                         f"{left:.0%} of the starting loss left.")
+    return notes
