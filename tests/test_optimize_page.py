@@ -83,5 +83,5 @@ def test_defaults_part_at_once_and_matched_settings_say_what_is_left(at):
     warnings = " ".join(w.value for w in at.warning)
     assert "separate at **step 1**" in warnings
     text = " ".join(m.value for m in at.markdown)
-    assert "default rho: tensorflow 0.9, pytorch alpha = 0.99" in text
+    assert "default rho: pytorch alpha = 0.99, tensorflow 0.9" in text and "weight_decay" not in text
     assert "With the same settings given to both (matched)" in text

@@ -19,7 +19,8 @@ CLASSES = {
     "amsgrad": ("Adam", {"amsgrad": True}), "adamax": ("Adamax", {}), "nadam": ("NAdam", {}),
 }
 _OWN = {"epsilon": "eps", "learning_rate": "lr"}  # Keras' names -> torch's (rho: alpha in RMSprop)
-_PLUMBING = {"foreach", "maximize", "capturable", "differentiable", "fused", "decoupled_weight_decay"}
+_PLUMBING = {"foreach", "maximize", "capturable", "differentiable", "fused", "decoupled_weight_decay",
+             "weight_decay"}  # off by default in both frameworks (Keras: None), and not part of the lesson
 
 
 def _own_name(cls: str, key: str) -> str:
