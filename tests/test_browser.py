@@ -191,3 +191,29 @@ def test_all_ten_methods_side_by_side_in_the_browser(server, browser, tmp_path_f
         assert all(drawn.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(drawn.count()))
     finally:
         page.close()
+
+
+def test_the_optimizer_race_plays_in_the_browser(server, browser):
+    # The optimizer lesson's animation: Play steps the slider through the frames (every path grows
+    # from the start) until the last step, in the browser's own plotly.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/optimizers", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        plot = ".st-key-opt_race_fig .js-plotly-plot"
+        page.wait_for_selector(plot, timeout=60_000)
+        last = page.evaluate(f"() => document.querySelector('{plot}')._fullLayout.sliders[0].steps.length - 1")
+        assert last >= 30
+        page.locator(f"{plot} .updatemenu-button").first.click()  # ▶ Play
+        seen = []
+        for _ in range(150):
+            seen.append(page.evaluate(f"() => document.querySelector('{plot}')._fullLayout.sliders[0].active"))
+            if len(seen) > 3 and seen[-1] == last:
+                break
+            page.wait_for_timeout(100)
+        assert len(set(seen)) >= 5 and seen[-1] == last and min(seen) < last // 2, seen
+        frames = page.evaluate(f"() => document.querySelector('{plot}')._transitionData._frames.length")
+        assert frames == last + 1  # the frames plotly played are the page's, one per slider step
+    finally:
+        page.close()

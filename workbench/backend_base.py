@@ -77,7 +77,7 @@ class BackendBase:
     summary.summary(model)                         list[LayerInfo] read from the real model
     weights.layer_names / get_weights / set_weights / set_frozen
     io.NATIVE_FORMAT, io.save_native(model, path), io.load_native(model, path)
-    training.py, pretrained.py                     (owned by the training / pretrained plugins)
+    training.py, pretrained.py, optimize.py        (training, pretrained models, the optimizer lesson)
 
     so this class says once, for every backend, what each protocol method is made of.
     """
@@ -211,8 +211,12 @@ class BackendBase:
         with training(model):
             return self._delegate("training", "train", self, model, data, config, on_epoch)
 
-    def optimize(self, loss_fn, start, optimizer: str, steps: int, learning_rate: float):
-        return self._delegate("training", "optimize", loss_fn, start, optimizer, steps, learning_rate)
+    def optimize(self, loss_fn, start, optimizers, steps: int, learning_rate, hyper=None, state: bool = False):
+        return self._delegate("optimize", "optimize", self, loss_fn, start, optimizers, steps, learning_rate,
+                              hyper, state)
+
+    def optimizer_defaults(self, optimizer: str) -> dict:
+        return self._delegate("optimize", "defaults", optimizer)
 
     def load_pretrained(self, name: str):
         return self._delegate("pretrained", "load_pretrained", name)

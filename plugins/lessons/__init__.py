@@ -19,6 +19,8 @@ BUILT_IN = (
      "LeNet to VGG and ResNet: diagrams, summaries and the ImageNet history table."),
     ("training", "Training", "Training", ":material/model_training:", 40,
      "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
+    ("optimizers", "Optimizers", "Training", ":material/trending_down:", 45,
+     "Ten optimizers race on loss surfaces and on a CNN: their state, their rules, Keras vs PyTorch."),
     ("explanations", "Explanations", "Explaining", ":material/visibility:", 50,
      "Feature maps, saliency, Grad-CAM, occlusion and LIME side by side."),
 )

@@ -209,18 +209,3 @@ def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
     model.eval()
     return progress.history
 
-
-def optimize(loss_fn, start, optimizer: str, steps: int, learning_rate: float) -> np.ndarray:
-    """torch.optim on f(a, b): the path of (a, b), steps + 1 points."""
-    p = torch.tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
-    opt = make_optimizer([p], optimizer, learning_rate)
-    path = [p.detach().numpy().copy()]
-    for _ in range(int(steps)):
-        opt.zero_grad()
-        loss = loss_fn(p[0], p[1])
-        loss.backward()
-        opt.step()
-        path.append(p.detach().numpy().copy())
-        if not np.all(np.isfinite(path[-1])):
-            break
-    return np.array(path)
