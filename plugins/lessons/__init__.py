@@ -18,6 +18,8 @@ BUILT_IN = (
      "LeNet to VGG and ResNet: diagrams, summaries and the ImageNet history table."),
     ("training", "Training", "Training", ":material/model_training:", 40,
      "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
+    ("well_performing", "A well-performing CNN", "Training", ":material/tune:", 45,
+     "Standardisation, dropout, batch norm against dead ReLUs, initialisation: CNNs part II, live."),
     ("explanations", "Explanations", "Explaining", ":material/visibility:", 50,
      "Feature maps, saliency, Grad-CAM, occlusion and LIME side by side."),
 )
