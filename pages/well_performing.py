@@ -172,7 +172,7 @@ def _dropout(slots):
         st.dataframe(pd.DataFrame([{"x kept": bool(r["keep_x"]), "y kept": bool(r["keep_y"]),
                                     "probability": r["probability"], "a (no rescaling)": r["a"]} for r in rows]),
                      hide_index=True)
-        out = DR.expectation(backend, w0, w1, x, y, p, int(n))
+        out = _expectation(backend.name, w0, w1, x, y, p, int(n))
         mc = out["monte_carlo"]
         m = st.columns(4)
         m[0].metric("E[a], four masks", f"{value:.4g}", help="the lecture's sum, kept units not rescaled")
@@ -180,7 +180,7 @@ def _dropout(slots):
                     help=f"{backend.name}'s own Dropout layer in training mode (± one standard error)")
         m[2].metric("inference output", f"{out['inference']:.4g}", help="the framework's layer at test time")
         m[3].metric("lecture's test-time output", f"{out['lecture_test_scaling']:.4g}", help="(1 - p)(w0 x + w1 y)")
-        sc = DR.scaling(backend, p)
+        sc = _scaling(backend.name, p)
         st.markdown(f"{backend.name}'s Dropout dropped {sc['dropped_fraction']:.1%} of the inputs and multiplied every "
                     f"kept one by **{sc['kept_scale']:.4g}** = 1 / (1 - p) = {sc['inverted_scale']:.4g}: its training-mode "
                     f"mean estimates w0 x + w1 y = {w0 * x + w1 * y:.4g}, the inference output, so nothing is scaled at "
@@ -200,6 +200,16 @@ def _dropout(slots):
     if job is not None and st.session_state.get(LIVE) != "do":
         with slots["do"]["live"].container():
             _overfitting_figure(job, live=0)
+
+
+@st.cache_data(show_spinner="Passing the inputs through the framework's Dropout ...", max_entries=64)
+def _expectation(backend_name: str, w0, w1, x, y, p, n) -> dict:
+    return DR.expectation(lookup.backend(backend_name), w0, w1, x, y, p, n)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _scaling(backend_name: str, p) -> dict:
+    return DR.scaling(lookup.backend(backend_name), p)
 
 
 def _dropout_passes(backend):
