@@ -99,6 +99,15 @@ def _follow(slots: dict) -> None:
         draw["figure"](job, live=0)
 
 
+def _live_area(slots: dict, tab: str, figure) -> None:
+    """Where a tab's run is drawn: live by _follow while it runs, by the tab once it has ended."""
+    slots[tab] = {"progress": st.container(), "live": st.empty(), "figure": figure}
+    job = _job(tab)
+    if job is not None and st.session_state.get(LIVE) != tab:
+        with slots[tab]["live"].container():
+            figure(job, live=0)
+
+
 def _histories(job: Experiment) -> list[dict]:
     return [{"label": label, "history": r.history} for label, r in job.results.items()]
 
@@ -128,11 +137,7 @@ def _standardisation(slots):
     modes = st.multiselect("Feeds", list(ST.MODES), list(ST.MODES), key="wp_std_modes", format_func=ST.MODES.get)
     _start_button("std", "Train cnn1 with each feed", lambda: setups.standardisation("mnist-5k", "cnn1", modes, limit),
                   backend, config)
-    slots["std"] = {"progress": st.container(), "live": st.empty(), "figure": _standardisation_figure}
-    job = _job("std")
-    if job is not None and st.session_state.get(LIVE) != "std":
-        with slots["std"]["live"].container():
-            _standardisation_figure(job, live=0)
+    _live_area(slots, "std", _standardisation_figure)
 
 
 def _standardisation_figure(job, live: int):
@@ -195,11 +200,7 @@ def _dropout(slots):
     rate = st.slider("Dropout rate", 0.1, 0.8, 0.5, 0.05, key="wp_do_rate")
     _start_button("do", "Train without and with dropout", lambda: setups.overfitting("mnist-5k", "cnn1", rate, limit),
                   backend, config)
-    slots["do"] = {"progress": st.container(), "live": st.empty(), "figure": _overfitting_figure}
-    job = _job("do")
-    if job is not None and st.session_state.get(LIVE) != "do":
-        with slots["do"]["live"].container():
-            _overfitting_figure(job, live=0)
+    _live_area(slots, "do", _overfitting_figure)
 
 
 @st.cache_data(show_spinner="Passing the inputs through the framework's Dropout ...", max_entries=64)
@@ -283,11 +284,7 @@ def _batchnorm(slots):
     _start_button("bn", "Train without and with BN",
                   lambda: setups.dead_relu("mnist-5k", arch, False, init, limit) + setups.dead_relu("mnist-5k", arch, True, init, limit),
                   backend, config)
-    slots["bn"] = {"progress": st.container(), "live": st.empty(), "figure": _dead_figure}
-    job = _job("bn")
-    if job is not None and st.session_state.get(LIVE) != "bn":
-        with slots["bn"]["live"].container():
-            _dead_figure(job, live=0)
+    _live_area(slots, "bn", _dead_figure)
 
 
 @st.cache_data(show_spinner="Running BatchNormalization in each backend ...", max_entries=2)
@@ -361,11 +358,7 @@ def _initialisation(slots):
     config, limit = _settings("in", epochs=5, limit=1000)
     _start_button("in", "Train from each initialisation", lambda: setups.initialisation("mnist-5k", "cnn1", tuple(I.INITS), limit),
                   backend, config)
-    slots["in"] = {"progress": st.container(), "live": st.empty(), "figure": _curves_only("in", "cnn1 from each initialisation")}
-    job = _job("in")
-    if job is not None and st.session_state.get(LIVE) != "in":
-        with slots["in"]["live"].container():
-            slots["in"]["figure"](job, live=0)
+    _live_area(slots, "in", _curves_only("in", "cnn1 from each initialisation"))
 
 
 @st.cache_data(show_spinner="Measuring each initialisation at step 0 ...", max_entries=4)
@@ -400,12 +393,7 @@ def _cnn(slots):
     backend = _backend("wp_cnn_backend")
     config, limit = _settings("cnn", epochs=5)
     _start_button("cnn", "Train cnn1 and cnn2", lambda: setups.cnn1_vs_cnn2("mnist-5k", limit), backend, config)
-    slots["cnn"] = {"progress": st.container(), "live": st.empty(),
-                    "figure": _curves_only("cnn", "cnn1 vs cnn2 on mnist-5k, per-pixel standardised")}
-    job = _job("cnn")
-    if job is not None and st.session_state.get(LIVE) != "cnn":
-        with slots["cnn"]["live"].container():
-            slots["cnn"]["figure"](job, live=0)
+    _live_area(slots, "cnn", _curves_only("cnn", "cnn1 vs cnn2 on mnist-5k, per-pixel standardised"))
 
 
 @st.cache_data(show_spinner="Building cnn1 and cnn2 in each backend ...")

@@ -15,7 +15,7 @@ import numpy as np
 from workbench.backend import TrainConfig
 from workbench.regularise import init as I
 from workbench.spec import Architecture
-from workbench.training import TrainData, check_config
+from workbench.training import BackgroundRun, TrainData, check_config
 
 
 @dataclass
@@ -77,33 +77,18 @@ def train_runs(backend, runs: list[Run], config: TrainConfig, stop: threading.Ev
     return results
 
 
-class Experiment:
-    """train_runs in a background thread: `results` grows live, `stop()` ends it after the
-    current batch, `error` holds what made it fail."""
+class Experiment(BackgroundRun):
+    """train_runs in a background thread, with BackgroundRun's start / stop / running / wait:
+    `results` grows live, `stop()` ends it after the current batch, `error` holds what made it fail."""
 
-    def __init__(self, backend, runs: list[Run], config: TrainConfig):
+    def __init__(self, backend, runs: list[Run], config: TrainConfig):  # noqa: D107 - not BackgroundRun's one model
         self.stop_event = threading.Event()
         self.results: dict[str, Result] = {}
         self.labels = [r.label for r in runs]
         self.epochs = int(config.epochs)
-        self.error: Exception | None = None
+        self.history, self.pred, self.error = [], None, None
         self._thread = threading.Thread(target=self._work, args=(backend, runs, config), daemon=True,
                                         name="workbench-regularise")
-
-    def start(self) -> "Experiment":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self.running
 
     def progress(self) -> float:
         done = sum(len(r.history) for r in self.results.values())
