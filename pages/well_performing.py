@@ -26,6 +26,7 @@ from workbench.training import OPTIMIZERS, check_config
 
 JOBS, LIVE = "wp_jobs", "wp_live"  # finished or running Experiment per tab; the tab whose run is live
 LECTURE = "the lecture slides \"CNNs part II\" (Deep Learning, week 5)"
+THE_LECTURE = "T" + LECTURE[1:]  # at the start of a sentence
 
 
 @st.cache_resource(show_spinner="Loading the digits ...", max_entries=8)
@@ -53,8 +54,9 @@ def _settings(tab: str, epochs: int, lr: float = 1e-3, limit: int = 4000, optimi
 # -- background runs ------------------------------------------------------------------------
 def _start_button(tab: str, label: str, make_runs, backend, config) -> None:
     live = st.session_state.get(LIVE)
-    if st.button(label, type="primary", key=f"wp_{tab}_go", disabled=live is not None,
-                 help="runs in the background; one run at a time" if live is None else "another run is going on"):
+    busy = live is not None and _job(live) is not None and _job(live).running
+    if st.button(label, type="primary", key=f"wp_{tab}_go", disabled=busy,
+                 help="another run is going on" if busy else "runs in the background; one run at a time"):
         with ui.guard("start the runs"):
             job = Experiment(backend, make_runs(), config)
             st.session_state.setdefault(JOBS, {})[tab] = job
@@ -127,11 +129,19 @@ def _standardisation(slots):
     arch, data = _splits("mnist-5k", "cnn1", None)
     x_train = data["train"][0]
     s = ST.fit("per_pixel", x_train)
-    c = st.columns(3)
-    c[0].image(_scaled(s.mean[..., 0]), caption="mean image (training split)", width=180)
-    c[1].image(_scaled(s.std[..., 0]), caption="std image: 0 at the border, where every digit is black", width=180)
+    c = st.columns([1, 1, 3])
+    c[0].image(_scaled(s.mean[..., 0]), caption="mean image (training split)", width="stretch")
+    c[1].image(_scaled(s.std[..., 0]), caption="std image: 0 at the border, where every digit is black", width="stretch")
     c[2].dataframe(pd.DataFrame([{"feed": ST.MODES[m], **ST.summary(m, x_train)} for m in ST.MODES]).round(3),
                    hide_index=True)
+    st.caption("For grey digits (one channel) global and per-channel standardisation are the same numbers.")
+    st.info("Measured on this workbench (Adam, learning rate 0.001, batch 32, 5 epochs, seed 0; "
+            "`workbench regularise standardisation --arch cnn1 --dataset mnist-5k --epochs 5 --backend B`): best "
+            "validation accuracy raw 92.2% / 89.4%, [0, 1] 95.6% / 95.8%, per pixel 95.4% / 96.2% (TensorFlow / "
+            "PyTorch). The lecture's claim is **refuted for [0, 1] rescaling**: cnn1 trains properly without "
+            "standardising; only the raw 0-255 pixels train worse. With plain SGD (learning rate 0.01, PyTorch) raw pixels "
+            "diverge in the first epoch (9.4%), [0, 1] reaches 90.2% and per pixel 92.2%. Press Train to check it on your own settings; "
+            "the verdict below follows your run.", icon=":material/science:")
     backend = _backend("wp_std_backend")
     config, limit = _settings("std", epochs=5)
     modes = st.multiselect("Feeds", list(ST.MODES), list(ST.MODES), key="wp_std_modes", format_func=ST.MODES.get)
@@ -181,7 +191,7 @@ def _dropout(slots):
         mc = out["monte_carlo"]
         m = st.columns(4)
         m[0].metric("E[a], four masks", f"{value:.4g}", help="the lecture's sum, kept units not rescaled")
-        m[1].metric(f"Monte Carlo, {int(n):,} passes", f"{mc['mean']:.4g} ± {mc['se']:.2g}",
+        m[1].metric(f"Monte Carlo, {int(n):,} passes, ± {mc['se']:.2g}", f"{mc['mean']:.4g}",
                     help=f"{backend.name}'s own Dropout layer in training mode (± one standard error)")
         m[2].metric("inference output", f"{out['inference']:.4g}", help="the framework's layer at test time")
         m[3].metric("lecture's test-time output", f"{out['lecture_test_scaling']:.4g}", help="(1 - p)(w0 x + w1 y)")
@@ -231,8 +241,8 @@ def _dropout_passes(backend):
                           margin=dict(l=10, r=10, t=50, b=10))
         ui.show(fig, key="wp_do_passes")
         st.caption(f"Every training-mode pass draws its own masks: a different sub-network, a different output. "
-                   f"Inference uses the whole network once: its output ({np.round(test.max(), 3)} for the top class) "
-                   f"is close to, but not exactly, the mean of the passes ({np.round(train.mean(0).max(), 3)}), "
+                   f"Inference uses the whole network once: its output ({test.max():.3f} for the top class) "
+                   f"is close to, but not exactly, the mean of the passes ({train.mean(0)[test.argmax()]:.3f}), "
                    "because the softmax is not linear: the ensemble average is approximated.")
 
 
@@ -253,7 +263,7 @@ def _overfitting_figure(job, live: int):
 
 # -- 3. batch normalisation and dead ReLUs --------------------------------------------------
 def _batchnorm(slots):
-    st.markdown(f"{LECTURE}: if for **all** data the input to a ReLU is negative, no gradient passes it: a dead ReLU, "
+    st.markdown(f"{THE_LECTURE}: if for **all** data the input to a ReLU is negative, no gradient passes it: a dead ReLU, "
                 "and the layers before it stop learning. Batch normalisation standardises a layer's input with the "
                 "batch's mean and std (step 1), then scales by α and shifts by β (step 2).")
     backends = ui.registry().backends()
@@ -338,18 +348,17 @@ def _dead_figure(job, live: int):
 
 # -- 4. initialisation ----------------------------------------------------------------------
 def _initialisation(slots):
-    st.markdown(f"{LECTURE}: \"small, random numbers are preferred\". The same cnn1, the same seeded draw, only the "
+    st.markdown(f"{THE_LECTURE}: \"small, random numbers are preferred\". The same cnn1, the same seeded draw, only the "
                 "scale differs: x0.1 of Glorot's, Glorot's (Keras' default), He's (for ReLU) and x10.")
     backend = _backend("wp_in_backend")
     with ui.guard("measure the initial scales"):
         table = pd.DataFrame(_step0(backend.name))
         fig = make_subplots(rows=1, cols=2, subplot_titles=("activation std per layer", "gradient RMS per layer"))
-        for name in I.INITS:
+        for name, color in zip(I.INITS, ("#1f77b4", "#2ca02c", "#9467bd", "#e4572e")):
             part = table[table["init"] == name]
-            fig.add_trace(go.Scatter(x=part["layer"], y=part["activation_std"], mode="lines+markers", name=name,
-                                     legendgroup=name), row=1, col=1)
-            fig.add_trace(go.Scatter(x=part["layer"], y=part["gradient_rms"], mode="lines+markers", name=name,
-                                     legendgroup=name, showlegend=False), row=1, col=2)
+            for col, key in ((1, "activation_std"), (2, "gradient_rms")):
+                fig.add_trace(go.Scatter(x=part["layer"], y=part[key], mode="lines+markers", name=name, legendgroup=name,
+                                         line=dict(color=color), showlegend=col == 1), row=1, col=col)
         fig.update_yaxes(type="log")
         fig.update_layout(height=360, margin=dict(l=10, r=10, t=50, b=10), title="at step 0, 64 training images")
         ui.show(fig, key="wp_in_step0")
@@ -384,7 +393,7 @@ def _curves_only(tab: str, title: str):
 
 # -- 5. cnn1 vs cnn2 ------------------------------------------------------------------------
 def _cnn(slots):
-    st.markdown(f"{LECTURE}: cnn2 \"has less parameters (~36k) than cnn1 (~251k weights) since the parameter-consuming "
+    st.markdown(f"{THE_LECTURE}: cnn2 \"has less parameters (~36k) than cnn1 (~251k weights) since the parameter-consuming "
                 "fc layer in the end is smaller\", yet builds more complex hierarchical features.")
     with ui.guard("count the parameters"):
         st.dataframe(pd.DataFrame(_counts()), hide_index=True)
