@@ -288,7 +288,8 @@ def _batchnorm(slots):
     init = c[1].selectbox("Initial weights", list(I.INITS), list(I.INITS).index("default"), key="wp_bn_init",
                           format_func=lambda k: f"{k}: {I.INITS[k]}")
     st.caption("The preset is a large learning rate (Adam, 0.05): one epoch kills the ReLUs of the network without BN. "
-               "The same network with a BatchNormalization before every ReLU keeps them alive. Dead units are counted "
+               "The same network with a BatchNormalization before every ReLU keeps most of them alive (a learned shift β "
+               "can still switch a filter off). Dead units are counted "
                f"on {setups.PROBE_IMAGES} fixed training images in training mode (what a training step sees).")
     config, limit = _settings("bn", epochs=3, lr=0.05, limit=1000)
     _start_button("bn", "Train without and with BN",

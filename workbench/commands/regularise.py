@@ -52,7 +52,7 @@ def add_parser(sub):
     i.add_argument("--inits", default=",".join(I.INITS), help="comma-separated, from: " + ", ".join(I.INITS))
     i.set_defaults(func=run_init)
 
-    c = _training(_common(what.add_parser("cnn", help="cnn1 vs cnn2: parameter counts, and trained side by side")), epochs=0)
+    c = _training(_common(what.add_parser("cnn", help="cnn1 vs cnn2: parameter counts, and trained side by side")), arch=None, epochs=0)
     c.set_defaults(func=run_cnn)
 
 
@@ -62,8 +62,9 @@ def _common(p):
     return p
 
 
-def _training(p, arch: str = "cnn1", epochs: int = 5):
-    p.add_argument("--arch", default=arch, help="a registered spec architecture or a .json/.yaml file")
+def _training(p, arch: str | None = "cnn1", epochs: int = 5):
+    if arch:  # cnn compares cnn1 with cnn2, nothing else
+        p.add_argument("--arch", default=arch, help="a registered spec architecture or a .json/.yaml file")
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--epochs", type=int, default=epochs, help="0: no training" if not epochs else None)
     p.add_argument("--batch-size", type=int, default=32)
