@@ -217,3 +217,33 @@ def test_the_optimizer_race_plays_in_the_browser(server, browser):
         assert frames == last + 1  # the frames plotly played are the page's, one per slider step
     finally:
         page.close()
+
+
+def test_the_well_performing_lesson_dropout_and_dead_relus(server, browser):
+    # The lesson's tabs in the real browser: dropout's expectation three ways, then a short run of
+    # the dead-ReLU experiment (without and with BN) drawn as curves, no error anywhere.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/well_performing", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.get_by_role("tab", name="Dropout").click()
+        page.get_by_text("E[a], four masks").wait_for(timeout=60_000)
+        metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
+        assert any("E[a], four masks" in m and "-0.05" in m for m in metrics)
+        assert any("inference output" in m and "-0.1" in m for m in metrics)
+        page.get_by_role("tab", name="Batch norm & dead ReLUs").click()
+        limit = page.locator(".st-key-wp_bn_limit input")
+        limit.fill("200")
+        limit.press("Enter")
+        epochs = page.locator(".st-key-wp_bn_epochs input")
+        epochs.fill("1")
+        epochs.press("Enter")
+        wait_until_done(page)
+        page.get_by_role("button", name="Train without and with BN").first.click()
+        page.get_by_text("Histograms at epoch").wait_for(timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        assert page.get_by_text("fraction of dead ReLU units per layer").count() >= 1
+    finally:
+        page.close()

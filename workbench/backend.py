@@ -97,12 +97,19 @@ class Backend(Protocol):
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Class probabilities for NHWC images."""
 
-    def activations(self, model, x: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
-        """The named layers' outputs (NHWC for images)."""
+    def activations(self, model, x: np.ndarray, layers: Sequence[str], batch_size: int = 64,
+                    training: bool = False) -> dict[str, np.ndarray]:
+        """The named layers' outputs (NHWC for images). training=True runs the layers as in a
+        training step (Dropout drops and rescales, BatchNormalization uses the batch's statistics)
+        without changing the model: moving statistics are left as they were."""
 
     def gradients(self, model, x: np.ndarray, target: Target, layer: str | None = None,
                   relu: Relu = "plain") -> tuple[np.ndarray, np.ndarray]:
         """(activations of `layer` or the input, d target / d those activations), summed over images."""
+
+    def layer_config(self, model, layer: str) -> dict[str, Any]:
+        """The framework's own layer behind a spec name: {"class", "settings", "defaults"}, where
+        settings are its scalar attributes as built and defaults its class's constructor defaults."""
 
     def get_weights(self, model) -> dict[str, list[np.ndarray]]:
         """Per layer name, its weights in Keras layout and order (kernel HWIO, bias, ...)."""

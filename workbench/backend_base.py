@@ -71,10 +71,10 @@ class BackendBase:
     """A backend plugin is a package with these modules, imported on first use:
 
     builder.build(arch, seed)                      the framework model (spec or native)
-    inference.device() / forward(model, x, names, batch_size, logits)
+    inference.device() / forward(model, x, names, batch_size, logits, training)
                                                    logits and named layers' outputs, batched
     gradients.gradients(model, x, target, layer, relu)
-    summary.summary(model)                         list[LayerInfo] read from the real model
+    summary.summary(model) / layer_config(model, name)  list[LayerInfo] / one layer's settings
     weights.layer_names / get_weights / set_weights / set_frozen
     io.NATIVE_FORMAT, io.save_native(model, path), io.load_native(model, path)
     training.py, pretrained.py, optimize.py        (training, pretrained models, the optimizer lesson)
@@ -117,10 +117,17 @@ class BackendBase:
         return graph.probabilities(self.logits(model, x, batch_size))
 
     @locked
-    def activations(self, model, x: np.ndarray, layers, batch_size: int = 64) -> dict[str, np.ndarray]:
+    def activations(self, model, x: np.ndarray, layers, batch_size: int = 64,
+                    training: bool = False) -> dict[str, np.ndarray]:
         names = graph.check_layers(layers, self.layer_names(model))
         x = graph.check_images(arch_of(model), x)
-        return self._module("inference").forward(model, x, names, batch_size, logits=False)[1]
+        return self._module("inference").forward(model, x, names, batch_size, logits=False, training=training)[1]
+
+    @locked
+    def layer_config(self, model, layer: str) -> dict:
+        """The framework layer behind a spec name: its class, scalar settings and class defaults."""
+        name = graph.check_layers([layer], self.layer_names(model))[0]
+        return self._module("summary").layer_config(model, name)
 
     @locked
     def gradients(self, model, x: np.ndarray, target, layer: str | None = None, relu: str = "plain"):

@@ -21,6 +21,8 @@ BUILT_IN = (
      "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
     ("optimizers", "Optimizers", "Training", ":material/trending_down:", 45,
      "Ten optimizers race on loss surfaces and on a CNN: their state, their rules, Keras vs PyTorch."),
+    ("well_performing", "A well-performing CNN", "Training", ":material/tune:", 47,
+     "Standardisation, dropout, batch norm against dead ReLUs, initialisation: CNNs part II, live."),
     ("explanations", "Explanations", "Explaining", ":material/visibility:", 50,
      "Feature maps, saliency, Grad-CAM, occlusion and LIME side by side."),
 )

@@ -105,20 +105,35 @@ def to_numpy(t) -> np.ndarray:
     return np.asarray(t, dtype=np.float32)
 
 
-def forward(model, x: np.ndarray, names: Sequence[str], batch_size: int = 64, logits: bool = True):
-    """(logits or outputs, {name: array}) for all images, batch by batch."""
+@contextmanager
+def moving_statistics_kept(model):
+    """A training-mode call of BatchNormalization updates its moving averages; put them back."""
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [(v, v.numpy()) for layer in norms for v in (layer.moving_mean, layer.moving_variance)]
+    try:
+        yield
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
+
+
+def forward(model, x: np.ndarray, names: Sequence[str], batch_size: int = 64, logits: bool = True,
+            training: bool = False):
+    """(logits or outputs, {name: array}) for all images, batch by batch; training=True calls the
+    layers in training mode (Dropout drops, BatchNormalization uses each batch's statistics)."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4:
         raise ValueError(f"expected images as an (N, H, W, C) array, got shape {x.shape}")
     # Only the logits pass is compiled: it is the one called over and over (LIME, occlusion);
     # each set of layers asked for once would cost a trace longer than its eager run.
-    if logits and not names:
+    if logits and not names and not training:
         run = compiled_logits(model)
     else:
-        run = lambda x, model_=probe(model, list(dict.fromkeys(names))): model_(x, training=False)  # noqa: E731
+        run = lambda x, model_=probe(model, list(dict.fromkeys(names))): model_(x, training=training)  # noqa: E731
     outs, acts = [], {name: [] for name in names}
     batch_size = max(1, int(batch_size))
-    with tf.device(device()), logits_mode(model) if logits else swapped({}):
+    kept = moving_statistics_kept(model) if training else swapped({})
+    with tf.device(device()), logits_mode(model) if logits else swapped({}), kept:
         for start in range(0, len(x), batch_size):
             result = run(tf.constant(x[start: start + batch_size]))
             result = result if isinstance(result, (list, tuple)) else [result]

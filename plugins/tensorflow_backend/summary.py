@@ -26,3 +26,15 @@ def summary(model) -> list[LayerInfo]:
             layer.count_params() if layer.built else trainable + non_trainable, trainable, non_trainable,
         ))
     return rows
+
+
+def layer_config(model, name: str) -> dict:
+    """The Keras layer's class, its scalar settings (get_config) and its constructor's defaults."""
+    import inspect
+
+    layer = model.get_layer(name)
+    scalar = (bool, int, float, str)
+    settings = {k: v for k, v in layer.get_config().items() if isinstance(v, scalar) and k != "name"}
+    signature = inspect.signature(type(layer).__init__).parameters.values()
+    defaults = {p.name: p.default for p in signature if isinstance(p.default, scalar)}
+    return {"class": f"keras.layers.{type(layer).__name__}", "settings": settings, "defaults": defaults}

@@ -90,12 +90,33 @@ def logits_mode(model):
         module.skip_activation = False
 
 
-def forward(model, x: np.ndarray, names: Sequence[str], batch_size: int = 64, logits: bool = True):
-    """(logits or outputs, {name: NHWC array}) for all images, batch by batch, without autograd."""
+@contextmanager
+def moving_statistics_kept(model):
+    """Training mode for one call: BatchNorm's running statistics (which a training-mode call
+    updates) are put back after, and the model is left in eval mode."""
+    saved = [(b, b.clone()) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+             for b in m.buffers()]
+    model.train()
+    try:
+        yield
+    finally:
+        model.eval()
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def forward(model, x: np.ndarray, names: Sequence[str], batch_size: int = 64, logits: bool = True,
+            training: bool = False):
+    """(logits or outputs, {name: NHWC array}) for all images, batch by batch, without autograd;
+    training=True runs the modules in training mode (Dropout drops, BatchNorm uses batch statistics)."""
     model.eval()
     device = model_device(model)
     outs, acts = [], {name: [] for name in names}
-    with torch.inference_mode(), logits_mode(model) if logits else _nothing(), capture(model, names) as captured:
+    # no_grad rather than inference_mode in training mode: BatchNorm writes its buffers in place
+    grad_off = torch.no_grad() if training else torch.inference_mode()
+    mode = moving_statistics_kept(model) if training else _nothing()
+    with grad_off, mode, logits_mode(model) if logits else _nothing(), capture(model, names) as captured:
         for start in range(0, len(x), max(1, int(batch_size))):
             out = model(to_tensor(x[start: start + batch_size], device))
             outs.append(out.float().cpu().numpy())

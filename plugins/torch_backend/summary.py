@@ -50,3 +50,19 @@ def summary(model) -> list[LayerInfo]:
                       trainable + non_trainable, trainable, non_trainable)
         )
     return rows
+
+
+def layer_config(model, name: str) -> dict:
+    """The torch.nn module doing a spec layer's work (the workbench's wrapper holds one), its
+    scalar attributes as built and its constructor's defaults."""
+    import inspect
+
+    module = model.workbench_layers[name]
+    inner = [m for m in module.modules() if type(m).__module__.startswith("torch.nn.modules")]
+    module = inner[0] if inner else module
+    scalar = (bool, int, float, str)
+    signature = [p for p in inspect.signature(type(module).__init__).parameters.values() if p.name != "self"]
+    defaults = {p.name: p.default for p in signature if isinstance(p.default, scalar)}
+    settings = {p.name: getattr(module, p.name) for p in signature
+                if isinstance(getattr(module, p.name, None), scalar)}
+    return {"class": f"torch.nn.{type(module).__name__}", "settings": settings, "defaults": defaults}

@@ -1,0 +1,94 @@
+"""The well-performing CNN lesson in Streamlit's AppTest: every tab renders offline with the
+frameworks' numbers, and a short background run of each tab's experiment completes."""
+
+import json
+
+import pytest
+
+from conftest import no_errors
+
+
+@pytest.fixture
+def at(lesson_app):
+    return lesson_app("well_performing")
+
+
+def charts(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def test_every_tab_renders(at):
+    assert no_errors(at) == []
+    assert at.title[0].value == "A well-performing CNN"
+    assert [t.label for t in at.tabs] == ["Standardisation", "Dropout", "Batch norm & dead ReLUs", "Initialisation",
+                                          "cnn1 vs cnn2"]
+    # dropout: the lecture's 1/2 (w0 x + w1 y) with w0 0.3, w1 -0.7, x 2, y 1
+    assert metric(at, "E[a], four masks") == "-0.05"
+    assert metric(at, "inference output") == "-0.1"
+    assert metric(at, "lecture's test-time output") == "-0.05"
+    assert any("multiplied every kept one by **2**" in m.value for m in at.markdown)
+    # batch norm: hand vs framework, both backends, both modes
+    bn = next(d.value for d in at.dataframe if "max |framework - hand|" in d.value.columns)
+    assert len(bn) == 4 and (bn["max |framework - hand|"] < 1e-4).all()
+    # cnn1 vs cnn2: the lecture's ~251k and ~36k, equal in the calculator and both backends
+    counts = next(d.value for d in at.dataframe if "calculator" in d.value.columns)
+    assert counts.set_index("architecture")["calculator"].to_dict() == {"cnn1": 251650, "cnn2": 36314}
+    assert (counts["tensorflow"] == counts["calculator"]).all() and (counts["pytorch"] == counts["calculator"]).all()
+    # initialisation: the step-0 chart has a trace per init in each panel
+    step0 = next(c for c in charts(at) if "step 0" in c["layout"]["title"]["text"])
+    assert len(step0["data"]) == 8
+
+
+def test_dropout_inputs_change_the_numbers(at):
+    at.number_input(key="wp_do_p").set_value(0.2).run()
+    assert no_errors(at) == []
+    assert metric(at, "E[a], four masks") == "-0.08"
+    assert metric(at, "lecture's test-time output") == "-0.08"
+    assert any("kept one by **1.25**" in m.value for m in at.markdown)
+
+
+def test_standardisation_run(at):
+    at.number_input(key="wp_std_epochs").set_value(1).run()
+    at.number_input(key="wp_std_limit").set_value(100).run()
+    at.multiselect(key="wp_std_modes").set_value(["rescaled", "per_pixel"]).run()
+    at.button(key="wp_std_go").click().run()
+    at.run()  # the run ended: the tab draws it
+    assert no_errors(at) == []
+    names = {t["name"] for c in charts(at) for t in c["data"] if "name" in t}
+    assert {"rescaled train", "rescaled val", "per_pixel train", "per_pixel val"} <= names
+    table = next(d.value for d in at.dataframe if "best val accuracy" in d.value.columns)
+    assert len(table) == 2
+    assert any(a.value.startswith(("Reproduced", "Refuted", "Partly")) for a in list(at.success) + list(at.warning) + list(at.info))
+
+
+def test_dead_relu_run_with_and_without_bn(at):
+    at.selectbox(key="wp_bn_backend").set_value("pytorch").run()
+    at.number_input(key="wp_bn_epochs").set_value(1).run()
+    at.number_input(key="wp_bn_limit").set_value(300).run()
+    at.button(key="wp_bn_go").click().run()
+    at.run()
+    assert no_errors(at) == []
+    dead = next(c for c in charts(at) if "dead ReLU" in c["layout"]["title"]["text"])
+    names = {t["name"] for t in dead["data"]}
+    assert names == {"no BN, init default: activation_1", "no BN, init default: activation_2",
+                     "BN, init default: activation_1", "BN, init default: activation_2"}
+    assert all(len(t["x"]) == 2 for t in dead["data"])  # epoch 0 and 1
+    hists = [c for c in charts(at) if "the ReLUs' input" in c["layout"]["title"]["text"]]
+    assert len(hists) == 2
+
+
+@pytest.mark.parametrize("tab", ["do", "in", "cnn"])
+def test_other_runs_complete(at, tab):
+    at.number_input(key=f"wp_{tab}_epochs").set_value(1).run()
+    at.number_input(key=f"wp_{tab}_limit").set_value(100).run()
+    at.button(key=f"wp_{tab}_go").click().run()
+    at.run()
+    assert no_errors(at) == []
+    curves = [c for c in charts(at) if any(t.get("name", "").endswith(" val") for t in c["data"])]
+    assert curves
+    expected = {"do": 2, "in": 4, "cnn": 2}[tab]
+    assert len({t["name"] for c in curves for t in c["data"] if t.get("name", "").endswith(" val")}) == expected
