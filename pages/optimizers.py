@@ -143,7 +143,7 @@ def _compare_tab(surf, chosen, steps, mode, rates, start):
         same = [R.race(lookup.backend(b), surf, [name], steps, rates[name], start, "matched")[name].points
                 for b in backends]
         later = S.separation(*same, tol * surf.scale())
-        st.markdown(f"With the same settings given to both (matched), they "
+        st.markdown("With the same settings given to both (matched), they "
                     + (f"separate at step **{later}** instead: " if later is not None else
                        f"stay together for all {steps} steps: ")
                     + ("the rest is the update rule itself." if later is not None else "the defaults were the whole "

@@ -57,7 +57,7 @@ def layer_config(model, name: str) -> dict:
     scalar attributes as built and its constructor's defaults."""
     import inspect
 
-    module = model.workbench_layers[name]
+    module = layers_of(model)[name]
     inner = [m for m in module.modules() if type(m).__module__.startswith("torch.nn.modules")]
     module = inner[0] if inner else module
     scalar = (bool, int, float, str)
