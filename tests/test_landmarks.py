@@ -375,3 +375,25 @@ def test_torchvision_weights_give_torchvision_outputs(name):
             value = value / value.sum(1, keepdims=True)
         want[outputs.get(stage, stage)] = value
     _into_backends(name, lambda ours: weights, x, want)
+
+
+# -- registered for training -------------------------------------------------------------
+def test_the_training_page_offers_every_landmark(lesson_app):
+    at = lesson_app("training")
+    assert set(LANDMARKS) <= set(at.selectbox(key="tr_arch").options)
+
+
+@pytest.mark.slow  # about two minutes an epoch at 224x224 on two CPU cores
+@pytest.mark.parametrize("backend_name", ["tensorflow", "pytorch"])
+def test_a_landmark_fine_tunes_from_its_keras_named_layer(capsys, backend_name):
+    """`workbench train --from-layer conv_pw_13` freezes MobileNet before keras.applications' layer of that name."""
+    import json
+
+    from workbench.cli import main
+
+    code = main(["train", "--dataset", "shapes", "--arch", "mobilenet", "--backend", backend_name, "--epochs", "1",
+                 "--batch-size", "32", "--from-layer", "conv_pw_13", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0, result
+    assert len(result["history"]) == 1 and np.isfinite(result["history"][0]["loss"])
+    assert np.array(result["test"]["confusion_matrix"]).shape == (3, 3)
