@@ -130,12 +130,9 @@ CNN_RATES = {"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "
              "adam": 1e-3, "adamax": 2e-3, "nadam": 2e-3, "amsgrad": 1e-3}
 
 
-def completed(hyper: dict[str, dict]) -> dict[str, dict]:
+def completed(asked: dict[str, dict]) -> dict[str, dict]:
     """Settings for all ten optimizers, the asked ones as asked and the others in the same mode
     (matched when every asked one is matched): a backend that compiles the race once can then
     serve any subset of optimizers from the same compiled loop."""
-    mode = "matched" if hyper and all(h == MATCHED[optimizer_name(n)] for n, h in hyper.items()) else "defaults"
-    return {n: dict(hyper[n]) if n in hyper else hyper_of(n, mode) for n in OPTIMIZERS}
-
-
-hyper_of = hyper  # the module-level name `hyper` is shadowed by arguments of the same name above
+    mode = "matched" if asked and all(h == MATCHED[optimizer_name(n)] for n, h in asked.items()) else "defaults"
+    return {n: dict(asked[n]) if n in asked else hyper(n, mode) for n in OPTIMIZERS}
