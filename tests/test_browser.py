@@ -127,7 +127,7 @@ def test_the_320_example_in_the_browser(server, browser):
     try:
         page.goto(f"{server}/convolution", timeout=PAGE_TIMEOUT_MS)
         wait_until_done(page)
-        page.get_by_role("tab", name="Seed 001 by hand").click()
+        page.get_by_role("tab", name="The slides' examples by hand").click()
         wait_until_done(page)
         code = page.locator('[data-testid="stCode"]').all_inner_texts()
         assert any("+0*-1+105*5+102*-1 +0*0+103*-1+99*0 = 320" in c for c in code), code
@@ -189,6 +189,32 @@ def test_all_ten_methods_side_by_side_in_the_browser(server, browser, tmp_path_f
         drawn = page.locator('[data-testid="stImage"] img')
         assert drawn.count() >= 2 + 10 * 2  # the photos, then a picture per method and photo
         assert all(drawn.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(drawn.count()))
+    finally:
+        page.close()
+
+
+def test_the_optimizer_race_plays_in_the_browser(server, browser):
+    # The optimizer lesson's animation: Play steps the slider through the frames (every path grows
+    # from the start) until the last step, in the browser's own plotly.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/optimizers", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        plot = ".st-key-opt_race_fig .js-plotly-plot"
+        page.wait_for_selector(plot, timeout=60_000)
+        last = page.evaluate(f"() => document.querySelector('{plot}')._fullLayout.sliders[0].steps.length - 1")
+        assert last >= 30
+        page.locator(f"{plot} .updatemenu-button").first.click()  # ▶ Play
+        seen = []
+        for _ in range(150):
+            seen.append(page.evaluate(f"() => document.querySelector('{plot}')._fullLayout.sliders[0].active"))
+            if len(seen) > 3 and seen[-1] == last:
+                break
+            page.wait_for_timeout(100)
+        assert len(set(seen)) >= 5 and seen[-1] == last and min(seen) < last // 2, seen
+        frames = page.evaluate(f"() => document.querySelector('{plot}')._transitionData._frames.length")
+        assert frames == last + 1  # the frames plotly played are the page's, one per slider step
     finally:
         page.close()
 

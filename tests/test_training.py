@@ -1,5 +1,5 @@
 """Training in both backends: learning happens, divergence is caught and explained, a run can be
-stopped, early stopping and freezing work, and the optimizers agree across frameworks."""
+stopped, early stopping and freezing work (the optimizers themselves: tests/test_optimize_*.py)."""
 
 import threading
 
@@ -9,7 +9,7 @@ import pytest
 from workbench import lookup
 from workbench.backend import TrainConfig
 from workbench.spec import parse_architecture
-from workbench.training import OPTIMIZERS, Progress, TrainData, check_config, prepare
+from workbench.training import Progress, TrainData, check_config, prepare
 
 BACKENDS = ["pytorch", "tensorflow"]
 
@@ -116,31 +116,6 @@ def test_binary_sigmoid_head(name):
     assert history[-1]["loss"] < history[0]["loss"]
     p = backend.predict(model, splits["val"][0])[:, 0]
     assert ((p > 0.5) == splits["val"][1]).mean() == pytest.approx(history[-1]["val_accuracy"], abs=1e-6)
-
-
-def test_every_optimizer_agrees_across_frameworks():
-    torch_b, keras_b = lookup.backend("pytorch"), lookup.backend("tensorflow")
-    f = lambda a, b: (a - 1) ** 2 + 10 * (b + 0.5) ** 2  # noqa: E731
-    for name in OPTIMIZERS:
-        if name in ("rmsprop", "adagrad", "adadelta", "nadam"):  # defaults differ (eps, rho, init): compare shape
-            p_t = torch_b.optimize(f, [0.0, 0.0], name, 30, 0.05)
-            p_k = keras_b.optimize(f, [0.0, 0.0], name, 30, 0.05)
-            assert p_t.shape == p_k.shape == (31, 2)
-            assert f(*p_t[-1]) < f(0, 0) and f(*p_k[-1]) < f(0, 0)
-            continue
-        np.testing.assert_allclose(torch_b.optimize(f, [0.0, 0.0], name, 30, 0.05),
-                                   keras_b.optimize(f, [0.0, 0.0], name, 30, 0.05), rtol=1e-4, atol=1e-5)
-
-
-def test_sgd_path_is_gradient_descent():
-    f = lambda a, b: a ** 2 + 10 * b ** 2  # noqa: E731
-    w = np.array([1.0, 1.0])
-    expected = [w.copy()]
-    for _ in range(5):
-        w = w - 0.01 * np.array([2 * w[0], 20 * w[1]])
-        expected.append(w.copy())
-    for name in BACKENDS:
-        np.testing.assert_allclose(lookup.backend(name).optimize(f, [1.0, 1.0], "sgd", 5, 0.01), expected, rtol=1e-6)
 
 
 def test_progress_early_stopping_and_config_checks():

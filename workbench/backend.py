@@ -123,8 +123,21 @@ class Backend(Protocol):
     def train(self, model, data, config: TrainConfig, on_epoch: Callable[[dict], bool | None] | None = None) -> list[dict]:
         """Train with the framework's own optimizer, loss and pipeline; on_epoch may return False to stop."""
 
-    def optimize(self, loss_fn, start, optimizer: str, steps: int, learning_rate: float) -> np.ndarray:
-        """The framework's real optimizer on a two-parameter function: the path it takes."""
+    def optimize(self, loss_fn, start, optimizers: Sequence[str], steps: int, learning_rate: float | dict,
+                 hyper: dict | None = None, state: bool = False) -> dict:
+        """The framework's own optimizer classes, one per name, run `steps` steps; returns
+        {name: workbench.optimize.race.Trajectory}.
+
+        loss_fn: a workbench.optimize.formula.Formula f(x, y) (evaluated with the framework's
+        ops, gradients by its autograd) or a callable f(a, b) of framework tensors, from `start`
+        (x, y); or a workbench.optimize.race.Minibatches (a CNN built fresh with its seed for
+        every optimizer, trained on the same batches; start None). learning_rate: one number
+        or {name: rate}; hyper: {name: settings beyond the rate, in Keras' names (rho,
+        epsilon, beta_1, ...)}; state: also record the optimizer's state after every step."""
+
+    def optimizer_defaults(self, optimizer: str) -> dict:
+        """{"class": the framework class, "hyper": {Keras' name: (the framework's name, default)}},
+        read off an optimizer object built with no settings."""
 
 
 def available_backends(registry=None) -> dict[str, Backend]:

@@ -9,7 +9,8 @@ from workbench.lesson import Lesson
 # name, title, section, icon, order, description
 BUILT_IN = (
     ("home", "Welcome", "Start", ":material/home:", 0,
-     "What the workbench is, the lessons in order, the installed plugins and devices."),
+     "What the workbench is, the lessons in order, the course documents they reproduce, the plugins "
+     "and devices."),
     ("convolution", "Convolution & Sobel", "Basics", ":material/grid_on:", 10,
      "Slide a kernel over a photo: Sobel edges, sharpening, stride, padding, pooling, the FFT."),
     ("shape_calculator", "Shape calculator", "Basics", ":material/calculate:", 20,
@@ -18,7 +19,9 @@ BUILT_IN = (
      "LeNet to VGG and ResNet: diagrams, summaries and the ImageNet history table."),
     ("training", "Training", "Training", ":material/model_training:", 40,
      "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
-    ("well_performing", "A well-performing CNN", "Training", ":material/tune:", 45,
+    ("optimizers", "Optimizers", "Training", ":material/trending_down:", 45,
+     "Ten optimizers race on loss surfaces and on a CNN: their state, their rules, Keras vs PyTorch."),
+    ("well_performing", "A well-performing CNN", "Training", ":material/tune:", 47,
      "Standardisation, dropout, batch norm against dead ReLUs, initialisation: CNNs part II, live."),
     ("explanations", "Explanations", "Explaining", ":material/visibility:", 50,
      "Feature maps, saliency, Grad-CAM, occlusion and LIME side by side."),

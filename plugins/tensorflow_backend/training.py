@@ -143,18 +143,3 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> tupl
     out = model.evaluate(pipeline(x, y, batch_size, binary=binary), verbose=0, return_dict=True)
     return float(out["loss"]), float(out["accuracy"])
 
-
-def optimize(loss_fn, start, optimizer: str, steps: int, learning_rate: float) -> np.ndarray:
-    """A Keras optimizer on f(a, b): the path of (a, b), steps + 1 points."""
-    v = tf.Variable(np.asarray(start, dtype=np.float64))
-    opt = make_optimizer(optimizer, learning_rate)
-    path = [v.numpy().copy()]
-    for _ in range(int(steps)):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(v[0], v[1])
-        opt.apply_gradients([(tape.gradient(loss, v), v)])
-        path.append(v.numpy().copy())
-        if not np.all(np.isfinite(path[-1])):
-            break
-    return np.array(path)
-

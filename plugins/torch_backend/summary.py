@@ -12,12 +12,13 @@ import torch
 
 from workbench import spec as S
 from workbench.backend import LayerInfo
+from workbench.model_facts import arch_of, layers_of
 from plugins.torch_backend.inference import capture, model_device
 
 
 def summary(model) -> list[LayerInfo]:
-    arch = model.workbench_arch
-    layers = model.workbench_layers
+    arch = arch_of(model)
+    layers = layers_of(model)
     names = list(layers)
     h, w, c = arch.input_shape
     model.eval()
@@ -56,7 +57,7 @@ def layer_config(model, name: str) -> dict:
     scalar attributes as built and its constructor's defaults."""
     import inspect
 
-    module = model.workbench_layers[name]
+    module = layers_of(model)[name]
     inner = [m for m in module.modules() if type(m).__module__.startswith("torch.nn.modules")]
     module = inner[0] if inner else module
     scalar = (bool, int, float, str)

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from plugins.torch_backend.inference import logits_mode
 from workbench import augment as A
 from workbench.training import Progress, TrainData, check_config, head_kind, optimizer_name
+from workbench.model_facts import layers_of
 
 NAN_CHECK_EVERY = 10  # batches between reading the loss back (each read waits for a GPU)
 
@@ -164,7 +165,7 @@ def _train_mode(model):
     """Training mode, except frozen layers (set_trainable): their BatchNorm keeps its moving stats."""
     model.train()
     for name in getattr(model, "workbench_frozen", ()):
-        model.workbench_layers[name].eval()
+        layers_of(model)[name].eval()
 
 
 def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
@@ -208,18 +209,3 @@ def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
     model.eval()
     return progress.history
 
-
-def optimize(loss_fn, start, optimizer: str, steps: int, learning_rate: float) -> np.ndarray:
-    """torch.optim on f(a, b): the path of (a, b), steps + 1 points."""
-    p = torch.tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
-    opt = make_optimizer([p], optimizer, learning_rate)
-    path = [p.detach().numpy().copy()]
-    for _ in range(int(steps)):
-        opt.zero_grad()
-        loss = loss_fn(p[0], p[1])
-        loss.backward()
-        opt.step()
-        path.append(p.detach().numpy().copy())
-        if not np.all(np.isfinite(path[-1])):
-            break
-    return np.array(path)

@@ -3,6 +3,7 @@
 import json
 
 from workbench.registry import KINDS, get_registry
+from workbench.sources import cite
 
 
 def describe(kind: str, name: str, obj) -> dict:
@@ -11,6 +12,8 @@ def describe(kind: str, name: str, obj) -> dict:
         value = getattr(obj, attr, None)
         if isinstance(value, str) and value:
             out[attr] = value
+    if kind == "architectures" and getattr(obj, "source", ""):
+        out["source"] = cite(obj.source)  # the course documents by their titles
     if kind == "backends":
         try:
             out["device"] = obj.device()
