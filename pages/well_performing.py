@@ -6,6 +6,7 @@ background (one at a time per student) with progress and Stop."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -105,8 +106,9 @@ def _live_area(slots: dict, tab: str, figure) -> None:
             figure(job, live=0)
 
 
-def _histories(job: Experiment) -> list[dict]:
-    return [{"label": label, "history": r.history} for label, r in job.results.items()]
+def _histories(job: Experiment) -> list[SimpleNamespace]:
+    """The runs as pages.training.curves draws them: a label and a history each."""
+    return [SimpleNamespace(label=label, history=list(r.history)) for label, r in job.results.items()]
 
 
 def _error(job) -> None:

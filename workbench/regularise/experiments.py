@@ -1,7 +1,7 @@
 """The lesson's training experiments: several runs of one backend, one after another, each a
 fresh model trained with the framework's own loop (Backend.train), with an optional probe
 after every epoch (dead ReLUs, say). `Experiment` runs them in a thread of its own, as
-workbench.training.BackgroundRun runs one, so a page can poll it and Stop it.
+workbench.runs.BackgroundRun runs one, so a page can poll it and Stop it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 from workbench.backend import TrainConfig
 from workbench.regularise import init as I
 from workbench.spec import Architecture
-from workbench.training import BackgroundRun, TrainData, check_config
+from workbench.runs import BackgroundRun
+from workbench.training import TrainData, check_config
 
 
 @dataclass
