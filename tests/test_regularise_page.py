@@ -92,21 +92,10 @@ def test_other_runs_complete(at, tab):
 
 
 def test_stop_ends_the_experiment_and_keeps_what_ran(at, monkeypatch):
-    # The TensorFlow backend's real training, held at the end of epoch 1 until Stop is asked for.
-    from plugins.tensorflow_backend import training as T
+    from test_training_page import gated_train  # the real training, held after epoch 1 until Stop
 
-    real, calls = T.train, []
-
-    def train(backend, model, data, config, on_epoch=None):
-        calls.append(data)
-
-        def hold(record):
-            on_epoch(record)
-            if record["epoch"] == 1:
-                assert data.stop.wait(120), "Stop never came"
-        return real(backend, model, data, config, hold)
-
-    monkeypatch.setattr(T, "train", train)
+    calls = []
+    gated_train(monkeypatch, calls)
     at.number_input(key="wp_cnn_epochs").set_value(4).run()
     at.number_input(key="wp_cnn_limit").set_value(100).run()
     at.button(key="wp_cnn_go").click()
