@@ -6,6 +6,7 @@ background (one at a time per student) with progress and Stop."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -53,8 +54,7 @@ def _settings(tab: str, epochs: int, lr: float = 1e-3, limit: int = 4000, optimi
 
 # -- background runs ------------------------------------------------------------------------
 def _start_button(tab: str, label: str, make_runs, backend, config) -> None:
-    live = st.session_state.get(LIVE)
-    busy = live is not None and _job(live) is not None and _job(live).running
+    busy = st.session_state.get(LIVE) is not None  # until _follow has seen the live run end
     if st.button(label, type="primary", key=f"wp_{tab}_go", disabled=busy,
                  help="another run is going on" if busy else "runs in the background; one run at a time"):
         with ui.guard("start the runs"):
@@ -69,7 +69,8 @@ def _job(tab: str) -> Experiment | None:
 
 
 def _follow(slots: dict) -> None:
-    """Draw the live run into its tab's slot until it ends (a click reruns the page and comes back here).
+    """Draw the live run into its tab's slot until it ends (a click reruns the page and comes back
+    here), then rerun: the tab draws the results and every Train button is enabled again.
     A tab's figure(job, live) draws the results so far; live counts the redraws (0: the run has ended)."""
     tab = st.session_state.get(LIVE)
     job = _job(tab) if tab else None
@@ -92,13 +93,8 @@ def _follow(slots: dict) -> None:
                                           f"{shown} of {job.epochs * len(job.labels)} epochs "
                                           f"({time.perf_counter() - t0:.0f} s)")
         time.sleep(0.3)
-    draw["live"].empty()
     st.session_state.pop(LIVE, None)
-    bar.progress(1.0, text="stopped" if job.stop_event.is_set() else "done")
-    if job.error is not None:
-        raise job.error
-    with draw["live"].container():
-        draw["figure"](job, live=0)
+    st.rerun()
 
 
 def _live_area(slots: dict, tab: str, figure) -> None:
@@ -110,8 +106,9 @@ def _live_area(slots: dict, tab: str, figure) -> None:
             figure(job, live=0)
 
 
-def _histories(job: Experiment) -> list[dict]:
-    return [{"label": label, "history": r.history} for label, r in job.results.items()]
+def _histories(job: Experiment) -> list[SimpleNamespace]:
+    """The runs as pages.training.curves draws them: a label and a history each."""
+    return [SimpleNamespace(label=label, history=list(r.history)) for label, r in job.results.items()]
 
 
 def _error(job) -> None:

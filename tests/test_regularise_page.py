@@ -56,7 +56,6 @@ def test_standardisation_run(at):
     at.number_input(key="wp_std_limit").set_value(100).run()
     at.multiselect(key="wp_std_modes").set_value(["rescaled", "per_pixel"]).run()
     at.button(key="wp_std_go").click().run()
-    at.run()  # the run ended: the tab draws it
     assert no_errors(at) == []
     names = {t["name"] for c in charts(at) for t in c["data"] if "name" in t}
     assert {"rescaled train", "rescaled val", "per_pixel train", "per_pixel val"} <= names
@@ -70,7 +69,6 @@ def test_dead_relu_run_with_and_without_bn(at):
     at.number_input(key="wp_bn_epochs").set_value(1).run()
     at.number_input(key="wp_bn_limit").set_value(300).run()
     at.button(key="wp_bn_go").click().run()
-    at.run()
     assert no_errors(at) == []
     dead = next(c for c in charts(at) if "dead ReLU" in c["layout"]["title"]["text"])
     names = {t["name"] for t in dead["data"]}
@@ -86,9 +84,30 @@ def test_other_runs_complete(at, tab):
     at.number_input(key=f"wp_{tab}_epochs").set_value(1).run()
     at.number_input(key=f"wp_{tab}_limit").set_value(100).run()
     at.button(key=f"wp_{tab}_go").click().run()
-    at.run()
     assert no_errors(at) == []
     curves = [c for c in charts(at) if any(t.get("name", "").endswith(" val") for t in c["data"])]
     assert curves
     expected = {"do": 2, "in": 4, "cnn": 2}[tab]
     assert len({t["name"] for c in curves for t in c["data"] if t.get("name", "").endswith(" val")}) == expected
+
+
+def test_stop_ends_the_experiment_and_keeps_what_ran(at, monkeypatch):
+    from test_training_page import gated_train  # the real training, held after epoch 1 until Stop
+
+    calls = []
+    gated_train(monkeypatch, calls)
+    at.number_input(key="wp_cnn_epochs").set_value(4).run()
+    at.number_input(key="wp_cnn_limit").set_value(100).run()
+    at.button(key="wp_cnn_go").click()
+    with pytest.raises(RuntimeError, match="timed out"):  # the page follows the run, which is held
+        at.run(timeout=8)
+    job = at.session_state["wp_jobs"]["cnn"]
+    assert job.running and list(job.results) == ["cnn1"]
+    job.stop()  # the Stop button's on_click
+    at.run()
+    assert no_errors(at) == []
+    assert len(calls) == 1  # cnn2 was not started after the stop
+    history = job.results["cnn1"].history
+    assert [r["epoch"] for r in history] == [1, 2] and history[-1]["stopped"].startswith("stopped by the user")
+    assert any(i.value.startswith("cnn1: stopped by the user") for i in at.info)
+    assert at.button(key="wp_std_go").disabled is False  # the next experiment can start
