@@ -41,6 +41,10 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
            "augmentation, transfer learning, the receptive field, occlusion, saliency maps and LIME.",
            (("shape_calculator", "the receptive field of every layer; cnn1 and cnn2"),
             ("training", "per-pixel standardisation, the optimizers, transfer learning"),
+            ("optimizers", "SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, Adam, AdaMax, Nadam and "
+                           "AMSGrad, their update rules, racing on loss surfaces and on a CNN"),
+            ("well_performing", "standardisation of cnn1's input, dropout's expectation, batch normalisation "
+                                "against dead ReLUs, initialisation, cnn1 vs cnn2"),
             ("explanations", "occlusion, saliency maps and LIME"))),
     Source("gradcam-project",
            "Applying Deep Learning Techniques and Understand the CNN with Grad-CAM Visualization",
