@@ -2,7 +2,7 @@
 
 Trains with the backend's own optimizer and pipeline, evaluates on the test split, and prints
 the per-epoch history and the test loss, accuracy and confusion matrix (scikit-learn).
-A pretrained model (efficientnet-lite0) is fine-tuned: a new head for the dataset's classes, its
+A pretrained model (the one registered to fine-tune: `workbench list architectures`) is fine-tuned: a new head for the dataset's classes, its
 ImageNet normalisation applied to every split, and --from-layer to freeze what comes before.
 """
 
@@ -24,7 +24,7 @@ def add_parser(sub):
     p = sub.add_parser("train", help="train an architecture on a dataset with a backend")
     p.add_argument("--dataset", required=True, help="a registered dataset, or folder:PATH")
     p.add_argument("--arch", required=True, help="a registered architecture or a .json/.yaml file")
-    p.add_argument("--backend", default="tensorflow", help="tensorflow or pytorch")
+    p.add_argument("--backend", help="tensorflow or pytorch (default: the first installed)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="adam", help=", ".join(OPTIMIZERS))
@@ -32,7 +32,7 @@ def add_parser(sub):
     p.add_argument("--augment", default="", help="KEY=VALUE,... in ImageDataGenerator's terms, or seed001")
     p.add_argument("--standardize", action="store_true", help="per-pixel standardisation (training statistics)")
     p.add_argument("--from-layer", metavar="LAYER",
-                   help="freeze every layer before LAYER (transfer learning: e.g. logits of efficientnet-lite0)")
+                   help="freeze every layer before LAYER (transfer learning: e.g. a pretrained model's logits)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="save the trained model here (safetensors / .weights.h5 + architecture)")
@@ -70,7 +70,7 @@ def run(args) -> int:
                           learning_rate=args.lr, augment=args.augment, seed=args.seed,
                           early_stopping=args.early_stopping)
     dataset = lookup.dataset(args.dataset)
-    backend = lookup.backend(args.backend)
+    backend = lookup.backend(args.backend) if args.backend else lookup.default_backend()
     arch, splits, standardizer = prepare(dataset, lookup.architecture(args.arch), standardize=args.standardize,
                                          backend=backend.name)
     model = backend.build(arch, seed=args.seed)
