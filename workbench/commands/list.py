@@ -1,4 +1,5 @@
-"""`workbench list KIND [--json]`: the registered backends, architectures, explainers, datasets or lessons."""
+"""`workbench list KIND [--json]`: the registered backends, architectures, explainers, datasets, lessons,
+native builders or benchmarks."""
 
 import json
 
@@ -11,6 +12,12 @@ def describe(kind: str, name: str, obj) -> dict:
         value = getattr(obj, attr, None)
         if isinstance(value, str) and value:
             out[attr] = value
+    if kind == "architectures":
+        out["roles"] = list(obj.roles)
+        if not obj.is_spec:
+            out["built_by"] = sorted(obj.native)  # the backends that registered a native builder for it
+    if kind in ("native_builders", "benchmarks"):
+        out.update(backend=obj.backend, function=obj.function)
     if kind == "backends":
         try:
             out["device"] = obj.device()
