@@ -1,4 +1,4 @@
-"""Lesson: convolution and the Sobel filter, worked by hand and on a photo (seed 001)."""
+"""Lesson: convolution and the Sobel filter, worked by hand and on a photo (the lecture slides "Convolutional Neural Networks (CNN)")."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def render() -> None:
         "a mathematician's convolution flips the kernel first, which only matters for kernels like Sobel "
         "that are not symmetric.)"
     )
-    tabs = st.tabs(["Filter a photo", "Seed 001 by hand", "Stride & padding", "Pooling", "Convolution theorem"])
+    tabs = st.tabs(["Filter a photo", "The slides' examples by hand", "Stride & padding", "Pooling", "Convolution theorem"])
     image = None  # stays None when the first tab fails: the later tabs then say so instead of failing too
     with tabs[0], ui.guard("filter the photo"):
         image = photo_tab()
@@ -114,9 +114,9 @@ def photo_tab() -> np.ndarray | None:
     return image
 
 
-# -- 2. the seed's worked examples -------------------------------------------------------
+# -- 2. the lecture slides' worked examples -------------------------------------------------------
 PRESETS = {
-    "Sharpen, seed 001's 5x5 image padded by 1 (the 320 example)": (C.SEED_IMAGE, C.SHARPEN, 1, 1),
+    "Sharpen, the slides' 5x5 image padded by 1 (the 320 example)": (C.SEED_IMAGE, C.SHARPEN, 1, 1),
     "Curve detector: scanning two receptive fields (6600 vs 0)": (np.hstack([C.CURVE_ON, C.CURVE_OFF]), C.CURVE_DETECTOR, 7, 0),
 }
 
@@ -149,7 +149,7 @@ def presets_tab() -> None:
 
 # -- 3. stride and padding, one window at a time -----------------------------------------
 def stride_tab() -> None:
-    st.markdown("Seed 001: a **7x7** input gives a **5x5** output at stride 1 and **3x3** at stride 2; "
+    st.markdown("The lecture slides *Convolutional Neural Networks (CNN)*: a **7x7** input gives a **5x5** output at stride 1 and **3x3** at stride 2; "
                 "padding a **5x5** input by 1 extracts **25** 3x3 patches.")
     c = st.columns(4)
     n = c[0].slider("Input size", 3, 9, 7, key="step_n")
@@ -188,7 +188,7 @@ def _step(image, out, k, stride, padding, key, caption) -> None:
 # -- 4. pooling --------------------------------------------------------------------------
 def pooling_tab(photo: np.ndarray | None) -> None:
     st.markdown("Pooling shrinks a feature map: each window is replaced by its **maximum** (max pooling, "
-                "what the seed's networks use) or its **average**. It has no weights to learn.")
+                "what the course documents' networks use) or its **average**. It has no weights to learn.")
     c = st.columns(4)
     mode = c[0].radio("Pooling", ["max", "average"], horizontal=True, key="pool_mode")
     size = c[1].slider("Window", 2, 3, 2, key="pool_size")

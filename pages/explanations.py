@@ -1,4 +1,4 @@
-"""Lesson: explanation methods side by side (seeds 000-004), on any model, in either backend.
+"""Lesson: explanation methods side by side (all five course documents; workbench.sources), on any model, in either backend.
 
 Everything heavy (models, explanations, sanity checks) runs behind a button and is kept in
 st.session_state; models are built once per server (st.cache_resource). The algorithms live in
@@ -34,9 +34,8 @@ def _model(backend_name: str, arch_name: str):
 def _choose_model():
     """(backend, model, arch, label) from the widgets; trained models come from the training page."""
     registry = ui.registry()
-    # models trained in the Training lesson this session: label -> (backend, model, architecture)
-    trained = {run["label"]: (run["backend"], run["model"], run["explain_arch"])
-               for run in st.session_state.get("training_runs", []) if "explain_arch" in run}
+    # models trained in the Training lesson this session (workbench.runs.TrainedRun), by label
+    trained = {run.label: run for run in ui.trained_runs()}
     archs = sorted(registry.architectures())
     first = [a for a in archs if "explain" in registry.architectures()[a].roles][:1]  # a pretrained model
     options = first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
@@ -45,9 +44,9 @@ def _choose_model():
                               help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "
                                    "architectures have random weights unless you trained them in the Training lesson.")
     if label.startswith("trained: "):
-        backend_name, model, arch = trained[label.removeprefix("trained: ")]
-        cols[1].selectbox("Backend", [backend_name], key="ex_backend_trained", disabled=True)
-        return registry.backends()[backend_name], model, arch, label
+        run = trained[label.removeprefix("trained: ")]
+        cols[1].selectbox("Backend", [run.backend], key="ex_backend_trained", disabled=True)
+        return registry.backends()[run.backend], run.model, run.arch, label
     backends = sorted(registry.backends())
     backend_name = cols[1].selectbox("Backend", backends, key="ex_backend",
                                      index=backends.index("pytorch") if "pytorch" in backends else 0)
@@ -222,7 +221,7 @@ def _inner_steps(result, shown):
 def _class_matrix(backend, model, arch, x, shown, preds):
     from workbench.explain.cam import class_matrix
 
-    st.markdown("Seed 002, Table 13: Grad-CAM of each class (rows) on each image (columns).")
+    st.markdown("The CS671 assignment report *Convolution Neural Network*, Table 13: Grad-CAM of each class (rows) on each image (columns).")
     classes = list(dict.fromkeys(p[0]["index"] for p in preds))
     classes += [p["index"] for p in preds[0][1:] if p["index"] not in classes][:max(0, 3 - len(classes))]
     names = {p["index"]: p["name"] for top in preds for p in top}

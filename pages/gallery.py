@@ -1,4 +1,4 @@
-"""Lesson: the architecture gallery, and seed 001's ImageNet history table."""
+"""Lesson: the architecture gallery, and the ImageNet history table of the lecture slides "Convolutional Neural Networks (CNN)"."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import shapes, ui
+from workbench import shapes, sources, ui
+from workbench import spec as S
 
 # Seed 001's summary table, as printed (None where the seed leaves the cell empty).
 HISTORY = pd.DataFrame(
@@ -25,12 +26,17 @@ HISTORY = pd.DataFrame(
 # The workbench's own model closest to each row, to set the seed's round numbers beside exact counts.
 OURS = {"LeNet (8)": "lenet-5", "AlexNet (7)": "alexnet", "VGG Net (16)": "vgg16"}
 
+# a colour per kind of layer (each layer type says its kind: workbench.model.layers' ``family``)
 COLOURS = {
-    "Conv2D": "#4c78a8", "SeparableConv2D": "#72b7b2", "DepthwiseConv2D": "#72b7b2",
-    "MaxPooling2D": "#e45756", "AveragePooling2D": "#ff9da6", "GlobalAveragePooling2D": "#ff9da6",
-    "Dense": "#54a24b", "Flatten": "#bab0ac", "Dropout": "#d3d3d3", "BatchNormalization": "#eeca3b",
-    "Activation": "#b279a2", "ZeroPadding2D": "#9d755d", "Residual": "#f58518", "Inception": "#f58518",
+    "convolution": "#4c78a8", "depthwise convolution": "#72b7b2", "pooling": "#e45756",
+    "global pooling": "#ff9da6", "dense": "#54a24b", "reshape": "#bab0ac", "regularisation": "#d3d3d3",
+    "normalisation": "#eeca3b", "activation": "#b279a2", "padding": "#9d755d", "attention": "#e377c2", "block": "#f58518",
 }
+
+
+def family(layer_type: str) -> str:
+    found = S.LAYER_TYPES.get(layer_type)
+    return found.family if found is not None else "other"
 
 
 @st.cache_data(show_spinner=False)
@@ -65,7 +71,7 @@ def _overview(archs) -> None:
             rows.append({
                 "architecture": name, "input": " x ".join(map(str, a.input_shape)), "classes": a.num_classes,
                 "parameters": _params(name, a), "kind": "spec" if a.is_spec else "native (" + ", ".join(a.native) + ")",
-                "description": a.description.split(". ")[0].split(": ")[0], "source": a.source,
+                "description": a.description.split(". ")[0].split(": ")[0], "source": sources.cite(a.source),
             })
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"parameters": st.column_config.NumberColumn(format="localized")})
@@ -78,7 +84,7 @@ def _one(archs) -> None:
     st.subheader(name)
     st.markdown(arch.description or "*(no description)*")
     if arch.source:
-        st.caption(f"Source: {arch.source}")
+        st.caption(f"Source: {sources.cite(arch.source)}")
     if not arch.is_spec:
         _native(arch)
         return
@@ -112,15 +118,15 @@ def diagram(table: shapes.ShapeTable) -> go.Figure:
     heights = [math.sqrt(r.output_shape[0]) if len(r.output_shape) == 3 else 1.0 for r in rows]
     fig = go.Figure(go.Bar(
         x=list(range(len(rows))), y=[2 * h for h in heights], base=[-h for h in heights],
-        marker_color=[COLOURS.get(r.type, "#999") for r in rows], width=0.8,
+        marker_color=[COLOURS.get(family(r.type), "#999") for r in rows], width=0.8,
         text=["x".join(map(str, r.output_shape)) for r in rows], textposition="inside", textangle=-90,
         customdata=[[r.name, r.type, r.params] for r in rows],
         hovertemplate="%{customdata[0]} (%{customdata[1]})<br>output %{text}<br>%{customdata[2]:,} params<extra></extra>",
         showlegend=False,
     ))
-    for t in dict.fromkeys(r.type for r in rows):  # a legend entry per layer type
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t,
-                                 marker=dict(size=12, symbol="square", color=COLOURS.get(t, "#999"))))
+    for kind in dict.fromkeys(family(r.type) for r in rows):  # a legend entry per kind of layer
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=kind,
+                                 marker=dict(size=12, symbol="square", color=COLOURS.get(kind, "#999"))))
     fig.update_layout(height=320, showlegend=True, bargap=0.1, margin=dict(l=10, r=10, t=30, b=10),
                       title=f"{table.architecture}: input {'x'.join(map(str, table.input_shape))} → "
                             f"output {'x'.join(map(str, table.output_shape))}")
@@ -130,7 +136,7 @@ def diagram(table: shapes.ShapeTable) -> go.Figure:
 
 
 def _history(archs) -> None:
-    st.header("ImageNet, year by year (seed 001)")
+    st.header("ImageNet, year by year")
     table = HISTORY.copy()
     ours = [OURS[n] if OURS.get(n) in archs and archs[OURS[n]].is_spec else None for n in table["network"]]
     table["workbench model"] = ours
@@ -139,8 +145,10 @@ def _history(archs) -> None:
         "parameters": st.column_config.NumberColumn(format="compact"),
         "its parameters": st.column_config.NumberColumn(format="localized"),
     })
-    st.caption("The seed rounds parameter counts; the last two columns give the exact count of this workbench's "
-               "version (its AlexNet is the cats-vs-dogs variant of seed 000, so it has fewer).")
+    st.caption("The table of the lecture slides *Convolutional Neural Networks (CNN)*, as printed. "
+               "The slides round parameter counts; the last two columns give the exact count of this "
+               "workbench's version (its AlexNet is the cats-vs-dogs variant of the master's project *Applying "
+               "Deep Learning Techniques and Understand the CNN with Grad-CAM Visualization*, so it has fewer).")
     known = HISTORY.dropna(subset=["top-5 error (%)", "parameters"])
     fig = go.Figure(go.Scatter(
         x=known["parameters"], y=known["top-5 error (%)"], mode="markers+text",
@@ -152,4 +160,4 @@ def _history(archs) -> None:
     fig.update_layout(height=420, title="More parameters did not mean fewer errors: GoogLeNet beat VGG with 4 M")
     ui.show(fig, key="gallery_history")
     missing = HISTORY[HISTORY[["top-5 error (%)", "parameters"]].isna().any(axis=1)]["network"]
-    st.caption(f"Not plotted (the seed leaves a number out): {', '.join(missing)}.")
+    st.caption(f"Not plotted (the slides leave a number out): {', '.join(missing)}.")

@@ -1,4 +1,5 @@
-"""Home: what the workbench is, the path through the lessons, the plugins and the devices."""
+"""Home: what the workbench is, the path through the lessons, the course documents they reproduce,
+the plugins and the devices."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import importlib.metadata
 import pandas as pd
 import streamlit as st
 
-from workbench import ui
+from workbench import sources, ui
 
 
 def render() -> None:
@@ -32,8 +33,29 @@ def render() -> None:
             if page is not None:
                 cols[1].page_link(page, label="Open", icon=":material/arrow_forward:")
 
+    _sources()
     _plugins()
     _devices()
+
+
+def _sources() -> None:
+    st.subheader("Sources")
+    st.markdown("The workbench was made from five course documents. Each lesson reproduces, live, what "
+                "they work out on paper: the same formulas, worked numbers, architectures and experiments.")
+    titles = {lesson.name: lesson.title for lesson in ui.lessons()}
+    for doc in sources.SOURCES.values():
+        with st.container(border=True, key=f"source_{doc.key}"):
+            st.markdown(f"**{doc.title}** · *{doc.kind}*  \n{doc.covers}")
+            for lesson, what in doc.lessons:
+                if lesson not in titles:  # a lesson whose plugin is not installed
+                    continue
+                cols = st.columns([2, 5], vertical_alignment="center")
+                page = ui.lesson_page(lesson)
+                if page is not None:
+                    cols[0].page_link(page, label=titles[lesson], icon=":material/arrow_forward:")
+                else:
+                    cols[0].markdown(f"**{titles[lesson]}**")
+                cols[1].markdown(what)
 
 
 def _plugins() -> None:

@@ -4,7 +4,6 @@ the runs of this session. Every number comes from the chosen backend's real trai
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -17,16 +16,19 @@ from workbench import augment as A
 from workbench import data as D
 from workbench import graph, lookup, ui
 from workbench.backend import TrainConfig
-from workbench.training import OPTIMIZERS, BackgroundRun, TrainData, check_config, input_normalization, prepare
+from workbench.runs import BackgroundRun, RunSpec, TrainedRun, prepare_run
+from workbench.training import OPTIMIZERS, check_config, input_normalization
 
-RUNS, LIVE = "training_runs", "training_live"
+LIVE = "training_live"  # the BackgroundRun of this session while it trains; finished runs: ui.trained_runs()
 
 
 # -- cached data ----------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Preparing the images for the model ...", max_entries=4)
 def _prepared(dataset_name: str, arch_name: str, standardize: bool, backend_name: str | None, limit: int):
-    """(arch with the dataset's head, splits as the model is fed, Standardizer or None)."""
-    return prepare(_dataset(dataset_name), lookup.architecture(arch_name), standardize, backend_name, limit or None)
+    """(arch with the dataset's head, splits as the model is fed, Standardizer or None); a spec
+    model's data is the same for both backends (backend_name None)."""
+    spec = RunSpec(dataset_name, arch_name, backend_name or "", standardize=standardize, limit=limit or None)
+    return prepare_run(spec, _dataset(dataset_name))
 
 
 @st.cache_resource(show_spinner="Reading the model's layers ...", max_entries=8)
@@ -62,12 +64,13 @@ def _images(x: np.ndarray, cols: int, tile: int = 56) -> np.ndarray:
 
 
 # -- figures --------------------------------------------------------------------------------
-def curves(runs: list[dict], title: str = "") -> go.Figure:
-    """Loss and accuracy per epoch, train (solid) vs validation (dashed), one colour per run."""
+def curves(runs: list, title: str = "") -> go.Figure:
+    """Loss and accuracy per epoch, train (solid) vs validation (dashed), one colour per run (each
+    a TrainedRun or a BackgroundRun: a label and a history)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     palette = ["#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]
     for i, run in enumerate(runs):
-        h = pd.DataFrame(run["history"])
+        h = pd.DataFrame(list(run.history))
         if h.empty:
             continue
         color = palette[i % len(palette)]
@@ -75,7 +78,7 @@ def curves(runs: list[dict], title: str = "") -> go.Figure:
             for key, dash, label in ((metric, "solid", "train"), (f"val_{metric}", "dash", "val")):
                 if key in h and h[key].notna().any():
                     fig.add_trace(go.Scatter(x=h["epoch"].tolist(), y=h[key].tolist(), mode="lines+markers", line=dict(color=color, dash=dash),
-                                             name=f"{run['label']} {label}", legendgroup=run["label"],
+                                             name=f"{run.label} {label}", legendgroup=run.label,
                                              showlegend=col == 1), row=1, col=col)
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_layout(title=title, height=340, margin=dict(l=10, r=10, t=60, b=10))
@@ -114,8 +117,9 @@ def clicked_cell(event) -> tuple[str, str] | None:
 
 # -- the controls ---------------------------------------------------------------------------
 def _augment_controls(image: np.ndarray | None, backend) -> A.Augment:
-    with st.expander("Data augmentation (ImageDataGenerator settings of seed 001)"):
-        if st.button("Use seed 001's settings", key="tr_aug_seed"):
+    with st.expander("Data augmentation (ImageDataGenerator settings)"):
+        if st.button("Use the settings of the lecture slides “Convolutional Neural Networks (CNN)”",
+                     key="tr_aug_seed"):
             for k, v in A.SEED_001.as_dict().items():
                 st.session_state[f"tr_aug_{k}"] = v
         c = st.columns(4)
@@ -182,7 +186,8 @@ def _controls():
     own = None
     with ui.guard("read the model's input normalisation"):
         own = input_normalization(registered[arch_name], backend_name)
-    standardize = st.checkbox("Standardise each pixel with the training split's mean and std (seed 004)",
+    standardize = st.checkbox("Standardise each pixel with the training split's mean and std (the lecture slides "
+                              "“CNNs part II”)",
                               key="tr_standardize", disabled=own is not None,
                               help="off for a pretrained model: it is fed its own (ImageNet) normalisation"
                               if own is not None else None) and own is None
@@ -192,55 +197,38 @@ def _controls():
 
 
 # -- training -------------------------------------------------------------------------------
-def _start(ds_key, arch_name, backend, config, limit, standardize, from_layer, continue_model) -> dict:
-    """Build (or continue) the model and train it in the background; the live record is in the
-    session until the run ends, and is added to the session's runs only if it ends without error."""
-    arch = lookup.architecture(arch_name)
-    arch, splits, standardizer = _prepared(ds_key, arch_name, standardize, None if arch.is_spec else backend.name,
-                                           limit)
-    dataset = _dataset(ds_key)
-    runs = st.session_state.setdefault(RUNS, [])
-    model = continue_model or backend.build(arch, seed=config.seed)
-    backend.set_trainable(model, from_layer)  # None: every layer trains again
-    D.attach_standardizer(model, standardizer)  # what it is fed goes with it (save, explanations)
-    label = f"run {len(runs) + 1}: {backend.name} {config.optimizer} lr={config.learning_rate:g}"
-    # the adapted architecture, with the dataset's class names, for the explanation lesson
-    explained = dataclasses.replace(arch, class_names=tuple(str(n) for n in dataset.class_names))
-    live = {"label": label, "dataset": ds_key, "arch": arch_name, "backend": backend.name, "model": model,
-            "explain_arch": explained, "config": config, "standardize": standardize, "standardizer": standardizer,
-            "from_layer": from_layer, "images": len(splits["train"][0])}
-
-    def done(job):  # in the run's thread, once: the finished run joins the session's runs
-        record = {k: v for k, v in live.items() if k != "job"}
-        runs.append({**record, "history": job.history, "stopped": job.stopped, "pred": job.pred,
-                     "test_accuracy": float((job.pred == splits["test"][1]).mean())})
-
-    data = TrainData(*splits["train"], *splits.get("val", (None, None)))
-    live["job"] = BackgroundRun(backend, model, data, config, splits["test"][0], on_done=done)
-    st.session_state[LIVE] = live
-    live["job"].start()
-    return live
+def _start(spec: RunSpec, continue_model) -> BackgroundRun:
+    """Train (or continue training) in the background: workbench.runs, the CLI's run. The live run
+    is in the session until it ends, and joins the session's runs only if it ends without error."""
+    arch = lookup.architecture(spec.arch)
+    prepared = _prepared(spec.dataset, spec.arch, spec.standardize, None if arch.is_spec else spec.backend,
+                         spec.limit or 0)
+    runs = ui.trained_runs()
+    label = f"run {len(runs) + 1}: {spec.backend} {spec.config.optimizer} lr={spec.config.learning_rate:g}"
+    # on_done runs in the run's thread, once: the finished run joins the session's runs
+    job = BackgroundRun(spec, label, on_done=runs.append, dataset=_dataset(spec.dataset), prepared=prepared,
+                        model=continue_model)
+    st.session_state[LIVE] = job
+    return job.start()
 
 
-def _follow(live) -> None:
+def _follow(job: BackgroundRun) -> None:
     """Show the live run until it ends. A click (Stop, or any widget) reruns the page: the new
     script run finds the run here again, so one model never trains twice at once."""
-    job, epochs = live["job"], live["config"].epochs
+    epochs = job.spec.config.epochs
     st.button("Stop", key="tr_stop", on_click=job.stop, disabled=job.stop_event.is_set(),
               help="ends the run after the current batch; what it learned is kept and tested")
     bar, chart = st.progress(0.0, text="training ..."), st.empty()
     shown, t0 = 0, time.perf_counter()
     while job.running:
-        history = list(job.history)
-        if len(history) > shown:
-            shown = len(history)
-            chart.plotly_chart(curves([{**live, "history": history}], "learning curves (live)"),
-                               key=f"tr_live_{shown}")
+        if len(job.history) > shown:
+            shown = len(job.history)
+            chart.plotly_chart(curves([job], "learning curves (live)"), key=f"tr_live_{shown}")
         # every pass sends the bar, which is also where Streamlit ends a script run it replaced
-        bar.progress(min(shown / epochs, 1.0), text=_status(job, history, epochs, time.perf_counter() - t0))
+        bar.progress(min(shown / epochs, 1.0), text=_status(job, list(job.history), epochs, time.perf_counter() - t0))
         time.sleep(0.3)
     chart.empty()  # the results below draw the whole run; a half-drawn live chart would linger
-    if st.session_state.get(LIVE) is live:
+    if st.session_state.get(LIVE) is job:
         del st.session_state[LIVE]
     if job.error is not None:
         raise job.error  # the page's guard says what went wrong; the run is not recorded
@@ -258,20 +246,16 @@ def _status(job, history, epochs, seconds) -> str:
 
 
 # -- results --------------------------------------------------------------------------------
-def _results(run):
-    dataset = _dataset(run["dataset"])
-    raw_test, yt = dataset.load("test")  # shown as they are; the model saw them prepared
-    st.subheader(f"3. Results of {run['label']}")
-    if run.get("stopped"):
-        (st.warning if "diverged" in run["stopped"] else st.info)(run["stopped"])
+def _results(run: TrainedRun):
+    raw_test = _dataset(run.spec.dataset).load("test")[0]  # shown as they are; the model saw them prepared
+    yt, pred = run.test_labels, run.test_pred
+    st.subheader(f"3. Results of {run.label}")
+    if run.stopped:
+        (st.warning if "diverged" in run.stopped else st.info)(run.stopped)
     ui.show(curves([run], "learning curves"), key="tr_curves")
-    if "pred" not in run:
-        return
-    from sklearn.metrics import confusion_matrix
-
-    names = dataset.class_names
-    cm = confusion_matrix(yt, run["pred"], labels=list(range(len(names))))
-    st.metric("Test accuracy", f"{run['test_accuracy']:.1%}", help=f"{len(yt)} test images")
+    names = list(run.class_names)
+    cm = run.confusion()
+    st.metric("Test accuracy", f"{run.test_accuracy:.1%}", help=f"{len(yt)} test images")
     c = st.columns([3, 2])
     with c[0]:
         st.markdown("**Confusion matrix** (click a cell to see its test images)")
@@ -280,39 +264,39 @@ def _results(run):
     with c[1]:
         per_class = np.diag(cm) / np.maximum(cm.sum(1), 1)
         st.markdown("**Per-class accuracy**")
-        st.dataframe(pd.DataFrame({"class": [str(n) for n in names], "accuracy": per_class.round(3),
-                                   "test images": cm.sum(1)}), hide_index=True)
-    name_list = [str(n) for n in names]
+        st.dataframe(pd.DataFrame({"class": names, "accuracy": per_class.round(3), "test images": cm.sum(1)}),
+                     hide_index=True)
     c = st.columns(2)
     clicked = clicked_cell(event)
     if clicked and clicked != st.session_state.get("tr_clicked"):  # a new click sets both boxes
         st.session_state["tr_clicked"] = clicked
         st.session_state["tr_true"], st.session_state["tr_pred"] = clicked
-    true = c[0].selectbox("True class", name_list, key="tr_true")
-    pred = c[1].selectbox("Predicted class", name_list, key="tr_pred")
-    idx = np.flatnonzero((yt == name_list.index(true)) & (run["pred"] == name_list.index(pred)))
+    true = c[0].selectbox("True class", names, key="tr_true")
+    predicted = c[1].selectbox("Predicted class", names, key="tr_pred")
+    idx = np.flatnonzero((yt == names.index(true)) & (pred == names.index(predicted)))
     if len(idx):
         st.image(_images(raw_test[idx[:24]], min(12, len(idx))),
-                 caption=f"{len(idx)} test images of class {true} predicted as {pred} (first 24)")
+                 caption=f"{len(idx)} test images of class {true} predicted as {predicted} (first 24)")
     else:
-        st.caption(f"No test image of class {true} was predicted as {pred}.")
+        st.caption(f"No test image of class {true} was predicted as {predicted}.")
 
 
-def _history_table(runs):
+def _history_table(runs: list[TrainedRun]):
     st.subheader("4. Runs of this session")
-    rows = [{"run": r["label"], "dataset": r["dataset"], "architecture": r["arch"], "backend": r["backend"],
-             "optimizer": r["config"].optimizer, "lr": r["config"].learning_rate, "batch": r["config"].batch_size,
-             "epochs run": len(r["history"]), "images": r["images"],
-             "augment": ", ".join(f"{k}={v}" for k, v in r["config"].augment.items() if k != "fill_mode") or "-",
-             "final val accuracy": r["history"][-1].get("val_accuracy") if r["history"] else None,
-             "test accuracy": r.get("test_accuracy"), "note": r.get("stopped") or ""} for r in runs]
+    rows = [{"run": r.label, "dataset": r.spec.dataset, "architecture": r.spec.arch, "backend": r.backend,
+             "optimizer": r.spec.config.optimizer, "lr": r.spec.config.learning_rate,
+             "batch": r.spec.config.batch_size, "epochs run": len(r.history), "images": r.images,
+             "augment": ", ".join(f"{k}={v}" for k, v in r.spec.config.augment.items() if k != "fill_mode") or "-",
+             "final val accuracy": r.history[-1].get("val_accuracy") if r.history else None,
+             "test accuracy": r.test_accuracy, "note": r.stopped or ""} for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     ui.show(curves(runs, "all runs, overlaid"), key="tr_all_curves")
 
 
 def render():
     st.title("Training a CNN")
-    st.caption("Train seed 001's MNIST CNN (or any architecture) with TensorFlow or PyTorch's own optimizers, "
+    st.caption("Train the MNIST CNN of the lecture slides “Convolutional Neural Networks (CNN)” (or any "
+               "architecture) with TensorFlow or PyTorch's own optimizers, "
                "augmentation and data pipelines; watch train vs validation curves; read the confusion matrix.")
     live = st.session_state.get(LIVE)  # a run that goes on while the page reruns
     ds_key, arch_name, backend_name, config, limit, standardize = _controls()
@@ -326,8 +310,8 @@ def render():
             st.warning(note)
     if dataset is None:
         return
-    spec = _augment_controls(dataset.load("train")[0][0], backend)
-    runs = st.session_state.get(RUNS, [])
+    augment = _augment_controls(dataset.load("train")[0][0], backend)
+    runs = ui.trained_runs()
     last = runs[-1] if runs else None
     c = st.columns(2)
     layers = None
@@ -337,19 +321,20 @@ def render():
     from_layer = c[0].selectbox("Train from layer (freeze the layers before it)", ["(all layers)"] + (layers or []),
                                 key="tr_from", help="transfer learning: a pretrained model's new head alone is "
                                 "'logits'; then continue from a later block to fine-tune it")
-    compatible = last is not None and (last["dataset"], last["arch"], last["backend"]) == (ds_key, arch_name, backend.name)
+    compatible = last is not None and (last.spec.dataset, last.spec.arch, last.backend) == (ds_key, arch_name,
+                                                                                           backend.name)
     cont = c[1].checkbox("Continue training the last run's model (fine-tuning)", disabled=not compatible,
                          key="tr_continue")
     if st.button("Train", type="primary", key="tr_train", disabled=live is not None or layers is None):
         with ui.guard("train"):
-            cfg = check_config(config, augment=spec.as_dict() if spec.active else {})
-            live = _start(ds_key, arch_name, backend, cfg, limit, standardize,
-                          None if from_layer == "(all layers)" else from_layer,
-                          last["model"] if cont and compatible else None)
+            run = RunSpec(ds_key, arch_name, backend.name, check_config(config, augment=augment.as_dict()),
+                          from_layer=None if from_layer == "(all layers)" else from_layer, standardize=standardize,
+                          limit=limit or None)
+            live = _start(run, last.model if cont and compatible else None)
     if live is not None:
         with ui.guard("train"):
             _follow(live)
-    runs = st.session_state.get(RUNS, [])
+    runs = ui.trained_runs()
     if runs:
         with ui.guard("show the results"):
             _results(runs[-1])

@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import no_errors
 from workbench import convolution as C
-from workbench import ui
+from workbench import samples
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_arithmetic_on_the_photo_is_the_cores(at):
     at.selectbox(key="conv_kernel").set_value("Sharpen").run()
     at.number_input(key="conv_row").set_value(3).run()
     at.number_input(key="conv_col").set_value(4).run()
-    image = np.round(ui.fit(ui.to_grey(skimage.data.camera()), 192) * 255)
+    image = np.round(samples.fit(samples.to_grey(skimage.data.camera()), 192) * 255)
     expected = C.arithmetic(image, C.SHARPEN, 3, 4, stride=1, padding=1).text
     assert expected in [c.value for c in at.code]
 
@@ -150,7 +150,7 @@ def test_the_output_map_is_the_cores_correlation(at):
     at.selectbox(key="conv_kernel").set_value("Laplacian").run()
     chart = next(c for c in at.get("plotly_chart") if "output" in json.loads(c.proto.spec)["layout"]["title"]["text"])
     z = plotted_z(chart)
-    image = np.round(ui.fit(ui.to_grey(skimage.data.camera()), 192) * 255)
+    image = np.round(samples.fit(samples.to_grey(skimage.data.camera()), 192) * 255)
     np.testing.assert_allclose(z, C.correlate2d(image, C.LAPLACIAN, padding=1))
 
 
@@ -170,7 +170,7 @@ def test_uploads_in_other_modes_become_grey_images():
     for mode, size in (("RGBA", (30, 20)), ("L", (12, 9)), ("P", (8, 8)), ("I;16", (5, 7))):
         buf = io.BytesIO()
         Image.new(mode, size).save(buf, format="PNG")
-        grey = ui.to_grey(ui.read_image(buf.getvalue(), f"x.{mode}.png"))
+        grey = samples.to_grey(samples.decode(buf.getvalue(), f"x.{mode}.png"))
         assert grey.shape == (size[1], size[0]) and grey.dtype == float
     with pytest.raises(ValueError, match="empty.png is empty"):
-        ui.read_image(b"", "empty.png")
+        samples.decode(b"", "empty.png")

@@ -22,6 +22,7 @@ F = torch.nn.functional
 from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from workbench.model_facts import layers_of  # noqa: E402
 
 TINY = S.parse_architecture({
     "name": "tiny-grad", "input_shape": [6, 5, 2], "num_classes": 3, "layers": [
@@ -78,7 +79,7 @@ def _per_image_value(target, outputs, logits, image_of_row):
 def finite_differences(model, x, target, layer=None, eps=1e-6):
     """d target / d (input or layer output), per image, NHWC, by central differences in float64."""
     m = copy.deepcopy(model).double().eval()
-    layers = m.workbench_layers
+    layers = layers_of(m)
     x64 = torch.from_numpy(x.astype(np.float64)).permute(0, 3, 1, 2)
     state = {}
 

@@ -20,6 +20,7 @@ pytest.importorskip("tensorflow")
 from workbench import shapes  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from workbench.model_facts import arch_of  # noqa: E402
 
 SMALL = S.parse_architecture({"name": "io-small", "input_shape": [8, 8, 3], "num_classes": 3, "layers": [
     {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
@@ -58,7 +59,7 @@ def test_save_load_round_trip_and_across_backends(backends, tmp_path, saver):
 
     loaded = backend.load(tmp_path / "model")
     np.testing.assert_array_equal(backend.logits(loaded, X), backend.logits(model, X))
-    assert loaded.workbench_arch == SMALL
+    assert arch_of(loaded) == SMALL
     other_name = "tensorflow" if saver == "pytorch" else "pytorch"
     other = backends[other_name].load(path)  # the Keras layout loads in the other backend as well
     np.testing.assert_allclose(backends[other_name].logits(other, X), backend.logits(model, X), atol=1e-4)

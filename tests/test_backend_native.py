@@ -1,7 +1,7 @@
 """Native (non-spec) models, as the pretrained zoo provides them, through the same protocol.
 
-A torch native model exposes ``workbench_layers`` (name -> module) and returns logits; a Keras
-native model has named layers (optionally ``workbench_layers`` to pick the addressable ones)
+A torch native model names its layers with workbench.model_facts.attach (name -> module) and
+returns logits; a Keras native model has named layers (optionally attached ones to pick the addressable ones)
 and may end in a softmax that logits leave out. Oracles: the frameworks' own forward and
 autograd on the raw models, and guided backpropagation chained by hand.
 """
@@ -20,6 +20,7 @@ from torch import nn  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
 from workbench.spec import Architecture  # noqa: E402
+from workbench.model_facts import arch_of, attach  # noqa: E402
 
 X = np.random.default_rng(0).normal(0, 1, (3, 6, 6, 2)).astype(np.float32)
 
@@ -30,7 +31,7 @@ class TinyNative(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU())
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(3, num_classes)
-        self.workbench_layers = {"stem": self.stem, "pool": self.pool, "fc": self.fc}
+        attach(self, layers={"stem": self.stem, "pool": self.pool, "fc": self.fc})
 
     def forward(self, x):
         return self.fc(self.pool(self.stem(x)))
@@ -77,7 +78,7 @@ def pair():
 
 def test_native_models_forward_like_the_raw_frameworks(pair):
     pt, tf, tm, km = pair
-    assert tm.workbench_arch == ARCH and km.workbench_arch == ARCH
+    assert arch_of(tm) == ARCH and arch_of(km) == ARCH
     with torch.no_grad():
         raw = tm.eval()(torch.from_numpy(X).permute(0, 3, 1, 2)).numpy()
     np.testing.assert_allclose(pt.logits(tm, X), raw, atol=1e-6)
@@ -129,10 +130,10 @@ def test_native_gradients_plain_and_guided(pair):
     assert not np.allclose(plain_want, guided_want)
 
 
-def test_keras_workbench_layers_pick_the_addressable_names(pair):
+def test_keras_attached_layers_pick_the_addressable_names(pair):
     pt, tf, tm, km = pair
     model = tf.build(ARCH)
-    object.__setattr__(model, "workbench_layers", {n: model.get_layer(n) for n in ("stem", "pool", "fc")})
+    attach(model, layers={n: model.get_layer(n) for n in ("stem", "pool", "fc")})
     assert tf.layer_names(model) == pt.layer_names(tm) == ["stem", "pool", "fc"]
     with pytest.raises(ValueError, match="no layer named 'stem_bn'"):
         tf.activations(model, X, ["stem_bn"])
@@ -160,7 +161,7 @@ def test_native_head_resize_and_save_load(pair, tmp_path, monkeypatch):
     monkeypatch.setattr(workbench.registry, "get_registry", lambda: Registry())
     for backend in (pt, tf):
         model = backend.build(ARCH, num_classes=5)
-        assert backend.logits(model, X).shape == (3, 5) and model.workbench_arch.num_classes == 5
+        assert backend.logits(model, X).shape == (3, 5) and arch_of(model).num_classes == 5
         path = backend.save(model, tmp_path / backend.name)
         loaded = backend.load(path)
         np.testing.assert_array_equal(backend.logits(loaded, X), backend.logits(model, X))

@@ -14,6 +14,7 @@ pytest.importorskip("tensorflow")
 from workbench import shapes  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from workbench.model_facts import arch_of  # noqa: E402
 
 SPEC_ARCHITECTURES = sorted(name for name, arch in get_registry().architectures().items() if arch.is_spec)
 
@@ -51,5 +52,5 @@ def test_summary_reads_the_model_not_the_spec():
             for r in shapes.compute(arch.with_input((36, 30, 3)).with_classes(4)).rows
         ]
         assert rows[-1].output_shape == (4,) and rows[0].output_shape[:2] == (34, 28)
-        assert model.workbench_arch.input_shape == (36, 30, 3)
+        assert arch_of(model).input_shape == (36, 30, 3)
         assert [r.name for r in rows] == backend.layer_names(model) == [l.name for l in S.walk(arch.layers)]

@@ -127,7 +127,7 @@ def test_the_320_example_in_the_browser(server, browser):
     try:
         page.goto(f"{server}/convolution", timeout=PAGE_TIMEOUT_MS)
         wait_until_done(page)
-        page.get_by_role("tab", name="Seed 001 by hand").click()
+        page.get_by_role("tab", name="The slides' examples by hand").click()
         wait_until_done(page)
         code = page.locator('[data-testid="stCode"]').all_inner_texts()
         assert any("+0*-1+105*5+102*-1 +0*0+103*-1+99*0 = 320" in c for c in code), code

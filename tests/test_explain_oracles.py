@@ -20,6 +20,7 @@ from workbench import spec as S  # noqa: E402
 from workbench.explain import GradCAM, GuidedBackprop, Lime, Occlusion, Saliency  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from workbench.model_facts import layers_of  # noqa: E402
 
 TINY = {"name": "explain-tiny", "input_shape": [32, 32, 3], "num_classes": 5, "layers": [
     {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv1"},
@@ -71,7 +72,7 @@ def test_grad_cam_equals_captum_bilinear(torch_setup):
     backend, model, x, targets = torch_setup
     ours = GradCAM().explain(backend, model, x, targets, layer="conv2")
     with logits_mode(model):
-        cam = captum_attr.LayerGradCam(model, model.workbench_layers["conv2"])
+        cam = captum_attr.LayerGradCam(model, layers_of(model)["conv2"])
         low = cam.attribute(nchw(x), target=targets, relu_attributions=True)
     up = captum_attr.LayerAttribution.interpolate(low, (32, 32), interpolate_mode="bilinear")
     np.testing.assert_allclose(ours.steps["cam"], low.detach().numpy()[:, 0], rtol=1e-4, atol=1e-6)
@@ -85,7 +86,7 @@ def test_grad_cam_equals_pytorch_grad_cam(torch_setup):
 
     backend, model, x, targets = torch_setup
     ours = GradCAM().explain(backend, model, x, targets, layer="conv1").maps
-    with logits_mode(model), PGC(model=model, target_layers=[model.workbench_layers["conv1"]]) as cam:
+    with logits_mode(model), PGC(model=model, target_layers=[layers_of(model)["conv1"]]) as cam:
         theirs = cam(input_tensor=nchw(x), targets=[ClassifierOutputTarget(t) for t in targets])
     for a, b in zip(ours, theirs):  # pytorch-grad-cam scales each map to [0, 1]
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.999

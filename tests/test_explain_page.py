@@ -63,7 +63,7 @@ def test_a_model_trained_in_the_training_lesson_can_be_explained(lesson_app):
     at = lesson_app("explanations", run=False)
     at.session_state["training_runs"] = runs
     at.run()
-    label = f"trained: {runs[0]['label']}"
+    label = f"trained: {runs[0].label}"
     assert label in at.selectbox(key="ex_model").options
     at.selectbox(key="ex_model").set_value(label).run()
     at.multiselect(key="ex_samples").set_value([]).run()

@@ -27,7 +27,7 @@ def pretrained():
 
 def test_grad_cam_beats_random_order_on_sample_photos(pretrained):
     backend, model, arch = pretrained
-    x, _ = model_inputs(arch, backend.name, [samples.load(n) for n in samples.names()])
+    x, _ = model_inputs(arch, backend.name, [samples.load(n) for n in samples.names("photo")])
     targets = [int(i) for i in backend.predict(model, x).argmax(axis=1)]
     cam = GradCAM().explain(backend, model, x, targets).maps
     ours = deletion_insertion(backend, model, x, targets, cam, steps=10)
@@ -38,7 +38,7 @@ def test_grad_cam_beats_random_order_on_sample_photos(pretrained):
     # photo by photo: insertion always wins; deletion on most (on chelsea's fur and the coins a random
     # mosaic of blurred squares destroys texture about as fast as removing the object does)
     wins = [o["deletion_auc"] < r["deletion_auc"] for o, r in zip(ours, rand)]
-    assert sum(wins) >= 6, dict(zip(samples.names(), wins))
+    assert sum(wins) >= 6, dict(zip(samples.names("photo"), wins))
     assert all(o["insertion_auc"] > r["insertion_auc"] for o, r in zip(ours, rand)), list(zip(ours, rand))
 
 

@@ -22,6 +22,7 @@ from workbench.explain import Occlusion  # noqa: E402
 from workbench.explain.compare import run_methods  # noqa: E402
 from workbench.explain.inputs import model_inputs, predictions  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
+from workbench.model_facts import attach, standardizer_of  # noqa: E402
 
 LAYERS = [
     {"type": "Conv2D", "filters": 5, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv1"},
@@ -135,18 +136,18 @@ def test_one_unit_head_predicts_and_explains_both_classes(backends):
 
 
 def test_a_trained_models_standardisation_reaches_its_inputs(backends, tmp_path, monkeypatch, capsys):
-    """model.workbench_standardizer (set by the training lesson) is applied by model_inputs, the
+    """A model's standardiser (workbench.model_facts, set by the training run) is applied by model_inputs, the
     CLI and so by the page; the images shown stay in [0, 1]."""
     pt, _ = backends
     model = pt.build(MULTI, seed=1)
     photos = [samples.load("chelsea"), samples.load("coffee")]
     plain, shown = model_inputs(MULTI, pt.name, photos, model)
     rng = np.random.default_rng(0)
-    model.workbench_standardizer = Standardizer(rng.random((12, 12, 3)).astype(np.float32),
-                                                rng.uniform(0.1, 0.3, (12, 12, 3)).astype(np.float32))
+    attach(model, standardizer=Standardizer(rng.random((12, 12, 3)).astype(np.float32),
+                                            rng.uniform(0.1, 0.3, (12, 12, 3)).astype(np.float32)))
     x, shown_std = model_inputs(MULTI, pt.name, photos, model)
     np.testing.assert_array_equal(shown_std, shown)
-    np.testing.assert_allclose(x, model.workbench_standardizer(shown), rtol=1e-6)
+    np.testing.assert_allclose(x, standardizer_of(model)(shown), rtol=1e-6)
     assert not np.allclose(x, plain) and 0 <= shown.min() and shown.max() <= 1
 
     from workbench.cli import main

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from workbench import imagenet, samples
+from workbench.model_facts import arch_of, attach, layers_of
 
 torch_pretrained = pytest.importorskip("plugins.torch_backend.pretrained")
 
@@ -138,17 +139,17 @@ def test_efficientnet_equals_the_package_model(model, photos):
 
 
 def test_efficientnet_layers_called_once_with_expected_shapes(model, photos):
-    names = list(model.workbench_layers)
+    names = list(layers_of(model))
     main = ["stem", *(f"block_{i}" for i in range(16)), "head", "pool", "logits"]
     assert [n for n in names if n in main] == main  # in forward order, inner layers between
     assert {"block_0_dwconv", "block_1_expand_relu", "block_15_project_bn", "head_conv"} <= set(names)
     assert "block_0_expand_conv" not in names  # block 0 has no expansion
-    assert model.workbench_arch.name == "efficientnet-lite0" and model.workbench_arch.explain_layer == "head"
+    assert arch_of(model).name == "efficientnet-lite0" and arch_of(model).explain_layer == "head"
     assert not model.training
     seen = {}
     hooks = [
         m.register_forward_hook(lambda _m, _i, out, n=n: seen.setdefault(n, []).append(tuple(out.shape)))
-        for n, m in model.workbench_layers.items()
+        for n, m in layers_of(model).items()
     ]
     try:
         _logits(model, photos[:1])
@@ -168,12 +169,12 @@ def test_shared_module_is_refused():
     package = EfficientNet.from_name("efficientnet-lite0").eval()
     from workbench import lookup
 
-    package.workbench_arch = lookup.architecture("efficientnet-lite0")
+    attach(package, arch=lookup.architecture("efficientnet-lite0"))
     # The package calls its one ReLU6 after the stem and after the head.
-    package.workbench_layers = {"stem": package._swish, "logits": package._fc}
+    attach(package, layers={"stem": package._swish, "logits": package._fc})
     with pytest.raises(torch_pretrained.SharedModuleError, match="'stem' ran 2 times"):
         torch_pretrained.check_layers_called_once(package)
-    package.workbench_layers = {"fc": package._fc, "logits": package._fc}
+    attach(package, layers={"fc": package._fc, "logits": package._fc})
     with pytest.raises(torch_pretrained.SharedModuleError, match="same module"):
         torch_pretrained.check_layers_called_once(package)
 
@@ -203,8 +204,8 @@ def test_weights_load_weights_only(monkeypatch, tmp_path):
 
 def test_new_head_for_fine_tuning():
     model = torch_pretrained.build_efficientnet(num_classes=3, seed=1)
-    assert model.logits.out_features == 3 and model.workbench_arch.num_classes == 3
-    assert model.workbench_layers["logits"] is model.logits
+    assert model.logits.out_features == 3 and arch_of(model).num_classes == 3
+    assert layers_of(model)["logits"] is model.logits
     with pytest.raises(ValueError, match="224x224x3"):
         torch_pretrained.build_efficientnet(input_shape=(32, 32, 3))
 
@@ -247,10 +248,10 @@ def test_zoo_reads_the_cached_file(offline_torch_hub):
     model = torch_pretrained.load_pretrained("mobilenet_v2")
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k].cpu(), v) for k, v in state.items())
-    assert model.workbench_arch.name == "mobilenet_v2-imagenet"
-    assert model.workbench_arch.explain_layer in model.workbench_layers
-    assert list(model.workbench_layers)[:3] == ["Conv1_relu", "expanded_conv_project_BN", "block_1_project_BN"]
-    assert "block_2_add" in model.workbench_layers  # a residual block's output is its Add, as in Keras
+    assert arch_of(model).name == "mobilenet_v2-imagenet"
+    assert arch_of(model).explain_layer in layers_of(model)
+    assert list(layers_of(model))[:3] == ["Conv1_relu", "expanded_conv_project_BN", "block_1_project_BN"]
+    assert "block_2_add" in layers_of(model)  # a residual block's output is its Add, as in Keras
 
 
 def test_registered_as_native_architectures():

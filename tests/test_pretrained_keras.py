@@ -14,6 +14,7 @@ from plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
 from plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402
 from plugins.torch_backend import pretrained as torch_pretrained  # noqa: E402
 from workbench import imagenet, samples, torch_checkpoint  # noqa: E402
+from workbench.model_facts import arch_of, layers_of  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +43,13 @@ def test_same_stable_layers_and_activations(models, photos):
     import keras
 
     torch_model, keras_model = models
-    assert list(keras_model.workbench_layers) == list(torch_model.workbench_layers)
-    assert keras_model.workbench_arch is torch_model.workbench_arch
+    assert list(layers_of(keras_model)) == list(layers_of(torch_model))
+    assert arch_of(keras_model) is arch_of(torch_model)
     names = ["stem", "block_1", "block_2", "head"]  # stride-2 stem, a plain and a residual block
     probe = keras.Model(keras_model.input, [keras_model.get_layer(n).output for n in names])
     got = probe(photos[:1], training=False)
     outputs = {}
-    hooks = [torch_model.workbench_layers[n].register_forward_hook(
+    hooks = [layers_of(torch_model)[n].register_forward_hook(
         lambda _m, _i, out, n=n: outputs.__setitem__(n, out.detach().cpu().permute(0, 2, 3, 1).numpy()))
         for n in names]
     try:
@@ -79,7 +80,7 @@ def test_converter_layouts_and_leftovers():
 
 def test_new_head_keeps_the_features():
     model = keras_pretrained.build_efficientnet(num_classes=4, seed=0)
-    assert model.output.shape[-1] == 4 and model.workbench_arch.num_classes == 4
+    assert model.output.shape[-1] == 4 and arch_of(model).num_classes == 4
     reference = keras_pretrained.efficientnet_keras_weights()
     np.testing.assert_array_equal(model.get_layer("head_conv").get_weights()[0], reference["head_conv"][0])
 
@@ -169,8 +170,8 @@ def test_keras_zoo_reads_the_cached_file(monkeypatch, tmp_path):
 
     # The PyTorch zoo model names the same layers (torchvision's modules, Keras' names).
     torch_model = torchvision.models.mobilenet_v2(weights=None)
-    assert list(model.workbench_layers) == list(torch_pretrained._mobilenet_layers(torch_model))
-    assert "block_2_add" in model.workbench_layers and "block_3_project_BN" in model.workbench_layers
+    assert list(layers_of(model)) == list(torch_pretrained._mobilenet_layers(torch_model))
+    assert "block_2_add" in layers_of(model) and "block_3_project_BN" in layers_of(model)
     assert model.get_layer("out_relu").output.shape[1:] == (7, 7, 1280)
 
 

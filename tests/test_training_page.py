@@ -106,7 +106,7 @@ def test_stop_ends_the_run_after_the_current_batch_and_keeps_it(at, monkeypatch)
     # new one; here the abandoned run is the one that times out while the training goes on.
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=8)
-    job = at.session_state["training_live"]["job"]
+    job = at.session_state["training_live"]  # a workbench.runs.BackgroundRun
     assert job.running and [r["epoch"] for r in job.history] == [1]
     assert len(calls) == 1 and calls[0].stop is job.stop_event  # the event the Stop button sets
     job.stop()  # Stop's on_click
@@ -116,11 +116,11 @@ def test_stop_ends_the_run_after_the_current_batch_and_keeps_it(at, monkeypatch)
     assert "training_live" not in at.session_state
     (run,) = at.session_state["training_runs"]
     # epoch 2 ended after its first batch: stopped there, with what it had learned kept and tested
-    assert [r["epoch"] for r in run["history"]] == [1, 2]
-    assert run["history"][-1]["stopped"].startswith("stopped by the user")
+    assert [r["epoch"] for r in run.history] == [1, 2]
+    assert run.history[-1]["stopped"].startswith("stopped by the user") and run.stopped == run.history[-1]["stopped"]
     assert any(i.value.startswith("stopped by the user") for i in at.info)
     heat = next(t for spec in charts(at) for t in spec["data"] if t.get("type") == "heatmap")
-    assert sum(map(sum, heat["z"])) == 500 and at.metric[0].value == f"{run['test_accuracy']:.1%}"
+    assert sum(map(sum, heat["z"])) == 500 and at.metric[0].value == f"{run.test_accuracy:.1%}"
     assert at.dataframe[-1].value["note"].tolist()[0].startswith("stopped by the user")
 
 
@@ -172,6 +172,7 @@ def test_the_pretrained_model_fine_tunes_its_new_head(at):
     at.button(key="tr_train").click().run()
     assert no_errors(at) == []
     (run,) = at.session_state["training_runs"]
-    assert run["explain_arch"].num_classes == 3 and run["images"] == 8 and run["from_layer"] == "logits"
+    assert run.arch.num_classes == 3 and run.images == 8 and run.spec.from_layer == "logits"
+    assert run.arch.class_names == ("circle", "square", "triangle") == run.class_names
     heat = next(t for spec in charts(at) for t in spec["data"] if t.get("type") == "heatmap")
     assert len(heat["z"]) == 3 and sum(map(sum, heat["z"])) == 180

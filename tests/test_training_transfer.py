@@ -3,7 +3,7 @@
 - EfficientNet-Lite0 (ImageNet, offline) gets a new head for a dataset's classes, is fed as its
   weights expect (ImageNet normalisation, grey made RGB), and with the base frozen only the head
   learns, in both backends; then fine-tuning from a later block changes that block only.
-- A model trained on standardised images keeps its Standardizer (model.workbench_standardizer)
+- A model trained on standardised images keeps its Standardizer (workbench.model_facts)
   through save and load, in either backend, and predicts the same after loading.
 """
 
@@ -24,6 +24,7 @@ from workbench.backend import TrainConfig  # noqa: E402
 from workbench.cli import main  # noqa: E402
 from workbench.spec import parse_architecture  # noqa: E402
 from workbench.training import TrainData, prepare  # noqa: E402
+from workbench.model_facts import attach, standardizer_of  # noqa: E402
 
 BACKENDS = ["pytorch", "tensorflow"]
 TINY = parse_architecture({"name": "tiny", "input_shape": [28, 28, 1], "num_classes": 3, "layers": [
@@ -103,7 +104,7 @@ def test_cli_fine_tunes_efficientnet_and_saves_it(tmp_path, capsys):
     arch, splits, _ = prepare(lookup.dataset(f"folder:{tmp_path / 'data'}"), lookup.architecture("efficientnet-lite0"))
     pred = backend.predict(model, splits["test"][0]).argmax(1)
     assert (pred == splits["test"][1]).mean() == pytest.approx(result["test"]["accuracy"])
-    assert D.standardizer_of(model) is None
+    assert standardizer_of(model) is None
 
 
 @pytest.mark.parametrize("saver", BACKENDS)
@@ -114,24 +115,24 @@ def test_standardizer_is_saved_and_loaded_with_the_model(saver, tmp_path):
                                                            TINY.input_shape).mean(0))
     backend = lookup.backend(saver)
     model = backend.build(arch, seed=0)
-    D.attach_standardizer(model, standardizer)
+    attach(model, standardizer=standardizer)
     backend.train(model, TrainData(*splits["train"]), TrainConfig(epochs=1, batch_size=32))
     path = backend.save(model, tmp_path / "std")
     x = splits["test"][0][:16]
     for loader in BACKENDS:  # the spec's Keras-layout file loads in both, statistics included
         loaded = lookup.backend(loader).load(path)
-        got = D.standardizer_of(loaded)
+        got = standardizer_of(loaded)
         np.testing.assert_array_equal(got.mean, standardizer.mean)
         np.testing.assert_array_equal(got.std, standardizer.std)
         assert got.eps == standardizer.eps
         np.testing.assert_allclose(lookup.backend(loader).predict(loaded, x), backend.predict(model, x), atol=1e-5)
     # raw images standardised by the loaded statistics are what the model was trained on
     raw = D.resize(lookup.dataset("shapes").load("test")[0][:16], TINY.input_shape)
-    np.testing.assert_allclose(D.standardizer_of(backend.load(path))(raw), x, atol=1e-6)
+    np.testing.assert_allclose(standardizer_of(backend.load(path))(raw), x, atol=1e-6)
     # saved again at the same place untrained on standardised images: no stale statistics come back
-    D.attach_standardizer(model, None)
+    attach(model, standardizer=None)
     backend.save(model, tmp_path / "std")
-    assert D.standardizer_of(backend.load(path)) is None
+    assert standardizer_of(backend.load(path)) is None
 
 
 def test_cli_standardize_saves_the_statistics(tmp_path, capsys):
@@ -140,7 +141,7 @@ def test_cli_standardize_saves_the_statistics(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     model = lookup.backend("tensorflow").load(result["saved"])
     _, splits, standardizer = prepare(lookup.dataset("shapes"), lookup.architecture("mnist-cnn"), standardize=True)
-    np.testing.assert_allclose(D.standardizer_of(model).mean, standardizer.mean)
+    np.testing.assert_allclose(standardizer_of(model).mean, standardizer.mean)
     pred = lookup.backend("tensorflow").predict(model, splits["test"][0]).argmax(1)
     assert code == 0 and (pred == splits["test"][1]).mean() == pytest.approx(result["test"]["accuracy"], abs=0.01)
 

@@ -50,7 +50,8 @@ def parse(value) -> Augment:
     if value is None or value == "" or value == {}:
         return Augment()
     if isinstance(value, str):
-        if value.strip().lower() in ("seed001", "seed-001", "seed_001"):
+        # the preset of the lecture slides "Convolutional Neural Networks (CNN)" (seed001: its old name)
+        if value.strip().lower() in ("slides", "seed001", "seed-001", "seed_001"):
             return SEED_001
         pairs = {}
         for part in filter(None, (p.strip() for p in value.split(","))):

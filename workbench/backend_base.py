@@ -17,10 +17,10 @@ import weakref
 
 import numpy as np
 
-from workbench import data as D
 from workbench import graph
 from workbench import spec as S
 from workbench import weights as W
+from workbench.model_facts import arch_of, attach, standardizer_of
 
 
 _locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -109,7 +109,7 @@ class BackendBase:
     @locked
     def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Pre-activation scores of the last layer (a final softmax/sigmoid left out)."""
-        x = graph.check_images(getattr(model, "workbench_arch", None), x)
+        x = graph.check_images(arch_of(model), x)
         return self._module("inference").forward(model, x, [], batch_size, logits=True)[0]
 
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -119,12 +119,12 @@ class BackendBase:
     @locked
     def activations(self, model, x: np.ndarray, layers, batch_size: int = 64) -> dict[str, np.ndarray]:
         names = graph.check_layers(layers, self.layer_names(model))
-        x = graph.check_images(getattr(model, "workbench_arch", None), x)
+        x = graph.check_images(arch_of(model), x)
         return self._module("inference").forward(model, x, names, batch_size, logits=False)[1]
 
     @locked
     def gradients(self, model, x: np.ndarray, target, layer: str | None = None, relu: str = "plain"):
-        x = graph.check_images(getattr(model, "workbench_arch", None), x)
+        x = graph.check_images(arch_of(model), x)
         return self._module("gradients").gradients(model, x, target, layer, relu)
 
     @locked
@@ -144,7 +144,7 @@ class BackendBase:
     def save(self, model, path):
         """Spec models: Keras-layout safetensors (loads in any backend); natives: the backend's own.
         A model trained on standardised images keeps its statistics in a .standardizer.npz beside."""
-        arch = model.workbench_arch
+        arch = arch_of(model)
         if arch.is_spec:
             target = W.save_spec(path, arch, self.get_weights(model), self.name)
         else:
@@ -153,7 +153,7 @@ class BackendBase:
             target.parent.mkdir(parents=True, exist_ok=True)
             io.save_native(model, target)
             W.write_architecture(arch, target, self.name)
-        W.write_standardizer(target, D.standardizer_of(model))
+        W.write_standardizer(target, standardizer_of(model))
         return target
 
     def load(self, path):
@@ -168,7 +168,7 @@ class BackendBase:
             io.load_native(model, source)
         else:
             raise ValueError(f"{source} holds {fmt} weights, which the {self.name} backend cannot read")
-        D.attach_standardizer(model, W.read_standardizer(source))
+        attach(model, standardizer=W.read_standardizer(source))
         return model
 
     def reset_peak_memory(self) -> None:

@@ -91,7 +91,7 @@ KERNELS: dict[str, np.ndarray] = {
     "Gaussian 5x5 (sigma 1)": gaussian_kernel(5, 1.0),
     "Laplacian": LAPLACIAN,
     "Emboss": EMBOSS,
-    "Curve detector (seed 001, 7x7)": CURVE_DETECTOR,
+    "Curve detector (the lecture slides, 7x7)": CURVE_DETECTOR,
 }
 
 

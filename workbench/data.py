@@ -133,20 +133,6 @@ class Standardizer:
             return cls(z["mean"], z["std"], float(z["eps"]))
 
 
-# A model trained on standardised images carries its statistics, so whoever feeds it later
-# (a saved model loaded back, the explanation lesson) can standardise the same way.
-STANDARDIZER = "workbench_standardizer"
-
-
-def attach_standardizer(model, standardizer: Standardizer | None) -> None:
-    # object.__setattr__: a framework's own attribute tracking (Keras) has no business with it
-    object.__setattr__(model, STANDARDIZER, standardizer)
-
-
-def standardizer_of(model) -> Standardizer | None:
-    return getattr(model, STANDARDIZER, None)
-
-
 def standardize(splits: dict[str, Arrays]) -> tuple[dict[str, Arrays], Standardizer]:
     """Standardise every split with statistics from the training split only."""
     s = Standardizer.fit(splits["train"][0])

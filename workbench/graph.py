@@ -1,9 +1,9 @@
 """Backend-neutral pieces of running a spec model, shared by every backend plugin.
 
 - ``run(layers, x, ops)`` walks the spec graph once: each plain layer is applied to the
-  running tensor, a Residual adds its body and shortcut, an Inception concatenates its
-  branches. The Keras builder walks it with symbolic tensors to wire a functional model; the
-  PyTorch module walks it in ``forward`` with real tensors. One walk, two frameworks.
+  running tensor, a block (Residual, Inception) merges what its parts make
+  of it. The Keras builder walks it with symbolic tensors to wire a functional model; the PyTorch
+  module walks it in ``forward`` with real tensors. One walk, two frameworks.
 - The final activation to strip for logits, the probabilities from logits, and gradient
   targets (which layers they read, checks with clear messages, and the per-image value
   written over any tensor type through a few framework ops).
@@ -29,14 +29,11 @@ class GraphOps(Protocol):
 
 
 def run(layers: Sequence[S.Layer], x: Any, ops: GraphOps) -> Any:
-    """Apply a spec's layers to x; blocks call ``ops.merge(block, [outputs])``."""
+    """Apply a spec's layers to x; a block runs each of its parts on x (an empty part is x
+    itself) and calls ``ops.merge(block, [their outputs])``."""
     for layer in layers:
-        if isinstance(layer, S.Residual):
-            body = run(layer.body, x, ops)
-            shortcut = run(layer.shortcut, x, ops)  # empty shortcut: x itself
-            x = ops.merge(layer, [body, shortcut])
-        elif isinstance(layer, S.Inception):
-            x = ops.merge(layer, [run(branch, x, ops) for branch in layer.branches])
+        if isinstance(layer, S.Block):
+            x = ops.merge(layer, [run(part, x, ops) for _, part in layer.parts()])
         else:
             x = ops.layer(layer, x)
     return x

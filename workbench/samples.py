@@ -1,7 +1,9 @@
-"""Offline sample photos (shipped with scikit-image and scikit-learn) and decoding an upload.
+"""The one catalogue of offline sample photos (shipped with scikit-image and scikit-learn),
+decoding an upload, and the grey views the convolution lesson works on.
 
 Every photo comes back as an HxWx3 uint8 RGB array, so a lesson can show it as it is and hand
-it to ``workbench.imagenet.preprocess`` for a pretrained model.
+it to ``workbench.imagenet.preprocess`` for a pretrained model; ``grey`` gives the same photo
+as grey floats in [0, 1] for hand-written convolutions.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Sample:
     description: str
     source: str
     load: Callable[[], np.ndarray]
+    kind: str = "photo"  # "photo": an object an ImageNet classifier can name; "texture": a pattern only
 
 
 def _skimage(name: str) -> Callable[[], np.ndarray]:
@@ -55,12 +58,17 @@ SAMPLES: dict[str, Sample] = {
         Sample("clock", "a wall clock (greyscale)", "scikit-image", _skimage("clock")),
         Sample("china", "a Chinese temple", "scikit-learn", _sklearn("china.jpg")),
         Sample("flower", "a flower", "scikit-learn", _sklearn("flower.jpg")),
+        Sample("brick", "a brick wall (greyscale)", "scikit-image (CC0)", _skimage("brick"), kind="texture"),
     )
 }
+KINDS = ("photo", "texture")
 
 
-def names() -> list[str]:
-    return list(SAMPLES)
+def names(kind: str | None = None) -> list[str]:
+    """Every sample's name, or those of one kind ("photo" or "texture")."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown kind of sample {kind!r}; choose one of: {', '.join(KINDS)}")
+    return [n for n, s in SAMPLES.items() if kind is None or s.kind == kind]
 
 
 @lru_cache(maxsize=None)
@@ -79,6 +87,35 @@ def load(name: str) -> np.ndarray:
 
 def load_all(selected=None) -> dict[str, np.ndarray]:
     return {name: load(name) for name in (selected or SAMPLES)}
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """Grey float image in [0, 1] from grey, RGB or RGBA, integer or float."""
+    import skimage.color
+    import skimage.util
+
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = skimage.color.rgba2rgb(image)
+    if image.ndim == 3:
+        image = skimage.color.rgb2gray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected a grey or colour image, got an array of shape {image.shape}")
+    return skimage.util.img_as_float(image).astype(float)
+
+
+def grey(name: str) -> np.ndarray:
+    """A sample photo as grey floats in [0, 1] (a new array: the caller may change it)."""
+    return to_grey(load(name))
+
+
+def fit(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink (never enlarge) so the longer side is at most max_side: lessons stay quick."""
+    import skimage.transform
+
+    if max(image.shape) <= max_side:
+        return image
+    return skimage.transform.rescale(image, max_side / max(image.shape), anti_aliasing=True)
 
 
 class ImageDecodeError(ValueError):

@@ -19,137 +19,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Union
 
-ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "softmax", "tanh", "elu", "selu", "swish", "gelu")
-PADDINGS = ("valid", "same")
+# The vocabulary: every layer type, each in its home (workbench.model), re-exported here so that
+# `from workbench import spec as S; S.Conv2D(...)` reads like Keras.
+from workbench.model.blocks import *  # noqa: F401,F403 - Block, Residual, Inception, BLOCK_TYPES
+from workbench.model.blocks import BLOCK_TYPES, Block
+from workbench.model.checks import ACTIVATIONS, PADDINGS, SpecError, positive_int  # noqa: F401
+from workbench.model.layers import *  # noqa: F401,F403 - Layer, Conv2D, ..., SqueezeExcite, PLAIN_TYPES, CONV_TYPES
+from workbench.model.layers import CONV_TYPES, PLAIN_TYPES, Dense, Layer
 
-
-class SpecError(ValueError):
-    """A wrong architecture description: says which layer, which key and why."""
-
-    def __init__(self, where: str, key: str | None, reason: str):
-        self.where, self.key, self.reason = where, key, reason
-        at = f"{where}, key '{key}'" if key else where
-        super().__init__(f"{at}: {reason}")
-
-
-# -- layers ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Layer:
-    name: str | None = field(default=None, kw_only=True)
-
-    @property
-    def type(self) -> str:
-        return type(self).__name__
-
-
-@dataclass(frozen=True)
-class Conv2D(Layer):
-    filters: int
-    kernel_size: tuple[int, int]
-    strides: tuple[int, int] = (1, 1)
-    padding: str = "valid"
-    activation: str | None = None
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class DepthwiseConv2D(Layer):
-    kernel_size: tuple[int, int]
-    strides: tuple[int, int] = (1, 1)
-    padding: str = "valid"
-    depth_multiplier: int = 1
-    activation: str | None = None
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class SeparableConv2D(Layer):
-    filters: int
-    kernel_size: tuple[int, int]
-    strides: tuple[int, int] = (1, 1)
-    padding: str = "valid"
-    depth_multiplier: int = 1
-    activation: str | None = None
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class MaxPooling2D(Layer):
-    pool_size: tuple[int, int] = (2, 2)
-    strides: tuple[int, int] | None = None  # None: the pool size, as in Keras
-    padding: str = "valid"
-
-
-@dataclass(frozen=True)
-class AveragePooling2D(Layer):
-    pool_size: tuple[int, int] = (2, 2)
-    strides: tuple[int, int] | None = None
-    padding: str = "valid"
-
-
-@dataclass(frozen=True)
-class GlobalAveragePooling2D(Layer):
-    pass
-
-
-@dataclass(frozen=True)
-class BatchNormalization(Layer):
-    momentum: float = 0.99
-    epsilon: float = 1e-3
-
-
-@dataclass(frozen=True)
-class Dropout(Layer):
-    rate: float = 0.5
-
-
-@dataclass(frozen=True)
-class Flatten(Layer):
-    pass
-
-
-@dataclass(frozen=True)
-class Dense(Layer):
-    units: int | None = None  # None in the last Dense: the architecture's num_classes
-    activation: str | None = None
-    use_bias: bool = True
-
-
-@dataclass(frozen=True)
-class Activation(Layer):
-    activation: str = "relu"
-
-
-@dataclass(frozen=True)
-class ZeroPadding2D(Layer):
-    padding: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1))  # ((top, bottom), (left, right))
-
-
-@dataclass(frozen=True)
-class Residual(Layer):
-    """Outputs of body and shortcut are added; an empty shortcut is the identity."""
-
-    body: tuple[Layer, ...] = ()
-    shortcut: tuple[Layer, ...] = ()
-
-
-@dataclass(frozen=True)
-class Inception(Layer):
-    """Outputs of the branches are concatenated on the channel axis."""
-
-    branches: tuple[tuple[Layer, ...], ...] = ()
-
-
-LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.__name__: cls
-    for cls in (
-        Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling2D, AveragePooling2D,
-        GlobalAveragePooling2D, BatchNormalization, Dropout, Flatten, Dense, Activation,
-        ZeroPadding2D, Residual, Inception,
-    )
-}
-BLOCK_TYPES = (Residual, Inception)
-CONV_TYPES = (Conv2D, DepthwiseConv2D, SeparableConv2D)
+# type name in a file -> its class: every layer type the file format knows
+LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (*PLAIN_TYPES, *BLOCK_TYPES)}
 
 
 # -- architectures -----------------------------------------------------------------------
@@ -162,7 +41,7 @@ class Architecture:
     num_classes: int
     layers: tuple[Layer, ...] = ()
     description: str = ""
-    source: str = ""  # where it comes from, e.g. "seed 001: the MNIST CNN"
+    source: str = ""  # where it comes from: "KEY: where" (KEY of workbench.sources)
     explain_layer: str | None = None  # the layer worth explaining (Grad-CAM); default: last conv
     # For models that are not spec-built (pretrained zoo models): backend name -> builder.
     native: dict[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
@@ -212,94 +91,14 @@ def walk(layers) -> list[Layer]:
     """Every layer, blocks' inner layers first and then the block itself, in order."""
     out: list[Layer] = []
     for layer in layers:
-        if isinstance(layer, Residual):
-            out += walk(layer.body) + walk(layer.shortcut)
-        elif isinstance(layer, Inception):
-            for branch in layer.branches:
-                out += walk(branch)
+        if isinstance(layer, Block):
+            for _, part in layer.parts():
+                out += walk(part)
         out.append(layer)
     return out
 
 
 # -- parsing -----------------------------------------------------------------------------
-def _pair(value, where, key) -> tuple[int, int]:
-    if isinstance(value, bool):
-        raise SpecError(where, key, f"expected an integer or a pair of integers, got {value!r}")
-    if isinstance(value, int):
-        value = (value, value)
-    if (
-        isinstance(value, (list, tuple))
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        if min(value) < 1:
-            raise SpecError(where, key, f"must be at least 1, got {list(value)}")
-        return (int(value[0]), int(value[1]))
-    raise SpecError(where, key, f"expected an integer or a pair of integers, got {value!r}")
-
-
-def _zero_padding(value, where, key):
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = ((value, value), (value, value))
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        value = ((value[0], value[0]), (value[1], value[1]))
-    if (
-        isinstance(value, (list, tuple))
-        and len(value) == 2
-        and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value)
-        and all(isinstance(v, int) and v >= 0 for p in value for v in p)
-    ):
-        return (tuple(value[0]), tuple(value[1]))
-    raise SpecError(where, key, f"expected an int, (rows, cols) or ((top, bottom), (left, right)), got {value!r}")
-
-
-def _positive_int(value, where, key):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(where, key, f"must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_field(cls, key, value, where):
-    """Validate and normalise one key of one layer."""
-    if key in ("kernel_size", "pool_size"):
-        return _pair(value, where, key)
-    if key == "strides":
-        return None if value is None else _pair(value, where, key)
-    if key == "padding":
-        if cls is ZeroPadding2D:
-            return _zero_padding(value, where, key)
-        if value not in PADDINGS:
-            raise SpecError(where, key, f"must be 'valid' or 'same', got {value!r}")
-        return value
-    if key == "activation":
-        if value in (None, "linear") and cls is not Activation:
-            return None
-        if value not in ACTIVATIONS:
-            raise SpecError(where, key, f"unknown activation {value!r}; known: {', '.join(ACTIVATIONS)}")
-        return value
-    if key in ("filters", "depth_multiplier"):
-        return _positive_int(value, where, key)
-    if key == "units":
-        return None if value is None else _positive_int(value, where, key)
-    if key == "rate":
-        if not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise SpecError(where, key, f"must be a number in [0, 1), got {value!r}")
-        return float(value)
-    if key in ("momentum", "epsilon"):
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise SpecError(where, key, f"must be a positive number, got {value!r}")
-        return float(value)
-    if key == "use_bias":
-        if not isinstance(value, bool):
-            raise SpecError(where, key, f"must be true or false, got {value!r}")
-        return value
-    if key == "name":
-        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
-            raise SpecError(where, key, f"must be letters, digits and underscores, got {value!r}")
-        return value
-    return value
-
-
 def parse_layer(data: Any, where: str = "layers[0]") -> Layer:
     if isinstance(data, Layer):
         return data
@@ -316,24 +115,19 @@ def parse_layer(data: Any, where: str = "layers[0]") -> Layer:
             continue
         if key not in allowed:
             raise SpecError(where, key, f"{kind} has no key '{key}'; its keys are: {', '.join(allowed)}")
-        if cls is Residual and key in ("body", "shortcut"):
-            value = _parse_list(value, f"{where}.{key}")
-        elif cls is Inception and key == "branches":
-            if not isinstance(value, list) or not value:
-                raise SpecError(where, key, "must be a non-empty list of layer lists")
-            value = tuple(_parse_list(b, f"{where}.branches[{i}]") for i, b in enumerate(value))
+        if key in getattr(cls, "nested", ()):
+            kwargs[key] = cls.parse_part(key, value, where, _parse_list)
         else:
-            value = _check_field(cls, key, value, where)
-        kwargs[key] = value
+            kwargs[key] = cls.check(key, value, where)
     missing = [
         f.name for f in fields(cls)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs
     ]
     if missing:
         raise SpecError(where, missing[0], f"{kind} needs '{missing[0]}'")
-    if cls is Residual and not kwargs.get("body"):
-        raise SpecError(where, "body", "a Residual block needs a non-empty body")
-    return cls(**kwargs)
+    layer = cls(**kwargs)
+    layer.validate(where)
+    return layer
 
 
 def _parse_list(value, where) -> tuple[Layer, ...]:
@@ -346,16 +140,8 @@ def _assign_names(layers, counters: dict[str, int], taken: set[str]) -> tuple[La
     """Give every unnamed layer a Keras-style name: conv2d_1, max_pooling2d_1, ..."""
     out = []
     for layer in layers:
-        if isinstance(layer, Residual):
-            layer = dataclasses.replace(
-                layer,
-                body=_assign_names(layer.body, counters, taken),
-                shortcut=_assign_names(layer.shortcut, counters, taken),
-            )
-        elif isinstance(layer, Inception):
-            layer = dataclasses.replace(
-                layer, branches=tuple(_assign_names(b, counters, taken) for b in layer.branches)
-            )
+        if isinstance(layer, Block):
+            layer = layer.with_parts([_assign_names(part, counters, taken) for _, part in layer.parts()])
         if layer.name is None:
             base = snake_case(layer.type)
             while True:
@@ -399,7 +185,7 @@ def parse_architecture(data: dict[str, Any], **extra) -> Architecture:
     dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
     if num_classes is None and dense and layers[dense[-1]].units:
         num_classes = layers[dense[-1]].units
-    num_classes = _positive_int(num_classes, "architecture", "num_classes")
+    num_classes = positive_int(num_classes, "architecture", "num_classes")
     if dense and layers[dense[-1]].units is None:
         layers = layers[: dense[-1]] + (dataclasses.replace(layers[dense[-1]], units=num_classes),) + layers[dense[-1] + 1:]
     for i, layer in enumerate(layers):
@@ -425,10 +211,8 @@ def layer_to_dict(layer: Layer) -> dict[str, Any]:
     out: dict[str, Any] = {"type": layer.type}
     for f in fields(layer):
         value = getattr(layer, f.name)
-        if f.name in ("body", "shortcut"):
-            value = [layer_to_dict(v) for v in value]
-        elif f.name == "branches":
-            value = [[layer_to_dict(v) for v in branch] for branch in value]
+        if f.name in getattr(layer, "nested", ()):
+            value = _layers_to_json(value)
         elif value == f.default:
             continue
         elif isinstance(value, tuple):
@@ -437,6 +221,11 @@ def layer_to_dict(layer: Layer) -> dict[str, Any]:
                 value = value[0]
         out[f.name] = value
     return out
+
+
+def _layers_to_json(value):
+    """A block's nested layers (a list of layers, or a list of such lists) as JSON."""
+    return layer_to_dict(value) if isinstance(value, Layer) else [_layers_to_json(v) for v in value]
 
 
 def load_architecture_file(path: str | Path) -> Architecture:

@@ -1,5 +1,6 @@
 """What both backends' training shares, in numpy: the optimizer names, checked settings, the
-data to train on, and the per-epoch bookkeeping (history, early stopping, divergence, stop).
+data to train on as a model is fed, and the per-epoch bookkeeping (history, early stopping,
+divergence, stop). One whole run (data, model, training, test) is workbench.runs.
 
 Each backend's plugins/<x>/training.py runs the framework's own optimizer, loss and data
 pipeline and reports to a `Progress`, so the rules for stopping are written once, here.
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from workbench.data import Standardizer
     from workbench.spec import Architecture
 
-# The optimizers of seed 004's slides, by the names the CLI and the page use.
+# The optimizers of the lecture slides "CNNs part II", by the names the CLI and the page use.
 OPTIMIZERS = {
     "sgd": "SGD", "momentum": "SGD with momentum", "nesterov": "Nesterov momentum", "adagrad": "Adagrad",
     "adadelta": "Adadelta", "rmsprop": "RMSprop", "adam": "Adam", "adamax": "AdaMax", "nadam": "Nadam",
@@ -172,58 +173,6 @@ def predicted(backend, model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     diverged model's NaN as no vote."""
     probs = two_columns(backend.predict(model, x, batch_size=256))  # one sigmoid unit: P(class 1)
     return probs, np.nan_to_num(probs, nan=0.0).argmax(1)
-
-
-class BackgroundRun:
-    """A training run in a thread of its own, then its test predictions.
-
-    Whoever started it may go away and come back: a Streamlit page is rerun by every click (Stop
-    included), and each rerun is a new script run. The run goes on until it ends or `stop()` is
-    asked for, which the backend honours after the current batch; `on_done(run)` is called once,
-    from the run's thread, when it has finished without an error (a failed run is not a result).
-    """
-
-    def __init__(self, backend, model, data: TrainData, config: TrainConfig, test: np.ndarray | None = None,
-                 on_done: Callable[["BackgroundRun"], None] | None = None):
-        data.stop = data.stop or threading.Event()
-        self.stop_event = data.stop
-        self.history: list[dict] = []  # grows epoch by epoch
-        self.pred: np.ndarray | None = None  # predicted classes of `test`, once trained
-        self.error: Exception | None = None
-        self._thread = threading.Thread(target=self._work, args=(backend, model, data, config, test, on_done),
-                                        name="workbench-training", daemon=True)
-
-    def start(self) -> "BackgroundRun":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once the run has ended (trained, stopped or failed)."""
-        self._thread.join(timeout)
-        return not self.running
-
-    @property
-    def stopped(self) -> str | None:
-        """Why the run ended early (the user, divergence, early stopping), or None."""
-        return self.history[-1].get("stopped") if self.history else None
-
-    def _work(self, backend, model, data, config, test, on_done):
-        try:
-            self.history = backend.train(model, data, config, self.history.append)
-            if test is not None:
-                self.pred = predicted(backend, model, test)[1]
-        except Exception as exc:  # noqa: BLE001 - the caller shows it; nothing is recorded
-            self.error = exc
-            return
-        if on_done is not None:
-            on_done(self)
 
 
 class Prepared(NamedTuple):

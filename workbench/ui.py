@@ -1,5 +1,5 @@
 """Shared Streamlit helpers for the lesson pages: cached registry and devices, an error guard,
-image input with clear messages, and plotly figures in one style.
+the image picker (photos from workbench.samples, or an upload) and plotly figures in one style.
 
 No deep-learning framework is imported here; a backend is only touched when a page asks it.
 """
@@ -14,19 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from workbench import samples
 from workbench.registry import get_registry
-
-# Offline sample photos from scikit-image (loader name -> label).
-SAMPLE_IMAGES = {
-    "camera": "Cameraman (grey)",
-    "chelsea": "Chelsea the cat",
-    "coins": "Coins",
-    "astronaut": "Astronaut",
-    "coffee": "Coffee cup",
-    "brick": "Brick wall",
-    "rocket": "Rocket",
-}
-
 
 # -- cached registry objects --------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
@@ -68,6 +57,16 @@ def backend_devices() -> dict:
     return dict(_device_probe())
 
 
+# The Training lesson's finished runs (workbench.runs.TrainedRun), oldest first: the explanation
+# lesson offers their models.
+TRAINED_RUNS = "training_runs"
+
+
+def trained_runs() -> list:
+    """This session's finished training runs (workbench.runs.TrainedRun), the list itself."""
+    return st.session_state.setdefault(TRAINED_RUNS, [])
+
+
 def lesson_page(name: str):
     """The st.Page the app registered for a lesson (for st.page_link), or None outside the app."""
     return st.session_state.get("workbench_pages", {}).get(name)
@@ -104,61 +103,20 @@ class guard(contextlib.ContextDecorator):
 
 
 # -- images -------------------------------------------------------------------------------
-@st.cache_data(show_spinner=False)
-def sample_image(name: str) -> np.ndarray:
-    """A scikit-image sample photo (bundled, offline) as grey float in [0, 1]."""
-    import skimage.data
-
-    if name not in SAMPLE_IMAGES:
-        raise ValueError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
-    return to_grey(getattr(skimage.data, name)())
-
-
-def to_grey(image: np.ndarray) -> np.ndarray:
-    """Grey float image in [0, 1] from grey, RGB or RGBA, integer or float."""
-    import skimage.color
-    import skimage.util
-
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = skimage.color.rgba2rgb(image)
-    if image.ndim == 3:
-        image = skimage.color.rgb2gray(image)
-    if image.ndim != 2:
-        raise ValueError(f"expected a grey or colour image, got an array of shape {image.shape}")
-    return skimage.util.img_as_float(image).astype(float)
-
-
-def read_image(data: bytes, filename: str = "the file") -> np.ndarray:
-    """Decode an uploaded image (RGB uint8); a broken or non-image file gets a clear ValueError."""
-    from workbench import samples
-
-    return samples.decode(data, filename)
-
-
 def image_picker(key: str, default: str = "camera", max_side: int | None = 256) -> np.ndarray | None:
-    """A sample photo or an upload, as a grey float image; None (after a clear message) if it fails."""
+    """A sample photo (workbench.samples) or an upload, as a grey float image; None (after a
+    clear message) if it fails."""
     cols = st.columns([2, 3])
-    names = list(SAMPLE_IMAGES)
-    name = cols[0].selectbox(
-        "Image", names, index=names.index(default), format_func=SAMPLE_IMAGES.get, key=f"{key}_sample"
-    )
+    names = samples.names()
+    name = cols[0].selectbox("Image", names, index=names.index(default),
+                             format_func=lambda n: samples.SAMPLES[n].description.capitalize(), key=f"{key}_sample")
     upload = cols[1].file_uploader("... or upload your own", type=None, key=f"{key}_upload")
     try:
-        image = to_grey(read_image(upload.getvalue(), upload.name)) if upload else sample_image(name)
+        image = samples.to_grey(samples.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)
     except ValueError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         return None
-    return fit(image, max_side) if max_side else image
-
-
-def fit(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink (never enlarge) so the longer side is at most max_side: lessons stay quick."""
-    import skimage.transform
-
-    if max(image.shape) <= max_side:
-        return image
-    return skimage.transform.rescale(image, max_side / max(image.shape), anti_aliasing=True)
+    return samples.fit(image, max_side) if max_side else image
 
 
 # -- figures ------------------------------------------------------------------------------

@@ -8,13 +8,15 @@ between backends and a saved file loads in either one:
     SeparableConv2D  depthwise (kh, kw, in, dm), pointwise (1, 1, in * dm, out), bias (out,)
     Dense            kernel (in, out), bias (out,)
     BatchNormalization  gamma, beta, moving_mean, moving_variance (each (channels,))
+    SqueezeExcite    squeeze kernel (C, units), bias (units,), excite kernel (units, C), bias (C,)
+
+Each layer type states its own (workbench.model.layers: ``weight_shapes``, ``initial_weights``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -26,55 +28,23 @@ Weights = dict[str, list[np.ndarray]]
 
 
 def weight_shapes(arch: S.Architecture) -> dict[str, list[tuple[int, ...]]]:
-    """Per layer with weights: the shapes of its arrays, in Keras order."""
-    table = shapes.compute(arch)
+    """Per layer with weights: the shapes of its arrays, in Keras order (each layer says which)."""
     by_name = {layer.name: layer for layer in S.walk(arch.layers)}
     out: dict[str, list[tuple[int, ...]]] = {}
-    for row in table.rows:
-        layer, cin = by_name[row.name], row.input_shape[-1]
-        bias = [(row.output_shape[-1],)] if getattr(layer, "use_bias", False) else []
-        if isinstance(layer, S.Conv2D):
-            out[row.name] = [(*layer.kernel_size, cin, layer.filters)] + bias
-        elif isinstance(layer, S.DepthwiseConv2D):
-            out[row.name] = [(*layer.kernel_size, cin, layer.depth_multiplier)] + bias
-        elif isinstance(layer, S.SeparableConv2D):
-            mid = cin * layer.depth_multiplier
-            out[row.name] = [(*layer.kernel_size, cin, layer.depth_multiplier), (1, 1, mid, layer.filters)] + bias
-        elif isinstance(layer, S.Dense):
-            out[row.name] = [(cin, layer.units)] + bias
-        elif isinstance(layer, S.BatchNormalization):
-            out[row.name] = [(cin,)] * 4
-    return out
-
-
-def _glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Keras' default kernel initializer, with Keras' fans (receptive field x channels)."""
-    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
-    fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    out = rng.random(shape, dtype=np.float32)  # float32 draws, in place: VGG16 has 138 M of them
-    out *= 2 * limit
-    out -= limit
+    for row in shapes.compute(arch).rows:
+        found = by_name[row.name].weight_shapes(row.input_shape)
+        if found:
+            out[row.name] = found
     return out
 
 
 def initial_weights(arch: S.Architecture, seed: int = 0) -> Weights:
     """Keras' default initial values (Glorot-uniform kernels, zero biases, BN gamma 1, beta 0,
-    moving mean 0, variance 1), drawn from one seeded generator, so that both backends start a
-    spec model from the very same numbers."""
+    moving mean 0, variance 1), drawn from one seeded generator in layer order, so that both
+    backends start a spec model from the very same numbers."""
     rng = np.random.default_rng(seed)
     by_name = {layer.name: layer for layer in S.walk(arch.layers)}
-    out: Weights = {}
-    for name, shape_list in weight_shapes(arch).items():
-        if isinstance(by_name[name], S.BatchNormalization):
-            c = shape_list[0]
-            out[name] = [np.ones(c, np.float32), np.zeros(c, np.float32), np.zeros(c, np.float32), np.ones(c, np.float32)]
-            continue
-        arrays = []
-        for shape in shape_list:
-            arrays.append(np.zeros(shape, np.float32) if len(shape) == 1 else _glorot_uniform(rng, shape))
-        out[name] = arrays
-    return out
+    return {name: by_name[name].initial_weights(shape_list, rng) for name, shape_list in weight_shapes(arch).items()}
 
 
 def check_weights(arch: S.Architecture, weights: Weights) -> None:

@@ -245,15 +245,15 @@ def cifar10(url=CIFAR_URL, known_hash=CIFAR_HASH) -> Dataset:
 
 def cats_vs_dogs(**kwargs) -> Dataset:
     ds = Dataset("cats-vs-dogs", "Kaggle cats vs dogs: 2,000 + 2,000 sampled, split 70/15/15, 150x150 "
-                 "(seed 003; download, 787 MB).", ("cat", "dog"), (150, 150, 3), lambda: {},
+                 "(the CS 577 assignment report; download, 787 MB).", ("cat", "dog"), (150, 150, 3), lambda: {},
                  source=kwargs.get("url", CATS_URL), offline=False)
     return _late(cats_loader, **kwargs)(ds)
 
 
 def caltech101_5(**kwargs) -> Dataset:
     ds = Dataset("caltech101-5", "Caltech-101, five classes (car_side, hawksbill, kangaroo, scorpion, starfish), "
-                 "50/10/20 per class, 224x224 (seed 002; download, 131 MB).", CALTECH_CLASSES, (224, 224, 3),
-                 lambda: {}, source=kwargs.get("url", CALTECH_URL), offline=False)
+                 "50/10/20 per class, 224x224 (the CS671 assignment report \"Convolution Neural Network\"; "
+                 "download, 131 MB).", CALTECH_CLASSES, (224, 224, 3), lambda: {}, source=kwargs.get("url", CALTECH_URL), offline=False)
     return _late(caltech_loader, **kwargs)(ds)
 
 

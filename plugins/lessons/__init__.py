@@ -9,7 +9,8 @@ from workbench.lesson import Lesson
 # name, title, section, icon, order, description
 BUILT_IN = (
     ("home", "Welcome", "Start", ":material/home:", 0,
-     "What the workbench is, the lessons in order, the installed plugins and devices."),
+     "What the workbench is, the lessons in order, the course documents they reproduce, the plugins "
+     "and devices."),
     ("convolution", "Convolution & Sobel", "Basics", ":material/grid_on:", 10,
      "Slide a kernel over a photo: Sobel edges, sharpening, stride, padding, pooling, the FFT."),
     ("shape_calculator", "Shape calculator", "Basics", ":material/calculate:", 20,

@@ -1,18 +1,23 @@
 """Build a functional keras.Model from a spec; every Keras layer carries its spec name.
 
-Residual blocks end in keras.layers.Add(name=block), Inception blocks in
-keras.layers.Concatenate(name=block), so a block's output is addressable like any layer.
+One table, KERAS_LAYERS, maps each spec type to its Keras layer. Residual blocks end in
+keras.layers.Add(name=block), Inception blocks in keras.layers.Concatenate(name=block), so a
+block's output is addressable like any layer.
 Kernels start from workbench.weights.initial_weights(arch, seed): the same numbers the
 PyTorch backend starts from.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import keras
 
 from workbench import graph
 from workbench import spec as S
 from workbench import weights as W
+from workbench.model_facts import arch_of, attach
 from plugins.tensorflow_backend import inference  # noqa: F401 - first: GPU memory growth, Keras-on-TF check
 
 
@@ -26,45 +31,82 @@ def _given(array):
     return initializer
 
 
+class SqueezeExcite(keras.layers.Layer):
+    """The spec's SqueezeExcite from Keras' own layers, as one named unit (its four arrays are
+    addressed by the spec name): GlobalAveragePooling2D(keepdims) -> Dense(units, activation)
+    -> Dense(channels, gate) -> Multiply with the input."""
+
+    def __init__(self, layer: S.SqueezeExcite, initial: list, **kwargs):
+        super().__init__(name=layer.name, **kwargs)
+        channels = initial[0].shape[0]
+        self.pool = keras.layers.GlobalAveragePooling2D(keepdims=True, name="squeeze_pool")
+        self.squeeze = keras.layers.Dense(layer.units, activation=layer.activation,
+                                          kernel_initializer=_given(initial[0]), name="squeeze")
+        self.excite = keras.layers.Dense(channels, activation=layer.gate,
+                                         kernel_initializer=_given(initial[2]), name="excite")
+        self.multiply = keras.layers.Multiply(name="scale")
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.squeeze.build((None, 1, 1, channels))
+        self.excite.build((None, 1, 1, self.squeeze.units))
+
+    def call(self, x):
+        return self.multiply([x, self.excite(self.squeeze(self.pool(x)))])
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+# spec type -> its Keras layer, given the spec layer, its kernels' initial values (from
+# workbench.weights.initial_weights; biases and BatchNorm start at Keras' own defaults, which
+# are the same) and the seed (Dropout's).
+KERAS_LAYERS = {
+    S.Conv2D: lambda layer, initial, seed: keras.layers.Conv2D(
+        layer.filters, layer.kernel_size, layer.strides, layer.padding, activation=layer.activation,
+        use_bias=layer.use_bias, kernel_initializer=_given(initial[0]), name=layer.name),
+    S.DepthwiseConv2D: lambda layer, initial, seed: keras.layers.DepthwiseConv2D(
+        layer.kernel_size, layer.strides, layer.padding, depth_multiplier=layer.depth_multiplier,
+        activation=layer.activation, use_bias=layer.use_bias, depthwise_initializer=_given(initial[0]),
+        name=layer.name),
+    S.SeparableConv2D: lambda layer, initial, seed: keras.layers.SeparableConv2D(
+        layer.filters, layer.kernel_size, layer.strides, layer.padding, depth_multiplier=layer.depth_multiplier,
+        activation=layer.activation, use_bias=layer.use_bias, depthwise_initializer=_given(initial[0]),
+        pointwise_initializer=_given(initial[1]), name=layer.name),
+    S.MaxPooling2D: lambda layer, initial, seed: keras.layers.MaxPooling2D(
+        layer.pool_size, layer.strides, layer.padding, name=layer.name),
+    S.AveragePooling2D: lambda layer, initial, seed: keras.layers.AveragePooling2D(
+        layer.pool_size, layer.strides, layer.padding, name=layer.name),
+    S.GlobalAveragePooling2D: lambda layer, initial, seed: keras.layers.GlobalAveragePooling2D(name=layer.name),
+    S.BatchNormalization: lambda layer, initial, seed: keras.layers.BatchNormalization(
+        momentum=layer.momentum, epsilon=layer.epsilon, name=layer.name),
+    S.Dropout: lambda layer, initial, seed: keras.layers.Dropout(layer.rate, seed=seed, name=layer.name),
+    S.Flatten: lambda layer, initial, seed: keras.layers.Flatten(name=layer.name),
+    S.Dense: lambda layer, initial, seed: keras.layers.Dense(
+        layer.units, activation=layer.activation, use_bias=layer.use_bias,
+        kernel_initializer=_given(initial[0]), name=layer.name),
+    S.Activation: lambda layer, initial, seed: keras.layers.Activation(layer.activation, name=layer.name),
+    S.ZeroPadding2D: lambda layer, initial, seed: keras.layers.ZeroPadding2D(layer.padding, name=layer.name),
+    S.SqueezeExcite: lambda layer, initial, seed: SqueezeExcite(layer, initial),
+    # blocks: what merges their parts
+    S.Residual: lambda layer, initial, seed: keras.layers.Add(name=layer.name),
+    S.Inception: lambda layer, initial, seed: keras.layers.Concatenate(axis=-1, name=layer.name),
+}
+
+
 def _layer(layer: S.Layer, seed: int, initial: list):
-    """The Keras layer for one spec layer (same class names, same keys); ``initial`` holds its
-    kernels' initial values from workbench.weights.initial_weights (biases and BatchNorm start
-    at Keras' own defaults, which are the same)."""
-    common = dict(name=layer.name)
-    if isinstance(layer, S.Conv2D):
-        return keras.layers.Conv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding,
-                                   activation=layer.activation, use_bias=layer.use_bias,
-                                   kernel_initializer=_given(initial[0]), **common)
-    if isinstance(layer, S.DepthwiseConv2D):
-        return keras.layers.DepthwiseConv2D(layer.kernel_size, layer.strides, layer.padding,
-                                            depth_multiplier=layer.depth_multiplier, activation=layer.activation,
-                                            use_bias=layer.use_bias, depthwise_initializer=_given(initial[0]),
-                                            **common)
-    if isinstance(layer, S.SeparableConv2D):
-        return keras.layers.SeparableConv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding,
-                                            depth_multiplier=layer.depth_multiplier, activation=layer.activation,
-                                            use_bias=layer.use_bias, depthwise_initializer=_given(initial[0]),
-                                            pointwise_initializer=_given(initial[1]), **common)
-    if isinstance(layer, S.MaxPooling2D):
-        return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, layer.padding, **common)
-    if isinstance(layer, S.AveragePooling2D):
-        return keras.layers.AveragePooling2D(layer.pool_size, layer.strides, layer.padding, **common)
-    if isinstance(layer, S.GlobalAveragePooling2D):
-        return keras.layers.GlobalAveragePooling2D(**common)
-    if isinstance(layer, S.BatchNormalization):
-        return keras.layers.BatchNormalization(momentum=layer.momentum, epsilon=layer.epsilon, **common)
-    if isinstance(layer, S.Dropout):
-        return keras.layers.Dropout(layer.rate, seed=seed, **common)
-    if isinstance(layer, S.Flatten):
-        return keras.layers.Flatten(**common)
-    if isinstance(layer, S.Dense):
-        return keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias,
-                                  kernel_initializer=_given(initial[0]), **common)
-    if isinstance(layer, S.Activation):
-        return keras.layers.Activation(layer.activation, **common)
-    if isinstance(layer, S.ZeroPadding2D):
-        return keras.layers.ZeroPadding2D(layer.padding, **common)
-    raise ValueError(f"the TensorFlow backend cannot build layer type {layer.type}")
+    """The Keras layer for one spec layer (same class names, same keys)."""
+    if type(layer) not in KERAS_LAYERS:
+        raise ValueError(f"the TensorFlow backend cannot build layer type {layer.type}")
+    return KERAS_LAYERS[type(layer)](layer, initial, seed)
+
+
+def model_name(name: str) -> str:
+    """A name Keras accepts for a model (letters, digits, _ . -), from any name a user typed:
+    "réseau/ü 1" -> "reseau_u_1". The architecture keeps the name as typed."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ascii_name).strip("_")
+    return safe if safe and safe[0].isalnum() else f"model_{safe}".rstrip("_")
 
 
 class _KerasOps:
@@ -77,9 +119,7 @@ class _KerasOps:
         return _layer(layer, self.seed, self.initial.get(layer.name, []))(x)
 
     def merge(self, block, inputs):
-        if isinstance(block, S.Residual):
-            return keras.layers.Add(name=block.name)(inputs)
-        return keras.layers.Concatenate(axis=-1, name=block.name)(inputs)
+        return _layer(block, self.seed, [])(inputs)
 
 
 def build(arch: S.Architecture, seed: int):
@@ -92,7 +132,7 @@ def build(arch: S.Architecture, seed: int):
         input_name = next(n for n in ("input", "input_image", "workbench_input") if n not in taken)
         inputs = keras.Input(shape=arch.input_shape, name=input_name)
         outputs = graph.run(arch.layers, inputs, _KerasOps(seed, W.initial_weights(arch, seed)))
-        model = keras.Model(inputs, outputs, name=arch.name)
-    if getattr(model, "workbench_arch", None) is None:
-        model.workbench_arch = arch
+        model = keras.Model(inputs, outputs, name=model_name(arch.name))
+    if arch_of(model) is None:
+        attach(model, arch=arch)
     return model

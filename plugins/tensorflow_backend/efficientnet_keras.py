@@ -1,6 +1,6 @@
 """EfficientNet-Lite0 in Keras 3, layer for layer the model of efficientnet-lite-pytorch.
 
-Named like the PyTorch model's ``workbench_layers``: "stem", "block_0" ... "block_15" (each
+Named like the PyTorch model's layers: "stem", "block_0" ... "block_15" (each
 block's output), "head" (7x7x1280 at 224, the Grad-CAM layer), "pool", "logits", and inside
 them "stem_conv", "block_3_expand_conv", "block_3_dwconv", "block_3_project_bn", ...
 
@@ -75,5 +75,5 @@ def build(num_classes: int = 1000, input_shape=(224, 224, 3), dropout: float = 0
 
 
 def stable_names(model: keras.Model) -> list[str]:
-    """Every layer but the input, in order: the same names the PyTorch model's workbench_layers has."""
+    """Every layer but the input, in order: the same names the PyTorch model's named layers have."""
     return [layer.name for layer in model.layers if not isinstance(layer, layers.InputLayer)]

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from workbench import graph
+from workbench.model_facts import arch_of
 
 _probes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -74,7 +75,7 @@ def _activation_name(layer) -> str:
 
 def final_layer(model):
     """The layer whose softmax/sigmoid the logits leave out (None if the model ends without one)."""
-    arch = getattr(model, "workbench_arch", None)
+    arch = arch_of(model)
     if arch is not None and arch.is_spec:
         name = graph.final_activation(arch)[0]
         return model.get_layer(name) if name else None

@@ -7,7 +7,7 @@
 - ``vgg16``, ``vgg19``, ``resnet50``, ``mobilenet_v2``: keras.applications with ImageNet
   weights, downloaded into the Keras cache (~/.keras/models) when there is a network.
 
-Models carry ``workbench_layers`` ({stable name: Keras layer}) and ``workbench_arch``.
+Models carry their named layers ({stable name: Keras layer}) and Architecture (workbench.model_facts).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 
 from workbench.contributed import build_native, native_request
+from workbench.model_facts import attach
 
 from . import EFFICIENTNET
 
@@ -31,8 +32,7 @@ def _finish(model: keras.Model, names, arch) -> keras.Model:
         raise ValueError(f"named layers must be applied exactly once in the model: {', '.join(shared)}")
     # Plain attributes on a built functional model: set through object.__setattr__ so that
     # Keras' tracker does not adopt the layers a second time.
-    object.__setattr__(model, "workbench_layers", layers)
-    object.__setattr__(model, "workbench_arch", arch)
+    attach(model, arch=arch, layers=layers)
     return model
 
 

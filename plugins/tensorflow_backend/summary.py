@@ -6,6 +6,7 @@ import math
 
 from workbench import spec as S
 from workbench.backend import LayerInfo
+from workbench.model_facts import arch_of
 from plugins.tensorflow_backend.weights import layer_names
 
 
@@ -14,7 +15,7 @@ def _count(variables) -> int:
 
 
 def summary(model) -> list[LayerInfo]:
-    arch = getattr(model, "workbench_arch", None)
+    arch = arch_of(model)
     spec_types = {layer.name: layer.type for layer in S.walk(arch.layers)} if arch is not None else {}
     rows = []
     for name in layer_names(model):

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import weights as W
+from workbench.model_facts import arch_of, layers_of
 
 
 def layer_names(model) -> list[str]:
-    """Spec names in spec order; a native model's ``workbench_layers`` names when it has them
+    """Spec names in spec order; a native model's attached layer names when it has them
     (the names its PyTorch twin uses), else all its layers but the input."""
-    arch = getattr(model, "workbench_arch", None)
+    arch = arch_of(model)
     if arch is not None and arch.is_spec:
         from workbench import graph
 
         return graph.layer_names(arch)
-    if getattr(model, "workbench_layers", None):
-        return list(model.workbench_layers)
+    if layers_of(model):
+        return list(layers_of(model))
     return [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
@@ -37,7 +38,7 @@ def get_weights(model) -> W.Weights:
 
 
 def set_weights(model, weights: W.Weights, arch=None) -> None:
-    arch = arch or getattr(model, "workbench_arch", None)
+    arch = arch or arch_of(model)
     if arch is not None and arch.is_spec:
         W.check_weights(arch, weights)
     known = set(layer_names(model))

@@ -16,6 +16,7 @@ from plugins.torch_backend.inference import logits_mode, model_device, to_tensor
 from workbench.explain import GradCAM, GuidedBackprop, Lime, Occlusion, Saliency
 from workbench.explain.lime_method import superpixels
 from workbench.explain.occlusion import windows
+from workbench.model_facts import layers_of
 
 
 def _sync(device):
@@ -118,7 +119,7 @@ def corr(a, b) -> float:
 def measure(backend, model, x, targets, layer, repeats=5, warmup=2, lime_samples=1000, lime_repeats=2,
             occlusion=(32, 16)) -> dict:
     device = model_device(model)
-    module = model.workbench_layers[layer]
+    module = layers_of(model)[layer]
     t, out = timed({
         "fwd_bwd": lambda: fwd_bwd(model, x, targets),
         "saliency": lambda: Saliency().explain(backend, model, x, targets),

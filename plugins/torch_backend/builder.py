@@ -8,20 +8,21 @@ from torch import nn
 from workbench import graph, shapes
 from workbench import spec as S
 from workbench import weights as W
+from workbench.model_facts import arch_of, attach
 from plugins.torch_backend import layers as L
 
 
 class SpecModel(nn.Module):
     """A spec model: NCHW float input, Keras' outputs (final softmax/sigmoid included).
 
-    ``workbench_layers`` maps every spec name (block outputs included) to the module whose
+    Its layers (workbench.model_facts) map every spec name (block outputs included) to the module whose
     output is that layer's activation; the rest of the backend addresses layers only that way,
     the same way it addresses a native (pretrained) model.
     """
 
     def __init__(self, arch: S.Architecture):
         super().__init__()
-        self.workbench_arch = arch
+        attach(self, arch=arch)
         table = shapes.compute(arch)
         self.spec_layers = nn.ModuleDict()
         by_name = {layer.name: layer for layer in S.walk(arch.layers)}
@@ -30,13 +31,10 @@ class SpecModel(nn.Module):
             # nn.Module attributes ("train", "eval", "type", ...), which are fine layer names in Keras.
             self.spec_layers._modules[row.name] = L.make(by_name[row.name], row.input_shape)
         self.workbench_final = graph.final_activation(arch)[0]  # the layer whose softmax logits skip
-
-    @property
-    def workbench_layers(self) -> dict[str, nn.Module]:
-        return dict(self.spec_layers.items())
+        attach(self, layers=self.spec_layers.items())
 
     def forward(self, x):
-        return graph.run(self.workbench_arch.layers, x, self)
+        return graph.run(arch_of(self).layers, x, self)
 
     # the two operations graph.run asks for
     def layer(self, layer, x):
@@ -52,8 +50,8 @@ def build(arch: S.Architecture, seed: int) -> nn.Module:
     device = current_device()
     if arch.native.get("pytorch") is not None:
         model = graph.call_native(arch.native["pytorch"], arch, seed)
-        if getattr(model, "workbench_arch", None) is None:
-            model.workbench_arch = arch
+        if arch_of(model) is None:
+            attach(model, arch=arch)
         return model.to(device).eval()
     if not arch.is_spec:
         raise ValueError(f"{arch.name} has no spec and no PyTorch builder")

@@ -17,6 +17,7 @@ from torch import nn
 
 from workbench import graph
 from workbench.backend import ClassScore
+from workbench.model_facts import layers_of
 from plugins.torch_backend.inference import capture, logits_mode, model_device, to_nhwc, to_tensor
 
 
@@ -68,7 +69,7 @@ def gradients(model, x: np.ndarray, target, layer: str | None = None, relu: str 
     per image, that image's own gradient (images do not interact in inference mode).
     """
     graph.check_relu(relu)
-    names = list(model.workbench_layers)
+    names = list(layers_of(model))
     read = [name for name in (layer, graph.target_layer(target)) if name is not None]
     graph.check_layers(read, names)
     model.eval()

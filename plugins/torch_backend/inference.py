@@ -1,6 +1,6 @@
 """Forward passes of a torch model with numpy NHWC at the edges: logits and layer outputs.
 
-Layers are read with forward hooks on the modules in ``model.workbench_layers`` (spec models
+Layers are read with forward hooks on the modules in ``layers_of(model)`` (spec models
 and native ones alike), so no model needs to know it is being watched.
 """
 
@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
+from workbench.model_facts import layers_of
 
 
 def device() -> str:
@@ -53,7 +55,7 @@ def capture(model, names: Sequence[str], leaf: str | None = None):
     that requires grad, so gradients can be taken with respect to it (even in a frozen model).
     Autograd is switched on there: a caller running under no_grad records a graph only from the leaf on."""
     outputs: dict[str, torch.Tensor] = {}
-    layers = model.workbench_layers
+    layers = layers_of(model)
 
     def hook_for(name):
         def hook(module, inputs, output):
@@ -80,7 +82,7 @@ def logits_mode(model):
     if final is None:
         yield
         return
-    module = model.workbench_layers[final]
+    module = layers_of(model)[final]
     module.skip_activation = True
     try:
         yield

@@ -6,6 +6,9 @@ Inside, tensors are NCHW (PyTorch's layout); what differs from Keras is handled 
 - max-pooling pads with -inf, average-pooling "same" divides by the pixels inside the image;
 - Flatten reads in H, W, C order so a Dense kernel means the same in both backends;
 - BatchNormalization takes Keras' epsilon, and momentum 1 - Keras' momentum.
+
+MODULES, at the end, is the one table from spec type to module; each module converts its own
+weights to and from the Keras layout (``keras_slots``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def activation(name: str | None) -> nn.Module:
         None: nn.Identity, "linear": nn.Identity, "relu": nn.ReLU, "relu6": nn.ReLU6,
         "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "elu": nn.ELU, "selu": nn.SELU,
         "swish": nn.SiLU, "gelu": nn.GELU,  # Keras' gelu is the exact (erf) one by default
+        "hard_sigmoid": nn.Hardsigmoid, "hard_swish": nn.Hardswish,  # Keras 3's: relu6(x + 3) / 6 (times x)
     }
     if name == "softmax":
         return nn.Softmax(dim=1)  # Keras' axis -1 is the channel axis, dim 1 in NCHW
@@ -39,6 +43,57 @@ def pad_same(x: torch.Tensor, kernel, strides, value: float = 0.0) -> torch.Tens
     return F.pad(x, (left, right, top, bottom), value=value)
 
 
+# -- weights in the Keras layout: (tensor, to_keras, from_keras) per array, in Keras' order ----
+def _same(a):
+    return a
+
+
+def _conv_kernel(conv: nn.Conv2d, w):
+    """OIHW -> HWIO; a depthwise (C*dm, 1, kh, kw) -> (kh, kw, C, dm) (channel c * dm + m in both)."""
+    if conv.groups == 1:
+        return w.transpose(2, 3, 1, 0)
+    kh, kw = conv.kernel_size
+    return w[:, 0].transpose(1, 2, 0).reshape(kh, kw, conv.in_channels, -1)
+
+
+def _conv_kernel_to_torch(conv: nn.Conv2d, kernel: torch.Tensor) -> torch.Tensor:
+    if conv.groups == 1:
+        return kernel.permute(3, 2, 0, 1)
+    kh, kw, cin, dm = kernel.shape
+    return kernel.reshape(kh, kw, cin * dm).permute(2, 0, 1)[:, None]
+
+
+def conv_slots(conv: nn.Conv2d) -> list:
+    out = [(conv.weight, lambda a: _conv_kernel(conv, a), lambda k: _conv_kernel_to_torch(conv, k))]
+    return out + ([(conv.bias, _same, _same)] if conv.bias is not None else [])
+
+
+def linear_slots(linear: nn.Linear) -> list:
+    """A Linear weight (out, in) <-> a Dense kernel (in, out)."""
+    out = [(linear.weight, lambda a: a.T, lambda k: k.t())]
+    return out + ([(linear.bias, _same, _same)] if linear.bias is not None else [])
+
+
+def batchnorm_slots(bn: nn.modules.batchnorm._BatchNorm) -> list:
+    """weight, bias, running_mean, running_var <-> gamma, beta, moving_mean, moving_variance."""
+    return [(t, _same, _same) for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var)]
+
+
+def keras_slots(module: nn.Module) -> list:
+    """A module's arrays in the Keras layout: a spec module says its own (``keras_slots``); a
+    plain torch layer of a native model is read as its Keras twin; [] for a layer without weights."""
+    if hasattr(module, "keras_slots"):
+        return module.keras_slots()
+    if isinstance(module, nn.Conv2d):
+        return conv_slots(module)
+    if isinstance(module, nn.Linear):
+        return linear_slots(module)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return batchnorm_slots(module)
+    return []
+
+
+# -- the spec's layers -------------------------------------------------------------------
 class Activated(nn.Module):
     """A layer with a Keras `activation`; `skip_activation` gives its pre-activation (logits)."""
 
@@ -63,6 +118,9 @@ class Conv(Activated):
             cout, groups = layer.filters, 1
         self.conv = nn.Conv2d(cin, cout, self.kernel, self.strides, groups=groups, bias=layer.use_bias)
 
+    def keras_slots(self):
+        return conv_slots(self.conv)
+
     def forward(self, x):
         if self.padding == "same":
             x = pad_same(x, self.kernel, self.strides)
@@ -78,6 +136,9 @@ class Separable(Activated):
         mid = cin * layer.depth_multiplier
         self.depthwise = nn.Conv2d(cin, mid, self.kernel, self.strides, groups=cin, bias=False)
         self.pointwise = nn.Conv2d(mid, layer.filters, 1, bias=layer.use_bias)
+
+    def keras_slots(self):  # depthwise kernel, pointwise kernel, bias
+        return conv_slots(self.depthwise) + conv_slots(self.pointwise)
 
     def forward(self, x):
         if self.padding == "same":
@@ -128,6 +189,9 @@ class Dense(Activated):
         super().__init__(layer.activation)
         self.linear = nn.Linear(n_in, layer.units, bias=layer.use_bias)
 
+    def keras_slots(self):
+        return linear_slots(self.linear)
+
     def forward(self, x):
         return self.activate(self.linear(x))
 
@@ -137,6 +201,9 @@ class BatchNorm(nn.Module):
         super().__init__()
         norm = nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d
         self.bn = norm(channels, eps=layer.epsilon, momentum=1.0 - layer.momentum)
+
+    def keras_slots(self):
+        return batchnorm_slots(self.bn)
 
     def forward(self, x):
         return self.bn(x)
@@ -167,6 +234,25 @@ class ZeroPad(nn.Module):
 
     def forward(self, x):
         return F.pad(x, self.pad)
+
+
+class SqueezeExcite(nn.Module):
+    """Average each channel over the map, Dense(units, activation), Dense(channels, gate),
+    and scale the input's channels by the result (Keras' Dense on the pooled (N, C) vector)."""
+
+    def __init__(self, layer: S.SqueezeExcite, channels: int):
+        super().__init__()
+        self.squeeze = nn.Linear(channels, layer.units)
+        self.squeeze_act = activation(layer.activation)
+        self.excite = nn.Linear(layer.units, channels)
+        self.gate = activation(layer.gate)
+
+    def forward(self, x):
+        scale = self.gate(self.excite(self.squeeze_act(self.squeeze(x.mean(dim=(2, 3))))))
+        return x * scale[:, :, None, None]
+
+    def keras_slots(self):
+        return linear_slots(self.squeeze) + linear_slots(self.excite)
 
 
 class Add(nn.Module):
@@ -200,6 +286,7 @@ MODULES = {
     S.Dropout: lambda layer, shape: Dropout(layer),
     S.Activation: lambda layer, shape: Activation(layer),
     S.ZeroPadding2D: lambda layer, shape: ZeroPad(layer),
+    S.SqueezeExcite: lambda layer, shape: SqueezeExcite(layer, shape[-1]),
     S.Residual: lambda layer, shape: Add(),
     S.Inception: lambda layer, shape: Concatenate(),
 }

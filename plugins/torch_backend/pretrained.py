@@ -6,8 +6,8 @@
   downloaded into the torch hub cache when there is a network, read from it when not.
 
 Every model comes back in eval mode, on the GPU when there is one, with
-``model.workbench_layers`` ({stable name: module whose output is that layer, called exactly
-once per forward}) and ``model.workbench_arch`` (the registered Architecture). Weights load
+``layers_of(model)`` ({stable name: module whose output is that layer, called exactly
+once per forward}) and ``arch_of(model)`` (the registered Architecture). Weights load
 as weights only (``torch.load(..., weights_only=True)``), never as pickled code.
 """
 
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from workbench.contributed import build_native, native_request
+from workbench.model_facts import arch_of, attach, layers_of
 
 from . import EFFICIENTNET
 
@@ -31,19 +32,19 @@ class SharedModuleError(RuntimeError):
 
 # -- the "called exactly once" contract ----------------------------------------------------
 def check_layers_called_once(model: nn.Module, example: torch.Tensor | None = None) -> None:
-    """Refuse a model whose ``workbench_layers`` are not distinct modules each called once.
+    """Refuse a model whose named layers (``layers_of``) are not distinct modules each called once.
 
     A forward hook on a module that runs twice (efficientnet-lite-pytorch calls one ReLU6 in
     the stem and in the head) fires twice, and Grad-CAM silently takes the wrong activation.
     """
-    layers: dict[str, nn.Module] = model.workbench_layers
+    layers: dict[str, nn.Module] = layers_of(model)
     owner: dict[int, str] = {}
     for name, module in layers.items():
         if id(module) in owner:
             raise SharedModuleError(f"layers {owner[id(module)]!r} and {name!r} are the same module")
         owner[id(module)] = name
     if example is None:
-        h, w, c = model.workbench_arch.input_shape
+        h, w, c = arch_of(model).input_shape
         example = torch.zeros(1, c, h, w, device=next(model.parameters()).device)
     counts = dict.fromkeys(layers, 0)
 
@@ -67,8 +68,7 @@ def check_layers_called_once(model: nn.Module, example: torch.Tensor | None = No
 
 
 def _finish(model: nn.Module, layers: dict[str, nn.Module], arch) -> nn.Module:
-    model.workbench_layers = layers
-    model.workbench_arch = arch
+    attach(model, arch=arch, layers=layers)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = model.to(device).eval()
     check_layers_called_once(model)

@@ -12,12 +12,13 @@ import torch
 
 from workbench import spec as S
 from workbench.backend import LayerInfo
+from workbench.model_facts import arch_of, layers_of
 from plugins.torch_backend.inference import capture, model_device
 
 
 def summary(model) -> list[LayerInfo]:
-    arch = model.workbench_arch
-    layers = model.workbench_layers
+    arch = arch_of(model)
+    layers = layers_of(model)
     names = list(layers)
     h, w, c = arch.input_shape
     model.eval()

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from plugins.torch_backend.inference import logits_mode
 from workbench import augment as A
 from workbench.training import Progress, TrainData, check_config, head_kind, optimizer_name
+from workbench.model_facts import layers_of
 
 NAN_CHECK_EVERY = 10  # batches between reading the loss back (each read waits for a GPU)
 
@@ -164,7 +165,7 @@ def _train_mode(model):
     """Training mode, except frozen layers (set_trainable): their BatchNorm keeps its moving stats."""
     model.train()
     for name in getattr(model, "workbench_frozen", ()):
-        model.workbench_layers[name].eval()
+        layers_of(model)[name].eval()
 
 
 def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:

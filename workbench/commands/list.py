@@ -4,6 +4,7 @@ native builders or benchmarks."""
 import json
 
 from workbench.registry import KINDS, get_registry
+from workbench.sources import cite
 
 
 def describe(kind: str, name: str, obj) -> dict:
@@ -12,6 +13,8 @@ def describe(kind: str, name: str, obj) -> dict:
         value = getattr(obj, attr, None)
         if isinstance(value, str) and value:
             out[attr] = value
+    if kind == "architectures" and getattr(obj, "source", ""):
+        out["source"] = cite(obj.source)  # the course documents by their titles
     if kind == "architectures":
         out["roles"] = list(obj.roles)
         if not obj.is_spec:

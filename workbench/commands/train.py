@@ -1,6 +1,7 @@
 """`workbench train --dataset NAME --arch NAME_OR_FILE --backend tensorflow|pytorch --epochs N ... --json`.
 
-Trains with the backend's own optimizer and pipeline, evaluates on the test split, and prints
+One run of workbench.runs (the same the Training lesson makes): trains with the backend's own
+optimizer and pipeline, evaluates on the test split, and prints
 the per-epoch history and the test loss, accuracy and confusion matrix (scikit-learn).
 A pretrained model (the one registered to fine-tune: `workbench list architectures`) is fine-tuned: a new head for the dataset's classes, its
 ImageNet normalisation applied to every split, and --from-layer to freeze what comes before.
@@ -12,12 +13,10 @@ import json
 import math
 import sys
 
-import numpy as np
-
-from workbench import data as D
 from workbench import lookup
 from workbench.backend import TrainConfig
-from workbench.training import OPTIMIZERS, TrainData, check_config, predicted, prepare
+from workbench.runs import RunSpec, run_training
+from workbench.training import OPTIMIZERS, check_config
 
 
 def add_parser(sub):
@@ -29,7 +28,9 @@ def add_parser(sub):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="adam", help=", ".join(OPTIMIZERS))
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    p.add_argument("--augment", default="", help="KEY=VALUE,... in ImageDataGenerator's terms, or seed001")
+    p.add_argument("--augment", default="", help="KEY=VALUE,... in ImageDataGenerator's terms, or 'slides' for the "
+                   "settings of the lecture slides \"Convolutional Neural Networks (CNN)\" (rotation 40, shifts, "
+                   "shear, zoom 0.2, flip)")
     p.add_argument("--standardize", action="store_true", help="per-pixel standardisation (training statistics)")
     p.add_argument("--from-layer", metavar="LAYER",
                    help="freeze every layer before LAYER (transfer learning: e.g. a pretrained model's logits)")
@@ -38,20 +39,6 @@ def add_parser(sub):
     p.add_argument("--save", help="save the trained model here (safetensors / .weights.h5 + architecture)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
-
-
-def test_report(backend, model, x, y, num_classes: int) -> dict:
-    """Test loss, accuracy and confusion matrix from the backend's probabilities."""
-    from sklearn.metrics import confusion_matrix, log_loss
-
-    probs, pred = predicted(backend, model, x)
-    finite = bool(np.isfinite(probs).all())  # a diverged model predicts NaN
-    labels = list(range(num_classes))
-    return {
-        "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=labels)) if finite else None,
-        "accuracy": float((pred == y).mean()),
-        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
-    }
 
 
 def _clean(value):
@@ -69,33 +56,29 @@ def run(args) -> int:
     config = check_config(TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                           learning_rate=args.lr, augment=args.augment, seed=args.seed,
                           early_stopping=args.early_stopping)
-    dataset = lookup.dataset(args.dataset)
     backend = lookup.backend(args.backend) if args.backend else lookup.default_backend()
-    arch, splits, standardizer = prepare(dataset, lookup.architecture(args.arch), standardize=args.standardize,
-                                         backend=backend.name)
-    model = backend.build(arch, seed=args.seed)
-    D.attach_standardizer(model, standardizer)  # saved with the model: it is fed standardised images
-    if args.from_layer:
-        backend.set_trainable(model, args.from_layer)
+    spec = RunSpec(dataset=args.dataset, arch=args.arch, backend=backend.name, config=config,
+                   from_layer=args.from_layer, standardize=args.standardize)
 
     def on_epoch(record):
         if not args.json:
             print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
 
-    history = backend.train(model, TrainData(*splits["train"], *splits.get("val", (None, None))), config, on_epoch)
-    result = {"dataset": dataset.name, "architecture": arch.name, "backend": backend.name, "device": backend.device(),
-              "history": history, "test": test_report(backend, model, *splits["test"], dataset.num_classes)}
-    stopped = history[-1].get("stopped") if history else None
-    if stopped:
-        result["stopped"] = stopped
-    if dataset.notes:
-        result["notes"] = list(dataset.notes)
-    if args.save:
-        result["saved"] = str(backend.save(model, args.save) or args.save)
+    trained = run_training(spec, on_epoch)
+    result = {"dataset": trained.dataset_name, "architecture": trained.arch.name, "backend": trained.backend,
+              "device": trained.device, "history": trained.history, "test": trained.test_report()}
+    if trained.stopped:
+        result["stopped"] = trained.stopped
+    if trained.notes:
+        result["notes"] = list(trained.notes)
+    if args.save:  # the standardiser, when there is one, is saved beside the weights
+        result["saved"] = str(lookup.backend(spec.backend).save(trained.model, args.save) or args.save)
     if args.json:
         print(json.dumps(_clean(result), indent=2))
     else:
-        if stopped:
-            print(f"stopped: {stopped}", file=sys.stderr)
-        print(f"test loss {result['test']['loss']:.4f}  accuracy {result['test']['accuracy']:.4f}")
+        if trained.stopped:
+            print(f"stopped: {trained.stopped}", file=sys.stderr)
+        loss = result["test"]["loss"]
+        print(f"test loss {'n/a (diverged)' if loss is None else f'{loss:.4f}'}  "
+              f"accuracy {result['test']['accuracy']:.4f}")
     return 0

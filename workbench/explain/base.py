@@ -15,6 +15,7 @@ import numpy as np
 
 from workbench.backend import ChannelMean, ClassScore, Neuron
 from workbench.explain.heads import two_class_view
+from workbench.model_facts import arch_of
 
 FAMILIES = ("activation", "gradient", "cam", "perturbation")
 
@@ -204,7 +205,7 @@ def normalise(maps: np.ndarray) -> np.ndarray:
 
 def explain_layer(backend, model) -> str:
     """The layer worth explaining: the architecture's choice, else the last layer with a spatial output."""
-    arch = getattr(model, "workbench_arch", None)
+    arch = arch_of(model)
     if arch is not None and arch.explain_layer:
         return arch.explain_layer
     spatial = [row for row in backend.summary(model) if len(row.output_shape) == 3]

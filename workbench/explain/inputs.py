@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 
 from workbench import imagenet, lookup, samples
-from workbench.data import standardizer_of
 from workbench.explain.heads import two_columns
+from workbench.model_facts import arch_of, standardizer_of
 
 
 def load_image(source: str) -> np.ndarray:
@@ -32,7 +32,7 @@ def load_model(backend, name: str):
     path = Path(name)
     if path.exists() and path.suffix.lower() not in (".json", ".yaml", ".yml"):
         model = backend.load(path)
-        return model, getattr(model, "workbench_arch", None)
+        return model, arch_of(model)
     arch = lookup.architecture(name)
     return backend.build(arch), arch
 
@@ -49,7 +49,7 @@ def model_inputs(arch, backend_name: str, photos: list[np.ndarray], model=None) 
     """(x for the model, the same images in [0, 1] to show): NHWC float32 both.
 
     A model trained on standardised inputs carries its training statistics as
-    `model.workbench_standardizer` (workbench.data.Standardizer): it is explained on inputs
+    workbench.model_facts (a workbench.data.Standardizer): it is explained on inputs
     standardised the same way, as it was trained and tested."""
     pre = preprocessing(arch, backend_name) if arch is not None else None
     if pre is not None:

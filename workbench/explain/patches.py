@@ -17,6 +17,7 @@ from workbench.backend import Neuron
 from workbench.explain.activations import tile
 from workbench.explain.base import Explainer, Explanation, Param, bilinear_matrix, chunks
 from workbench.explain.layers import middle_layer, pre_activation
+from workbench.model_facts import arch_of
 
 TRACE_BATCH = 16  # neurons traced per backward pass (each one a copy of its image)
 
@@ -72,7 +73,7 @@ class MaxPatches(Explainer):
         for channel in chosen:
             best = np.argsort(-score[..., channel].ravel(), kind="stable")[:top]
             neurons += [(*map(int, np.unravel_index(k, score.shape[:3])), int(channel)) for k in best]
-        arch = getattr(model, "workbench_arch", None)
+        arch = arch_of(model)
         if arch is not None and arch.is_spec:
             windows = spec_windows(arch, layer, neurons, images.shape[1:3])
         else:

@@ -58,8 +58,9 @@ class FilterPatterns(Explainer):
                                   "of the input size or more, as max-patches)"),
         Param("channels", 4, 1, 64, help="how many channels, from channel 0; channels that do not respond "
                                          "are skipped"),
-        Param("steps", 20, 1, 500, help="gradient-ascent steps (seed 001: 40; each is a forward and a backward pass)"),
-        Param("step", 3.0, 0.0, 100.0, help="step size, in 1/255 of the input's value range (seed 001: 1, with 40 steps)"),
+        Param("steps", 20, 1, 500, help="gradient-ascent steps (the lecture slides “Convolutional Neural Networks (CNN)”: 40; "
+                                               "each is a forward and a backward pass)"),
+        Param("step", 3.0, 0.0, 100.0, help="step size, in 1/255 of the input's value range (those slides: 1, with 40 steps)"),
         Param("seed", 0, 0, None),
     )
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
+from workbench.model_facts import arch_of
+
 
 def copy_model(backend, model):
     """A second model with the same architecture and weights (the original is never touched)."""
-    arch = getattr(model, "workbench_arch", None)
+    arch = arch_of(model)
     if arch is None:
         raise ValueError("the sanity check needs a model built by the workbench (it rebuilds a copy)")
     clone = backend.build(arch)
