@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.registry import get_registry
+
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = {"torch": ("torch",), "tensorflow": ("tensorflow", "tensorflow-cpu", "keras", "tf-keras")}
 
@@ -206,4 +208,16 @@ def test_the_scan_sees_imports_and_strings():
 def test_no_plugin_names_another(plugin):
     named = [f"{p.relative_to(ROOT)}:{line}: {text}" for p in sorted((ROOT / "plugins" / plugin).rglob("*.py"))
              for line, text in other_plugins_named(plugin, p.read_text(encoding="utf-8"))]
+    assert named == []
+
+
+def test_the_core_names_no_pretrained_model():
+    """The core and the pages ask the registry (roles, Architecture.preprocessing, native builders)
+    instead of naming a plugin's model: no string in them is a native architecture's name."""
+    natives = {name for name, arch in get_registry().architectures().items() if not arch.is_spec}
+    assert "efficientnet-lite0" in natives
+    named = [f"{p.relative_to(ROOT)}:{node.lineno}: {node.value}"
+             for folder in ("workbench", "pages") for p in sorted((ROOT / folder).rglob("*.py"))
+             for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in natives]
     assert named == []
