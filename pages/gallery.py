@@ -11,20 +11,36 @@ import streamlit as st
 from workbench import shapes, sources, ui
 from workbench import spec as S
 
-# Seed 001's summary table, as printed (None where the seed leaves the cell empty).
+# The ImageNet history: the summary table of the lecture slides "Convolutional Neural Networks (CNN)" as
+# printed (None where the slides leave a cell empty), then the landmarks the workbench registers, each from
+# its paper: top-5 error on ImageNet where the paper gives one (None where it reports top-1 only). A
+# landmark's parameters are not typed here: they are its registered architecture's, computed by the
+# calculator. The last column is the workbench model of each row.
+LECTURE = "the lecture's summary table"
 HISTORY = pd.DataFrame(
     [
-        (1998, "LeNet (8)", "Yann LeCun et al", None, None, 60e3),
-        (2012, "AlexNet (7)", "Alex Krizhevsky, Geoffrey Hinton, Ilya Sutskever", "1st", 15.3, 60e6),
-        (2013, "ZFNet", "Matthew Zeiler and Rob Fergus", "1st", 14.8, None),
-        (2014, "GoogLeNet (19)", "Google", "1st", 6.67, 4e6),
-        (2014, "VGG Net (16)", "Simonyan, Zisserman", "2nd", 7.3, 138e6),
-        (2015, "ResNet (152)", "Kaiming He", "1st", 3.6, None),
+        (1998, "LeNet (8)", "Yann LeCun et al", None, None, LECTURE, 60e3, "lenet-5"),
+        (2012, "AlexNet (7)", "Alex Krizhevsky, Geoffrey Hinton, Ilya Sutskever", "1st", 15.3, LECTURE, 60e6, "alexnet"),
+        (2013, "ZFNet", "Matthew Zeiler and Rob Fergus", "1st", 14.8, LECTURE, None, None),
+        (2014, "GoogLeNet (19)", "Google", "1st", 6.67, LECTURE, 4e6, "googlenet"),
+        (2014, "VGG Net (16)", "Simonyan, Zisserman", "2nd", 7.3, LECTURE, 138e6, "vgg16"),
+        (2015, "ResNet (152)", "Kaiming He", "1st", 3.6, LECTURE, None, None),
+        (2015, "ResNet-18", "Kaiming He et al.", None, None, "He et al. 2015 (top-1 only)", None, "resnet18"),
+        (2015, "ResNet-50", "Kaiming He et al.", None, 6.71, "He et al. 2015, table 3 (10 crops)", None, "resnet50"),
+        (2017, "Xception", "François Chollet", None, 5.5, "Chollet 2017, table 1 (top-5 accuracy 0.945)", None,
+         "xception"),
+        (2017, "MobileNet", "Andrew G. Howard et al.", None, None, "Howard et al. 2017 (top-1 only: 70.6%)", None,
+         "mobilenet"),
+        (2017, "DenseNet-121", "Gao Huang, Zhuang Liu, Laurens van der Maaten, Kilian Q. Weinberger", None, 7.71,
+         "Huang et al. 2017, table 3 (single crop)", None, "densenet121"),
+        (2018, "MobileNetV2", "Mark Sandler et al.", None, None, "Sandler et al. 2018 (top-1 only: 72.0%)", None,
+         "mobilenet-v2"),
+        (2019, "EfficientNet-B0", "Mingxing Tan, Quoc V. Le", None, 6.7, "Tan & Le 2019, table 2 (top-5 accuracy 93.3%)",
+         None, "efficientnet-b0"),
     ],
-    columns=["year", "network", "developed by", "place", "top-5 error (%)", "parameters"],
+    columns=["year", "network", "developed by", "place", "top-5 error (%)", "error from", "parameters",
+             "workbench model"],
 )
-# The workbench's own model closest to each row, to set the seed's round numbers beside exact counts.
-OURS = {"LeNet (8)": "lenet-5", "AlexNet (7)": "alexnet", "VGG Net (16)": "vgg16"}
 
 # a colour per kind of layer (each layer type says its kind: workbench.model.layers' ``family``)
 COLOURS = {
@@ -138,26 +154,33 @@ def diagram(table: shapes.ShapeTable) -> go.Figure:
 def _history(archs) -> None:
     st.header("ImageNet, year by year")
     table = HISTORY.copy()
-    ours = [OURS[n] if OURS.get(n) in archs and archs[OURS[n]].is_spec else None for n in table["network"]]
+    ours = [m if isinstance(m, str) and m in archs and archs[m].is_spec else None for m in HISTORY["workbench model"]]
     table["workbench model"] = ours
     table["its parameters"] = [_table(m).total_params if m else None for m in ours]
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "parameters": st.column_config.NumberColumn(format="compact"),
         "its parameters": st.column_config.NumberColumn(format="localized"),
     })
-    st.caption("The table of the lecture slides *Convolutional Neural Networks (CNN)*, as printed. "
-               "The slides round parameter counts; the last two columns give the exact count of this "
-               "workbench's version (its AlexNet is the cats-vs-dogs variant of the master's project *Applying "
-               "Deep Learning Techniques and Understand the CNN with Grad-CAM Visualization*, so it has fewer).")
-    known = HISTORY.dropna(subset=["top-5 error (%)", "parameters"])
+    st.caption("The first six rows are the summary table of the lecture slides *Convolutional Neural Networks "
+               "(CNN)*, as printed; the slides round parameter counts. The rows after them are the landmark "
+               "models of this gallery, their errors from their papers (single models on the validation set, "
+               "while the slides' GoogLeNet and ResNet numbers are the competition's ensembles). The last two "
+               "columns give the exact count of this workbench's version (its AlexNet is the cats-vs-dogs "
+               "variant of the master's project *Applying Deep Learning Techniques and Understand the CNN with "
+               "Grad-CAM Visualization*, so it has fewer; its GoogLeNet is torchvision's, with batch "
+               "normalisation and the 1000-way classifier).")
+    # the slides' round number where they give one, else the registered architecture's own count
+    table["plotted parameters"] = table["parameters"].fillna(table["its parameters"])
+    known = table.dropna(subset=["top-5 error (%)", "plotted parameters"])
     fig = go.Figure(go.Scatter(
-        x=known["parameters"], y=known["top-5 error (%)"], mode="markers+text",
+        x=known["plotted parameters"], y=known["top-5 error (%)"], mode="markers+text",
         text=[f"{n} ({y})" for n, y in zip(known["network"], known["year"])], textposition="bottom center",
-        marker=dict(size=14, color=known["year"], colorscale="Viridis", showscale=True, colorbar=dict(title="year", dtick=1)),
+        marker=dict(size=14, color=known["year"], colorscale="Viridis", showscale=True,
+                    colorbar=dict(title="year", dtick=1)),
     ))
     fig.update_xaxes(type="log", title="parameters (log scale)", range=[6.2, 8.6])
     fig.update_yaxes(title="top-5 error on ImageNet (%)", rangemode="tozero")
     fig.update_layout(height=420, title="More parameters did not mean fewer errors: GoogLeNet beat VGG with 4 M")
     ui.show(fig, key="gallery_history")
-    missing = HISTORY[HISTORY[["top-5 error (%)", "parameters"]].isna().any(axis=1)]["network"]
-    st.caption(f"Not plotted (the slides leave a number out): {', '.join(missing)}.")
+    missing = table.loc[~table.index.isin(known.index), "network"]
+    st.caption(f"Not plotted (no top-5 error or parameter count to plot): {', '.join(missing)}.")

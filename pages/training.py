@@ -327,10 +327,10 @@ def render():
                          key="tr_continue")
     if st.button("Train", type="primary", key="tr_train", disabled=live is not None or layers is None):
         with ui.guard("train"):
-            run = RunSpec(ds_key, arch_name, backend.name, check_config(config, augment=augment.as_dict()),
-                          from_layer=None if from_layer == "(all layers)" else from_layer, standardize=standardize,
-                          limit=limit or None)
-            live = _start(run, last.model if cont and compatible else None)
+            spec = RunSpec(ds_key, arch_name, backend.name, check_config(config, augment=augment.as_dict()),
+                           from_layer=None if from_layer == "(all layers)" else from_layer, standardize=standardize,
+                           limit=limit or None)
+            live = _start(spec, last.model if cont and compatible else None)
     if live is not None:
         with ui.guard("train"):
             _follow(live)

@@ -18,6 +18,7 @@ import math
 import os
 from functools import lru_cache
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,7 +26,7 @@ if importlib.util.find_spec("torchvision") is not None:
     import torchvision.models  # noqa: F401 - before keras.applications, or the process crashes (OFFLINE.md)
 
 from plugins.architectures.landmarks import LANDMARKS, SPECS, files  # noqa: E402
-from workbench import shapes  # noqa: E402
+from workbench import shapes, sources  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
 
 # name -> (keras.applications function, stage boundaries: block outputs every later layer depends on)
@@ -87,6 +88,7 @@ def test_registered_with_a_description_a_source_and_a_layer_to_explain(name):
     assert arch.is_spec and arch.input_shape[2] == 3 and arch.num_classes == 1000
     assert len(arch.description) > 200 and ("keras.applications" in arch.source or "torchvision" in arch.source)
     assert " 20" in arch.source  # the paper: "He et al. 2015, ..."
+    assert sources.keys_in(arch.source) == ["cnn-slides"]  # where the lecture names it, cited by title
     row = table(name).row(arch.explain_layer)  # Grad-CAM's layer: the last map before the pooling
     assert len(row.output_shape) == 3 and row.output_shape[0] == table(name).row(next(
         r.name for r in table(name).rows if r.type == "GlobalAveragePooling2D")).input_shape[0]
@@ -97,18 +99,23 @@ def _count(weights) -> int:
     return int(sum(math.prod(w.shape) for w in weights))
 
 
+def facts_of(model) -> dict:
+    """Per layer of a Keras model: type, output shape, trainable and non-trainable counts, in the
+    model's (topological) order."""
+    return {
+        layer.name: (type(layer).__name__, tuple(layer.output.shape[1:]), _count(layer.trainable_weights),
+                     _count(layer.non_trainable_weights))
+        for layer in model.layers[1:]  # after the InputLayer
+    }
+
+
 @lru_cache(maxsize=None)
 def keras_model_facts(name: str) -> dict:
-    """Per layer of keras.applications.<model>(weights=None): type, output shape, trainable and
-    non-trainable counts, in the model's (topological) order. Built once, then let go."""
+    """facts_of keras.applications.<model>(weights=None), built once, then let go."""
     keras = pytest.importorskip("keras")
     model = getattr(keras.applications, KERAS[name][0])(weights=None)
     try:
-        return {
-            layer.name: (type(layer).__name__, tuple(layer.output.shape[1:]), _count(layer.trainable_weights),
-                         _count(layer.non_trainable_weights))
-            for layer in model.layers[1:]  # after the InputLayer
-        }
+        return facts_of(model)
     finally:
         del model
         keras.backend.clear_session()
@@ -121,12 +128,12 @@ def keras_totals(name: str) -> tuple[int, int]:
     return sum(v[2] for v in kept), sum(v[3] for v in kept)
 
 
-def keras_pairs(name: str) -> list[tuple]:
+def keras_pairs(name: str, facts: dict | None = None) -> list[tuple]:
     """(spec row, the Keras layers it stands for): by name (Keras' own names are the spec's), for
     SqueezeExcite Keras' five se_ layers, and the layers with weights Keras leaves unnamed (Xception's
     shortcut convolutions, whose automatic names depend on what the process built before) in order,
-    type by type."""
-    facts = keras_model_facts(name)
+    type by type. ``facts``: of another build of the same model (its automatic names differ)."""
+    facts = facts or keras_model_facts(name)
     pairs, left = [], []
     for row in table(name).rows:
         if row.type == "SqueezeExcite":
@@ -272,3 +279,99 @@ def test_both_backends_build_the_library_model(name, backend_name):
     assert (sum(i.trainable for i in info.values()), sum(i.non_trainable for i in info.values())) == want_totals
     for stage, shape in want_stages.items():
         assert squeezed(info[stage].output_shape) == squeezed(shape), stage
+
+
+# -- the library's weights give the library's outputs --------------------------------------
+# Counts and shapes cannot see where a padding pixel goes or which BatchNorm epsilon is used; values can.
+# The library model's own (random) weights, moved into the models the backends build from the file,
+# must give the library's activations at every stage (-m slow: a forward pass of every model thrice).
+def _close(got, want, name):
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64).reshape(np.shape(got))
+    scale = max(float(np.abs(want).max()), 1e-6)
+    assert np.abs(got - want).max() <= 1e-3 * scale, (name, float(np.abs(got - want).max()), scale)
+
+
+def _into_backends(name, weights_for, x, want):
+    """Build the file in each backend, give it the library's weights (Keras layout, by spec name),
+    and compare the stage activations with the library's."""
+    backends = get_registry().backends()
+    for backend_name in ("tensorflow", "pytorch"):
+        if backend_name not in backends:
+            continue
+        backend = backends[backend_name]
+        model = backend.build(get_registry().architectures()[name])
+        ours = backend.get_weights(model)
+        backend.set_weights(model, {n: [np.asarray(a, dtype=np.float32).reshape(o.shape) for a, o in zip(w, ours[n])]
+                                    for n, w in weights_for(ours).items()})
+        got = backend.activations(model, x, list(want))
+        for stage, value in want.items():
+            _close(got[stage], value, f"{backend_name} {stage}")
+        del model
+        gc.collect()
+
+
+@pytest.mark.slow  # 20-80 s each on two CPU cores
+@pytest.mark.parametrize("name", sorted(KERAS))
+def test_keras_applications_weights_give_keras_applications_outputs(name):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    model = getattr(keras.applications, KERAS[name][0])(weights=None)
+    for layer in model.layers:  # moving statistics away from 0 and 1, so a wrong epsilon or order shows
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([gamma, beta, rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+        elif type(layer).__name__ == "Normalization":  # EfficientNet's input scaling: 0..255 -> 0..1, see below
+            layer.set_weights([np.zeros(3), np.ones(3), np.zeros((), dtype="int64")])
+    h, w, _ = get_registry().architectures()[name].input_shape
+    x = rng.uniform(0, 1, (2, h, w, 3)).astype("float32")
+    stages = KERAS[name][1]
+    fed = x * 255 if name in NOT_IN_SPEC else x  # Keras' Rescaling(1/255) and identity Normalization give x
+    outputs = keras.Model(model.inputs, [model.get_layer(s).output for s in stages]).predict(fed, verbose=0)
+    want = dict(zip(stages, outputs))
+    by_layer = {layer.name: layer.get_weights() for layer in model.layers}
+    pairs = [(row.name, group) for row, group in keras_pairs(name, facts_of(model)) if row.params]
+    del model
+    keras.backend.clear_session()
+    gc.collect()
+    _into_backends(name, lambda ours: {n: [a for k in group for a in by_layer[k]] for n, group in pairs}, x, want)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_torchvision_weights_give_torchvision_outputs(name):
+    torch = pytest.importorskip("torch")
+    tv = pytest.importorskip("torchvision.models")
+    function, kwargs, outputs = TORCHVISION[name]
+    torch.manual_seed(0)
+    model = getattr(tv, function)(weights=None, **kwargs).eval()
+    weights = {}
+    with torch.no_grad():
+        for path, module in model.named_modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                weights[path] = [module.weight, module.bias, module.running_mean, module.running_var]
+            elif isinstance(module, torch.nn.Conv2d):  # (O, I, H, W) -> Keras' (H, W, I, O)
+                weights[path] = [module.weight.permute(2, 3, 1, 0)] + ([module.bias] if module.bias is not None else [])
+            elif isinstance(module, torch.nn.Linear):
+                weights[path] = [module.weight.T, module.bias]
+    weights = {path.replace(".", "_"): [t.detach().numpy() for t in ts] for path, ts in weights.items()}
+    x = np.random.default_rng(0).normal(0, 1, (2, 224, 224, 3)).astype("float32")
+    captured, modules = {}, dict(model.named_modules())
+    stages = TORCHVISION_STAGES[name]
+    hooks = [modules[s].register_forward_hook(lambda m, i, o, s=s: captured.__setitem__(s, o.detach().clone().numpy()))
+             for s in stages]
+    with torch.inference_mode():
+        model(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous())
+    for h in hooks:
+        h.remove()
+    want = {}
+    for stage in stages:
+        value = captured[stage]
+        if value.ndim == 4:
+            value = value.transpose(0, 2, 3, 1)
+        if stage == "fc":  # torchvision gives logits; the file ends in the softmax
+            value = np.exp(value - value.max(1, keepdims=True))
+            value = value / value.sum(1, keepdims=True)
+        want[outputs.get(stage, stage)] = value
+    _into_backends(name, lambda ours: weights, x, want)

@@ -31,6 +31,24 @@ MODELS = {
 }
 LANDMARKS = tuple(MODELS)
 
+# Each file's first comment: where the course names the model (the lecture's own words in quotes).
+SLIDES = 'The lecture slides "Convolutional Neural Networks (CNN)"'
+PRETRAINED = f'{SLIDES} list it under "Using Pre-trained Models".'
+RESNET = (f'{SLIDES}: "ResNet (2015) - Residual Neural Network - Proposed \'skip connection\' - 152-layer with '
+          '3.57% error rate", and ResNet in their summary table and under "Using Pre-trained Models".')
+IN_THE_COURSE = {
+    "googlenet": f'{SLIDES}: "GoogLeNet (2014) - Achieved a top-5 error rate of 6.67%! ... 22 layers but reduced '
+                 'parameters from 60 million (AlexNet) to 4 million", and GoogLeNet in their summary table.',
+    "resnet18": RESNET,
+    "resnet50": RESNET,
+    "mobilenet": PRETRAINED,
+    "mobilenet-v2": PRETRAINED,
+    "xception": f'{SLIDES}: "Xception - Separable Convolution (2017)", a depthwise then a pointwise convolution; '
+                'Xception is also the first of their "Using Pre-trained Models".',
+    "efficientnet-b0": f'{SLIDES}: "EfficientNet (May, 2019)".',
+    "densenet121": PRETRAINED,
+}
+
 
 def files() -> dict[str, str]:
     """file name -> the architecture file's text, for every landmark."""
@@ -38,7 +56,7 @@ def files() -> dict[str, str]:
     for name, (build, header) in MODELS.items():
         arch = build()
         assert arch["name"] == name, (arch["name"], name)
-        out[f"{name}.yaml"] = dump(arch, header + "\n\n" + REGENERATE)
+        out[f"{name}.yaml"] = dump(arch, "\n\n".join((IN_THE_COURSE[name], header, REGENERATE)))
     return out
 
 

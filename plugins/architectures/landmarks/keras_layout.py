@@ -48,8 +48,8 @@ def resnet50() -> dict:
         "Global average pooling replaces VGG's big dense layers, so most of its parameters are in "
         "convolutions. keras.applications.ResNet50's layout and layer names (conv1_conv, conv2_block1_1_conv, "
         "..., conv5_block3_out).",
-        "He et al. 2015, 'Deep Residual Learning for Image Recognition' (the lecture slides 'Convolutional Neural "
-        "Networks (CNN)' list ResNet in their ImageNet table); layout and layer names of keras.applications.ResNet50",
+        "cnn-slides: 'ResNet (2015)', the summary table and 'Using Pre-trained Models'; He et al. 2015, 'Deep "
+        "Residual Learning for Image Recognition'; layout and layer names of keras.applications.ResNet50",
         "conv5_block3_out", layers + _top())
 
 
@@ -80,8 +80,8 @@ def mobilenet() -> dict:
         "times fewer multiply-adds than a full 3x3 convolution. keras.applications.MobileNet's layout (width "
         "1.0); Keras' classifier is a 1x1 convolution on a 1x1 map followed by a Reshape, which is the Dense "
         "layer conv_preds here (the same parameters).",
-        "Howard et al. 2017, 'MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications'; "
-        "layout and layer names of keras.applications.MobileNet",
+        "cnn-slides: 'Using Pre-trained Models'; Howard et al. 2017, 'MobileNets: Efficient Convolutional Neural "
+        "Networks for Mobile Vision Applications'; layout and layer names of keras.applications.MobileNet",
         "conv_pw_13_relu", layers)
 
 
@@ -121,8 +121,8 @@ def mobilenet_v2() -> dict:
         "1x1 projection (no ReLU, so the narrow 'bottleneck' keeps its information); where input and output "
         "have the same shape the two narrow ends are added. ReLU6 throughout, a 1x1 convolution to 1280 "
         "channels at the end. keras.applications.MobileNetV2's layout and layer names (block_1_expand, ...).",
-        "Sandler et al. 2018, 'MobileNetV2: Inverted Residuals and Linear Bottlenecks'; layout and layer names "
-        "of keras.applications.MobileNetV2",
+        "cnn-slides: 'Using Pre-trained Models'; Sandler et al. 2018, 'MobileNetV2: Inverted Residuals and Linear "
+        "Bottlenecks'; layout and layer names of keras.applications.MobileNetV2",
         "out_relu", layers + _top())
 
 
@@ -164,9 +164,9 @@ def xception() -> dict:
         "residual blocks at 19x19x728, an exit flow to 2048 channels; every block has a residual connection. "
         "Input 299x299. keras.applications.Xception's layout and layer names; the layers Keras leaves unnamed "
         "are block2_residual_conv, block2_add and so on.",
-        "Chollet 2017, 'Xception: Deep Learning with Depthwise Separable Convolutions' (its separable "
-        "convolutions are named in the lecture slides 'Convolutional Neural Networks (CNN)'); layout and "
-        "layer names of keras.applications.Xception",
+        "cnn-slides: 'Xception - Separable Convolution (2017)' and 'Using Pre-trained Models'; Chollet 2017, "
+        "'Xception: Deep Learning with Depthwise Separable Convolutions'; layout and layer names of "
+        "keras.applications.Xception",
         "block14_sepconv2_act", layers + _top(), size=299)
 
 
@@ -213,9 +213,8 @@ def efficientnet_b0() -> dict:
         "its blocks' stochastic depth (block*_drop, a Dropout that drops a whole residual branch per image "
         "while training), which the spec has no word for; neither has a trainable weight. Each block's "
         "se_excite is Keras' se_squeeze, se_reshape, se_reduce, se_expand and se_excite in one layer.",
-        "Tan & Le 2019, 'EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks' (named in the "
-        "lecture slides 'Convolutional Neural Networks (CNN)'); layout and layer names of "
-        "keras.applications.EfficientNetB0",
+        "cnn-slides: 'EfficientNet (May, 2019)'; Tan & Le 2019, 'EfficientNet: Rethinking Model Scaling for "
+        "Convolutional Neural Networks'; layout and layer names of keras.applications.EfficientNetB0",
         "top_activation", layers + _top(dropout=("top_dropout", 0.2)))
 
 
@@ -248,8 +247,8 @@ def densenet121() -> dict:
         "layers (1x1 convolution, 2x2 average pooling) halve channels and map between blocks. Feature reuse "
         "gives a deep network with few parameters. keras.applications.DenseNet121's layout and layer names; "
         "each concatenation is an Inception block whose first branch is the identity.",
-        "Huang et al. 2017, 'Densely Connected Convolutional Networks'; layout and layer names of "
-        "keras.applications.DenseNet121",
+        "cnn-slides: 'Using Pre-trained Models'; Huang et al. 2017, 'Densely Connected Convolutional Networks'; "
+        "layout and layer names of keras.applications.DenseNet121",
         "relu", layers + _top())
 
 

@@ -76,9 +76,8 @@ def googlenet() -> dict:
         "VGG16's 138 M. In torchvision's layout: every convolution is followed by batch normalisation "
         "(added after the paper), the paper's 5x5 branch is a 3x3 there, and the two auxiliary "
         "classifiers (aux_logits) are left out, as torchvision does at inference.",
-        "Szegedy et al. 2014, 'Going Deeper with Convolutions' (the lecture slides 'Convolutional Neural Networks "
-        "(CNN)' list it in their ImageNet table); layout and layer names of torchvision.models.googlenet, "
-        "aux_logits=False",
+        "cnn-slides: 'GoogLeNet (2014)' and the summary table; Szegedy et al. 2014, 'Going Deeper with "
+        "Convolutions'; layout and layer names of torchvision.models.googlenet, aux_logits=False",
         "inception5b", layers)
 
 
@@ -133,8 +132,8 @@ def resnet18() -> dict:
         "connections let the gradient reach the first layers, which is what made 152 layers trainable. "
         "In torchvision's layout; torchvision's fc gives logits, here it ends in the softmax the "
         "workbench's other models end in (the parameters are the same).",
-        "He et al. 2015, 'Deep Residual Learning for Image Recognition' (the lecture slides 'Convolutional Neural "
-        "Networks (CNN)' list ResNet in their ImageNet table); layout and layer names of torchvision.models.resnet18",
+        "cnn-slides: 'ResNet (2015)' and the summary table; He et al. 2015, 'Deep Residual Learning for Image "
+        "Recognition'; layout and layer names of torchvision.models.resnet18",
         "layer4_1", layers)
 
 
