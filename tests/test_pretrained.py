@@ -16,7 +16,7 @@ from PIL import Image
 from workbench import imagenet, samples
 from workbench.model_facts import arch_of, attach, layers_of
 
-torch_pretrained = pytest.importorskip("plugins.torch_backend.pretrained")
+torch_pretrained = pytest.importorskip("workbench_plugins.torch_backend.pretrained")
 
 CATS = {"tiger cat", "Egyptian cat", "tabby"}
 

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
 
-from plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
-from plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402
-from plugins.torch_backend import pretrained as torch_pretrained  # noqa: E402
+from workbench_plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
+from workbench_plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402
+from workbench_plugins.torch_backend import pretrained as torch_pretrained  # noqa: E402
 from workbench import imagenet, samples, torch_checkpoint  # noqa: E402
 from workbench.model_facts import arch_of, layers_of  # noqa: E402
 

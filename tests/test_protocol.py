@@ -62,7 +62,7 @@ def test_every_registered_backend_implements_the_protocol(name):
 
 
 def test_the_check_catches_a_broken_backend():
-    from plugins.torch_backend.backend import TorchBackend
+    from workbench_plugins.torch_backend.backend import TorchBackend
 
     class Broken(TorchBackend):
         name = "broken"
@@ -141,7 +141,7 @@ def test_the_documented_smallest_backend_is_complete():
     pytest.importorskip("torch")
     from workbench import lookup, spec
 
-    namespace = {"__name__": "my_backend.backend", "__package__": "plugins.torch_backend"}  # the modules it names
+    namespace = {"__name__": "my_backend.backend", "__package__": "workbench_plugins.torch_backend"}  # the modules it names
     exec(compile(doc_block("# my_backend/backend.py"), "docs/plugins.md", "exec"), namespace)
     mine = namespace["MyBackend"]()
     assert mine.name == "mine" and mismatches(mine) == []
@@ -165,7 +165,7 @@ def test_the_documented_hook_registers_that_backend(monkeypatch):
     package = types.ModuleType("my_backend")
     package.__path__ = []
     backend_module = types.ModuleType("my_backend.backend")
-    backend_module.__package__ = "plugins.torch_backend"
+    backend_module.__package__ = "workbench_plugins.torch_backend"
     exec(doc_block("# my_backend/backend.py"), backend_module.__dict__)
     monkeypatch.setitem(sys.modules, "my_backend", package)
     monkeypatch.setitem(sys.modules, "my_backend.backend", backend_module)

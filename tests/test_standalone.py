@@ -72,8 +72,12 @@ def site_without(framework: str, folder: Path) -> Path:
     for entry in site.iterdir():
         if entry.name not in hidden and entry.name.removesuffix(".py") not in hidden and entry.name != "__pycache__":
             (folder / entry.name).symlink_to(entry)
-    # this checkout's own metadata, as pip writes it: the entry points the registry loads the built-ins by
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    # this checkout, as an editable install sees it: its folders under their installed names (the
+    # rest of it, workbench/, comes from PYTHONPATH), and its metadata with the built-ins' entry points
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for name, where in config["tool"]["setuptools"]["package-dir"].items():
+        (folder / name).symlink_to(ROOT / where)
+    project = config["project"]
     info = folder / f"cnn_workbench-{project['version']}.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
@@ -94,7 +98,7 @@ from streamlit.testing.v1 import AppTest
 
 def page_app(module, timeout):
     # one lesson page rendered alone, as tests/conftest.py's lesson_app does
-    return AppTest.from_string(f"import importlib\nimportlib.import_module('pages.{module}').render()\n",
+    return AppTest.from_string(f"import importlib\nimportlib.import_module('workbench_pages.{module}').render()\n",
                                default_timeout=timeout)
 
 def errors(at):
