@@ -20,7 +20,6 @@ from workbench.explain.render import overlay, pictures, to_uint8
 TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
        "guided-grad-cam", "occlusion", "lime"]
 DEFAULT_METHODS = TEN  # the "done when": all ten side by side on the pretrained model
-PRETRAINED = "efficientnet-lite0"
 SANITY_FAMILIES = ("gradient", "cam", "perturbation")  # the methods that make a map of the image
 RESULT = "ex_result"
 
@@ -38,8 +37,8 @@ def _choose_model():
     # models trained in the Training lesson this session (workbench.runs.TrainedRun), by label
     trained = {run.label: run for run in ui.trained_runs()}
     archs = sorted(registry.architectures())
-    options = [PRETRAINED] if PRETRAINED in archs else []
-    options += [f"trained: {name}" for name in trained] + [a for a in archs if a != PRETRAINED]
+    first = [a for a in archs if "explain" in registry.architectures()[a].roles][:1]  # a pretrained model
+    options = first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
     cols = st.columns(2)
     label = cols[0].selectbox("Model", options, key="ex_model",
                               help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "

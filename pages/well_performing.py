@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages.training import curves
+from workbench_pages.training import curves
 from workbench import lookup, ui
 from workbench.backend import TrainConfig
 from workbench.regularise import batchnorm as BN

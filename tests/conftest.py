@@ -8,7 +8,7 @@ import socket
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import plugins.tensorflow_backend  # noqa: E402,F401 - loads triton before any test imports tensorflow
+import workbench_plugins.tensorflow_backend  # noqa: E402,F401 - loads triton before any test imports tensorflow
 
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
 
@@ -17,7 +17,7 @@ def _render_page(module: str) -> None:
     # Runs inside AppTest's script runner: one lesson page, as the app would render it.
     import importlib
 
-    importlib.import_module(f"pages.{module}").render()
+    importlib.import_module(f"workbench_pages.{module}").render()
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_history_table_is_seed_001s(lesson_app):
 
 
 def test_the_gallery_shows_each_landmark(lesson_app):
-    from plugins.architectures.landmarks import LANDMARKS
+    from workbench_plugins.architectures.landmarks import LANDMARKS
 
     at = lesson_app("gallery")
     for name in LANDMARKS:
@@ -53,7 +53,7 @@ def test_the_gallery_shows_each_landmark(lesson_app):
 
 
 def test_history_table_has_a_row_for_each_landmark_with_its_computed_parameters(lesson_app):
-    from plugins.architectures.landmarks import LANDMARKS
+    from workbench_plugins.architectures.landmarks import LANDMARKS
 
     at = lesson_app("gallery")
     history = at.dataframe[-1].value

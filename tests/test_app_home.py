@@ -100,7 +100,7 @@ def _run_lesson(name: str, title: str) -> None:
     # Inside AppTest: render one registered lesson the way workbench/app.py does.
     import streamlit as st
 
-    from plugins.lessons import lazy_render
+    from workbench_plugins.lessons import lazy_render
     from workbench import ui
 
     lesson = ui.registry().lessons().get(name)
@@ -112,7 +112,7 @@ def test_a_missing_page_module_shows_a_clear_error():
     at = AppTest.from_function(_run_lesson, args=("no_such_page", "Missing page"), default_timeout=APPTEST_TIMEOUT).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "Could not show the lesson 'Missing page': a module it needs is not installed (pages.no_such_page)"
+        "Could not show the lesson 'Missing page': a module it needs is not installed (workbench_pages.no_such_page)"
     ]
     assert at.markdown[0].value == "still running"
 

@@ -72,7 +72,7 @@ def labelled(n=24):
 
 
 def test_torch_pipeline_keeps_labels_and_shapes():
-    from plugins.torch_backend import training as T
+    from workbench_plugins.torch_backend import training as T
 
     x, y = labelled()
     loader = T.batches(T._tensors(x, y, "cpu"), 8, shuffle=True, collate_fn=T._augmented_batches(A.SEED_001))
@@ -82,7 +82,7 @@ def test_torch_pipeline_keeps_labels_and_shapes():
 
 
 def test_keras_pipeline_keeps_labels_and_shapes():
-    from plugins.tensorflow_backend import training as T
+    from workbench_plugins.tensorflow_backend import training as T
 
     x, y = labelled()
     for xb, yb in T.pipeline(x, y, 8, shuffle_seed=0, aug=T.augmentation(A.SEED_001)):
@@ -130,7 +130,7 @@ def test_torch_fill_modes_match_keras_for_a_shift(fill, monkeypatch):
     range against the torch pipeline with RandomAffine's draw pinned to it."""
     import keras
 
-    from plugins.torch_backend import training as T
+    from workbench_plugins.torch_backend import training as T
 
     x = ramp()[None]
     keras_out = np.asarray(keras.layers.RandomTranslation((-3 / 16, -3 / 16), (4 / 16, 4 / 16), fill_mode=fill)(
@@ -166,7 +166,7 @@ SEED_001_NEAREST = A.Augment(rotation_range=40, width_shift_range=0.2, height_sh
 def test_torch_training_batches_are_augmented():
     import torch
 
-    from plugins.torch_backend import training as T
+    from workbench_plugins.torch_backend import training as T
 
     x, y = coded()
     torch.manual_seed(0)
@@ -175,7 +175,7 @@ def test_torch_training_batches_are_augmented():
 
 
 def test_keras_training_batches_are_augmented():
-    from plugins.tensorflow_backend import training as T
+    from workbench_plugins.tensorflow_backend import training as T
 
     x, y = coded()
     xb, yb = next(iter(T.pipeline(x, y, len(x), aug=T.augmentation(SEED_001_NEAREST))))

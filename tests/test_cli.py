@@ -131,7 +131,7 @@ def test_plugins_json_lists_builtins_and_both_backends_without_errors():
         assert plugins[name]["version"]
     assert plugins["architectures"]["hooks"] == ["register_architectures"]
     for name in BACKEND_PLUGINS:
-        assert plugins[name]["hooks"] == ["register_backends"]
+        assert plugins[name]["hooks"] == ["register_backends", "register_benchmarks", "register_native_builders"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

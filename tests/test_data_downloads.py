@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from plugins.datasets import downloads as dl
+from workbench_plugins.datasets import downloads as dl
 
 
 @pytest.fixture(autouse=True)

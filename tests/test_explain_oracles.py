@@ -14,7 +14,7 @@ captum_attr = pytest.importorskip("captum.attr")
 
 from PIL import Image  # noqa: E402
 
-from plugins.torch_backend.inference import logits_mode  # noqa: E402
+from workbench_plugins.torch_backend.inference import logits_mode  # noqa: E402
 from workbench import samples  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.explain import GradCAM, GuidedBackprop, Lime, Occlusion, Saliency  # noqa: E402

@@ -168,7 +168,7 @@ def test_occlusion_in_the_sanity_strip(lesson_app):
 
 
 def test_cost_readout_shows_peak_memory_when_the_backend_reports_it():
-    from pages.explanations import cost_text
+    from workbench_pages.explanations import cost_text
     from workbench.explain import Cost
 
     assert "peak" not in cost_text(Cost(1, 1, 0.5, None))  # a CPU: no figure to show

@@ -43,7 +43,9 @@ def imported_names(tree):
 
 def forbidden(module: str) -> bool:
     parts = module.split(".")
-    return parts[0] in FRAMEWORKS or ".".join(parts[:2]) in ("plugins.torch_backend", "plugins.tensorflow_backend")
+    backends = {f"{top}.{name}" for top in ("plugins", "workbench_plugins")  # the folder, the installed name
+                for name in ("torch_backend", "tensorflow_backend")}
+    return parts[0] in FRAMEWORKS or ".".join(parts[:2]) in backends
 
 
 def test_the_checker_sees_every_kind_of_import():

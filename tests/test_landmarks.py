@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if importlib.util.find_spec("torchvision") is not None:
     import torchvision.models  # noqa: F401 - before keras.applications, or the process crashes (OFFLINE.md)
 
-from plugins.architectures.landmarks import LANDMARKS, SPECS, files  # noqa: E402
+from workbench_plugins.architectures.landmarks import LANDMARKS, SPECS, files  # noqa: E402
 from workbench import shapes, sources  # noqa: E402
 from workbench.registry import get_registry  # noqa: E402
 

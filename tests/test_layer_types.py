@@ -46,8 +46,8 @@ def copy_tf_to_torch(backends, arch, seed=1):
 
 
 def test_every_layer_type_has_exactly_one_entry_in_each_backend_table():
-    from plugins.tensorflow_backend.builder import KERAS_LAYERS
-    from plugins.torch_backend.layers import MODULES
+    from workbench_plugins.tensorflow_backend.builder import KERAS_LAYERS
+    from workbench_plugins.torch_backend.layers import MODULES
 
     types = set(S.LAYER_TYPES.values())
     assert set(KERAS_LAYERS) == types and set(MODULES) == types

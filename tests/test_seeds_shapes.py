@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from plugins.architectures.landmarks import LANDMARKS
+from workbench_plugins.architectures.landmarks import LANDMARKS
 from workbench import shapes, sources, spec
 from workbench.registry import get_registry
 

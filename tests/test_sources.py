@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT, no_errors
-from plugins.lessons import BUILT_IN
+from workbench_plugins.lessons import BUILT_IN
 from workbench import sources
 from workbench.cli import build_parser, main
 from workbench.registry import get_registry

@@ -80,7 +80,7 @@ def test_bad_folder_is_a_clear_message(at, tmp_path):
 def gated_train(monkeypatch, calls):
     """The TensorFlow backend's real training, held at the end of epoch 1 until Stop is asked for
     (as a long run is when a student clicks Stop during epoch 2)."""
-    from plugins.tensorflow_backend import training as T
+    from workbench_plugins.tensorflow_backend import training as T
 
     real = T.train
 
@@ -125,7 +125,7 @@ def test_stop_ends_the_run_after_the_current_batch_and_keeps_it(at, monkeypatch)
 
 
 def test_a_failed_run_is_reported_and_not_recorded(at, monkeypatch):
-    from plugins.tensorflow_backend import training as T
+    from workbench_plugins.tensorflow_backend import training as T
 
     def broken(backend, model, data, config, on_epoch=None):
         raise RuntimeError("the GPU ran out of memory")
@@ -142,7 +142,7 @@ def test_a_failed_run_is_reported_and_not_recorded(at, monkeypatch):
 
 
 def test_confusion_matrix_cells_are_clickable_points():
-    from pages.training import clicked_cell, confusion_figure
+    from workbench_pages.training import clicked_cell, confusion_figure
 
     names = ["cat", "dog", "fox"]
     fig = confusion_figure(np.arange(9).reshape(3, 3), names)

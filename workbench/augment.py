@@ -94,8 +94,5 @@ def preview(backend, image: np.ndarray, augment, n: int = 8, seed: int = 0) -> n
     """`n` augmented copies (NHWC) of one HWC image, made by the backend's own augmentation."""
     spec = parse(augment)
     batch = np.repeat(np.asarray(image, np.float32)[None], n, axis=0)
-    if hasattr(backend, "augment"):
-        out = backend.augment(batch, spec, seed=seed)
-    else:  # the backend's training.py realises augmentation (see workbench.backend_base)
-        out = backend._delegate("training", "augment", batch, spec, seed=seed)
+    out = backend.augment(batch, spec, seed=seed)
     return np.clip(out, 0.0, 1.0)

@@ -71,6 +71,9 @@ class TrainConfig:
 
 @runtime_checkable
 class Backend(Protocol):
+    """Exactly what the core, the pages and the explainers call on a backend (tests/test_protocol.py
+    holds every registered backend to it, and the code that calls backends to it)."""
+
     name: str  # "tensorflow", "pytorch"
 
     def device(self) -> str:
@@ -79,20 +82,29 @@ class Backend(Protocol):
     def device_name(self) -> str:
         """The hardware's own name, for people: "NVIDIA H200", or the CPU's model."""
 
+    def reset_peak_memory(self) -> None:
+        """Start measuring peak accelerator memory afresh (a no-op on the CPU)."""
+
+    def peak_memory(self) -> int | None:
+        """Peak accelerator memory in bytes since reset_peak_memory (None on the CPU)."""
+
     def build(self, architecture, input_shape=None, num_classes=None, seed: int = 0) -> Any:
         """A fresh framework model for a workbench.spec.Architecture (or its native builder)."""
 
-    def load_pretrained(self, name: str) -> Any:
-        """A registered pretrained model (offline when its weights ship with a package)."""
-
-    def save(self, model, path) -> None:
-        """Save weights safely (safetensors / .weights.h5), with the architecture beside them."""
+    def save(self, model, path) -> Any:
+        """Save weights safely (safetensors / .weights.h5), with the architecture beside them; the file written."""
 
     def load(self, path) -> Any:
         """Load what save wrote; never unpickles code."""
 
+    def layer_names(self, model) -> list[str]:
+        """The addressable layers in order (a spec's: like workbench.shapes.compute's rows)."""
+
     def summary(self, model) -> list[LayerInfo]:
         """Per layer: name, type, output shape, parameters, trainable and non-trainable counts."""
+
+    def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Pre-activation scores of the last layer (a final softmax/sigmoid left out)."""
 
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Class probabilities for NHWC images."""
@@ -123,6 +135,9 @@ class Backend(Protocol):
     def train(self, model, data, config: TrainConfig, on_epoch: Callable[[dict], bool | None] | None = None) -> list[dict]:
         """Train with the framework's own optimizer, loss and pipeline; on_epoch may return False to stop."""
 
+    def augment(self, x: np.ndarray, augment, seed: int = 0) -> np.ndarray:
+        """Images (NHWC in [0, 1]) augmented by the framework's own layers (workbench.augment.Augment)."""
+
     def optimize(self, loss_fn, start, optimizers: Sequence[str], steps: int, learning_rate: float | dict,
                  hyper: dict | None = None, state: bool = False) -> dict:
         """The framework's own optimizer classes, one per name, run `steps` steps; returns
@@ -138,6 +153,9 @@ class Backend(Protocol):
     def optimizer_defaults(self, optimizer: str) -> dict:
         """{"class": the framework class, "hyper": {Keras' name: (the framework's name, default)}},
         read off an optimizer object built with no settings."""
+
+
+PROTOCOL = tuple(name for name, value in vars(Backend).items() if callable(value) and not name.startswith("_"))
 
 
 def available_backends(registry=None) -> dict[str, Backend]:

@@ -3,7 +3,7 @@
 A backend plugin subclasses ``BackendBase`` (setting ``name`` and ``package``) and provides
 the framework parts as modules of its package (listed on the class). Here, once for all
 backends: which module does what, probabilities from logits, the per-model locks, saving and
-loading, argument checks, and the lazy hand-off of train / optimize / load_pretrained.
+loading, argument checks, and the lazy hand-off of train / optimize / augment.
 """
 
 from __future__ import annotations
@@ -77,13 +77,14 @@ class BackendBase:
     summary.summary(model) / layer_config(model, name)  list[LayerInfo] / one layer's settings
     weights.layer_names / get_weights / set_weights / set_frozen
     io.NATIVE_FORMAT, io.save_native(model, path), io.load_native(model, path)
-    training.py, pretrained.py, optimize.py        (training, pretrained models, the optimizer lesson)
+    training.train / augment                     the framework's own training loop and augmentation
+    optimize.optimize / defaults                 the framework's own optimizers (the optimizer lesson)
 
     so this class says once, for every backend, what each protocol method is made of.
     """
 
     name: str = ""
-    package: str = ""  # e.g. "plugins.torch_backend"
+    package: str = ""  # the plugin's package: set ``package = __package__`` in its backend module
 
     def _module(self, name: str):
         return importlib.import_module(f"{self.package}.{name}")
@@ -95,8 +96,8 @@ class BackendBase:
     def device_name(self) -> str:
         return self._module("inference").gpu_name() or cpu_name()
 
-    def build(self, arch: S.Architecture, input_shape=None, num_classes=None, seed: int = 0):
-        return self._module("builder").build(self.architecture(arch, input_shape, num_classes), seed)
+    def build(self, architecture: S.Architecture, input_shape=None, num_classes=None, seed: int = 0):
+        return self._module("builder").build(self.architecture(architecture, input_shape, num_classes), seed)
 
     def layer_names(self, model) -> list[str]:
         """The addressable layers in order (a spec's: like workbench.shapes.compute's rows)."""
@@ -203,30 +204,19 @@ class BackendBase:
                 arch = dataclasses.replace(arch, input_shape=wanted[0], num_classes=wanted[1])
         return arch
 
-    def _delegate(self, module: str, function: str, *args, **kwargs):
-        try:
-            mod = self._module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{self.package}.{module}":
-                raise
-            raise NotImplementedError(
-                f"the {self.name} backend has no {module}.py yet, so {function}() is not available"
-            ) from None
-        return getattr(mod, function)(*args, **kwargs)
-
     def train(self, model, data, config, on_epoch=None):
         with training(model):
-            return self._delegate("training", "train", self, model, data, config, on_epoch)
+            return self._module("training").train(self, model, data, config, on_epoch)
 
     def optimize(self, loss_fn, start, optimizers, steps: int, learning_rate, hyper=None, state: bool = False):
-        return self._delegate("optimize", "optimize", self, loss_fn, start, optimizers, steps, learning_rate,
-                              hyper, state)
+        return self._module("optimize").optimize(self, loss_fn, start, optimizers, steps, learning_rate,
+                                                 hyper, state)
 
     def optimizer_defaults(self, optimizer: str) -> dict:
-        return self._delegate("optimize", "defaults", optimizer)
+        return self._module("optimize").defaults(optimizer)
 
-    def load_pretrained(self, name: str):
-        return self._delegate("pretrained", "load_pretrained", name)
+    def augment(self, x: np.ndarray, augment, seed: int = 0) -> np.ndarray:
+        return self._module("training").augment(x, augment, seed=seed)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

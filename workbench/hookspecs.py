@@ -32,3 +32,13 @@ def register_datasets(register):
 @hookspec
 def register_lessons(register):
     """Register lessons (workbench.lesson.Lesson): a page of the app with a title, section and render()."""
+
+
+@hookspec
+def register_native_builders(register):
+    """Register how a backend builds registered native architectures (workbench.contributed.NativeBuilder)."""
+
+
+@hookspec
+def register_benchmarks(register):
+    """Register baselines only one framework can run, for `workbench bench` (workbench.contributed.Benchmark)."""

@@ -1,8 +1,9 @@
-"""ImageNet for pretrained models: the 1000 class names, preprocessing per model, top-5 decoding.
+"""ImageNet for pretrained models: the 1000 class names, the preprocessing maths, top-5 decoding.
 
 The class names are torchvision's (BSD), shipped as ``imagenet_classes.txt`` beside this
 module so that they load offline and without a framework. Preprocessing is plain numpy and
-PIL: what a student reads here is exactly what the model is fed.
+PIL: what a student reads here is exactly what the model is fed. Which recipe a model wants is
+its architecture's to say (``Architecture.preprocessing``, or its backend's native builder's).
 """
 
 from __future__ import annotations
@@ -95,43 +96,49 @@ class Preprocessing:
         return x / np.float32(self.scale)
 
 
-# Per model and, where the two frameworks ship different weights, per backend.
-_TORCHVISION = Preprocessing(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-# keras.applications' "caffe" mode: RGB->BGR, minus the ImageNet mean in 0..255, no scaling.
-_CAFFE = Preprocessing(mean=(123.68 / 255, 116.779 / 255, 103.939 / 255), bgr=True, scale=1.0)
-PREPROCESSING: dict[str, Preprocessing | dict[str, Preprocessing]] = {
-    # EfficientNet-Lite: the same ported weights in both backends.
-    "efficientnet-lite0": Preprocessing(mean=(127 / 255,) * 3, std=(128 / 255,) * 3),
-    # Zoo models: torchvision and keras.applications ship different weights, each its own input.
-    **{name: {"pytorch": _TORCHVISION, "tensorflow": _CAFFE} for name in ("vgg16", "vgg19", "resnet50")},
-}
+def preprocessing_of(arch, backend: str | None = None) -> Preprocessing | None:
+    """What an architecture's weights want as input: the backend's native builder's own recipe
+    when it brings one (torchvision's and keras.applications' VGG16 are different weights), else
+    the architecture's (``Architecture.preprocessing``); None when it takes images as they are."""
+    own = getattr(arch.native.get(backend), "preprocessing", None) if backend else None
+    return own or arch.preprocessing
 
 
-def register_preprocessing(name: str, preprocessing: Preprocessing | dict[str, Preprocessing]) -> None:
-    """Let a plugin declare its pretrained model's preprocessing (per backend when they differ)."""
-    PREPROCESSING[name] = preprocessing
+def preprocessing(model, backend: str | None = None) -> Preprocessing:
+    """The preprocessing of a pretrained model: a registered architecture's name or the Architecture
+    (``backend``: "pytorch" / "tensorflow", needed where each backend's weights want their own)."""
+    arch = _registered(model) if isinstance(model, str) else model
+    found = preprocessing_of(arch, backend)
+    if found is not None:
+        return found
+    per_backend = sorted(b for b, native in arch.native.items() if getattr(native, "preprocessing", None))
+    if per_backend and backend is None:
+        raise KeyError(f"{arch.name!r} has a preprocessing per backend ({', '.join(per_backend)}); say which backend")
+    raise KeyError(f"no preprocessing registered for {arch.name!r}" + (f" in the {backend} backend" if backend else ""))
+
+
+def _registered(name: str):
+    from workbench.registry import get_registry
+
+    archs = get_registry().architectures()
+    # the zoo models are registered as "vgg16-imagenet"; "vgg16" finds them too
+    arch = archs.get(name) or archs.get(f"{name}-imagenet")
+    if arch is None:
+        raise KeyError(f"no preprocessing registered for {name!r}: no architecture of that name")
+    return arch
 
 
 def registered(name: str) -> bool:
-    """Whether the model has a registered preprocessing (by name, with or without "-imagenet")."""
-    return name in PREPROCESSING or name.removesuffix("-imagenet") in PREPROCESSING
+    """Whether the model (by name, with or without "-imagenet") has a preprocessing in some backend."""
+    try:
+        arch = _registered(name)
+    except KeyError:
+        return False
+    return arch.preprocessing is not None or any(getattr(n, "preprocessing", None) for n in arch.native.values())
 
 
-def preprocessing(name: str, backend: str | None = None) -> Preprocessing:
-    """The preprocessing of a registered pretrained model (``backend``: "pytorch" / "tensorflow")."""
-    name = name if name in PREPROCESSING else name.removesuffix("-imagenet")
-    if name not in PREPROCESSING:
-        raise KeyError(f"no preprocessing registered for {name!r}; known: {', '.join(sorted(PREPROCESSING))}")
-    entry = PREPROCESSING[name]
-    if isinstance(entry, dict):
-        if backend not in entry:
-            raise KeyError(f"{name!r} has a preprocessing per backend ({', '.join(entry)}); say which backend")
-        return entry[backend]
-    return entry
-
-
-def preprocess(name: str, images, backend: str | None = None) -> np.ndarray:
-    return preprocessing(name, backend)(images)
+def preprocess(model, images, backend: str | None = None) -> np.ndarray:
+    return preprocessing(model, backend)(images)
 
 
 # -- decoding ----------------------------------------------------------------------------

@@ -28,6 +28,14 @@ def backend(name: str):
     return get_registry().get("backends", aliases.get(name, name))
 
 
+def default_backend():
+    """The first registered backend by name, for commands given none (an install may have only one)."""
+    backends = get_registry().backends()
+    if not backends:
+        raise RuntimeError("no backend is installed: pip install 'cnn-workbench[torch]' or 'cnn-workbench[tensorflow]'")
+    return backends[sorted(backends)[0]]
+
+
 def dataset(name: str):
     registry = get_registry()
     if name.startswith("folder:"):

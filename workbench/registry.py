@@ -18,7 +18,12 @@ import pluggy
 from workbench import hookspecs
 
 GROUP = "cnn_workbench"
-KINDS = ("backends", "architectures", "explainers", "datasets", "lessons")
+KINDS = ("backends", "architectures", "explainers", "datasets", "lessons", "native_builders", "benchmarks")
+# What the workbench asks an architecture for by role, instead of naming a model (Architecture.roles).
+ROLES = {
+    "explain": "the model the explanation lesson and `workbench explain` start with",
+    "fine-tune": "the pretrained model suggested for transfer learning",
+}
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Registry:
                     info.error = (info.error + "; " if info.error else "") + (
                         f"register_{kind}: {_describe(exc)}"
                     )
+        _join_native_builders(items)
         self._items = items
         return items
 
@@ -119,12 +125,42 @@ class Registry:
     def lessons(self) -> dict[str, Any]:
         return self._collect()["lessons"]
 
+    def native_builders(self) -> dict[str, Any]:
+        return self._collect()["native_builders"]
+
+    def benchmarks(self, target: str | None = None) -> dict[str, Any]:
+        """{name: Benchmark}, or for one target {backend name: Benchmark}."""
+        found = self._collect()["benchmarks"]
+        if target is None:
+            return found
+        return {b.backend: b for b in found.values() if b.target == target}
+
+    def with_role(self, role: str):
+        """The architecture registered for ``role`` (ROLES), e.g. the default model to explain."""
+        if role not in ROLES:
+            raise KeyError(f"no role {role!r}; roles: {', '.join(ROLES)}")
+        for arch in self.architectures().values():
+            if role in arch.roles:
+                return arch
+        raise KeyError(f"no registered architecture has the role {role!r} ({ROLES[role]}); "
+                       "is the architectures plugin loaded? see `workbench plugins`")
+
     def get(self, kind: str, name: str) -> Any:
         items = self._collect()[kind]
         if name not in items:
             known = ", ".join(sorted(items)) or "none"
             raise KeyError(f"no {kind[:-1]} named {name!r}; registered: {known}")
         return items[name]
+
+
+def _join_native_builders(items: dict[str, dict[str, Any]]) -> None:
+    """Give each registered architecture the native builders the backend plugins registered for it."""
+    import dataclasses
+
+    for builder in items["native_builders"].values():
+        arch = items["architectures"].get(builder.architecture)
+        if arch is not None:  # a builder for a model no plugin registers is simply not offered
+            items["architectures"][arch.name] = dataclasses.replace(arch, native={**arch.native, builder.backend: builder})
 
 
 def _describe(exc: BaseException) -> str:

@@ -47,6 +47,9 @@ class Architecture:
     native: dict[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
     class_names: tuple[str, ...] | None = None
     new_head: bool = False  # a native model its builders can give another class count (fine-tuning)
+    # How its (pretrained) weights want their input (workbench.imagenet.Preprocessing); None: as they come.
+    preprocessing: Any = field(default=None, compare=False, hash=False)
+    roles: tuple[str, ...] = ()  # what the workbench uses it for by default: workbench.registry.ROLES
 
     @property
     def is_spec(self) -> bool:

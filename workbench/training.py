@@ -216,8 +216,10 @@ def with_dataset_head(arch, num_classes: int):
     if arch.is_spec:
         return arch.with_classes(1 if num_classes == 2 and _binary_head(arch) else num_classes)
     if num_classes != arch.num_classes and not arch.new_head:
-        raise ValueError(f"{arch.name} cannot be given a head for {num_classes} classes; "
-                         "fine-tune a model that can (efficientnet-lite0) or train a spec architecture")
+        from workbench.registry import get_registry
+
+        raise ValueError(f"{arch.name} cannot be given a head for {num_classes} classes; fine-tune a model "
+                         f"that can ({get_registry().with_role('fine-tune').name}) or train a spec architecture")
     return replace(arch, num_classes=num_classes, class_names=None) if num_classes != arch.num_classes else arch
 
 

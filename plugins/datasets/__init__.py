@@ -6,8 +6,8 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def register_datasets(register):
-    from plugins.datasets import downloads, offline
-    from plugins.datasets.folder import FolderDatasets
+    from . import downloads, offline
+    from .folder import FolderDatasets
 
     for ds in offline.datasets() + downloads.datasets():
         register(ds)

@@ -21,7 +21,7 @@ from urllib.request import url2pathname
 
 import numpy as np
 
-from plugins.datasets.images import decode_many, is_image_name
+from .images import decode_many, is_image_name
 from workbench.data import Dataset, cache_dir, rescale, split
 
 MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.datasets.images import decode_many, is_image_name
+from .images import decode_many, is_image_name
 from workbench.data import Dataset, split
 
 LAYOUT = "expected PATH/<class>/<image> or PATH/train/<class>/<image> (+ val/, test/)"

@@ -32,7 +32,7 @@ def lazy_render(module: str):
     """render() of pages.<module>, imported on first use."""
 
     def render():
-        importlib.import_module(f"pages.{module}").render()
+        importlib.import_module(f"workbench_pages.{module}").render()
 
     render.__name__ = f"render_{module}"
     return render

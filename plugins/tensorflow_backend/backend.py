@@ -15,4 +15,4 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 class TensorFlowBackend(BackendBase):
     name = "tensorflow"
-    package = "plugins.tensorflow_backend"
+    package = __package__  # this package's builder.py, inference.py, ...

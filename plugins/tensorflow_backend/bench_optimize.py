@@ -4,7 +4,7 @@ TensorFlow's GradientTape, compiled as the race is (one tf.function loop), no op
 import numpy as np
 import tensorflow as tf
 
-from plugins.tensorflow_backend.optimize import OPS
+from .optimize import OPS
 
 _COMPILED = {}
 

@@ -18,7 +18,7 @@ from workbench import graph
 from workbench import spec as S
 from workbench import weights as W
 from workbench.model_facts import arch_of, attach
-from plugins.tensorflow_backend import inference  # noqa: F401 - first: GPU memory growth, Keras-on-TF check
+from . import inference  # noqa: F401 - first: GPU memory growth, Keras-on-TF check
 
 
 def _given(array):

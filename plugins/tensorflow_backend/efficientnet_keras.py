@@ -28,6 +28,7 @@ STAGES = (
     (1, 3, 1, 6, 320),
 )
 STEM, HEAD, EPSILON = 32, 1280, 1e-3
+IMAGENET_CLASSES = 1000  # the checkpoint's classifier
 NUM_BLOCKS = sum(stage[0] for stage in STAGES)
 
 

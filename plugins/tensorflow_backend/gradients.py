@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from workbench import graph
 from workbench.backend import ClassScore
-from plugins.tensorflow_backend.inference import device, logits_mode, probe, swapped, to_numpy
-from plugins.tensorflow_backend.weights import layer_names
+from .inference import device, logits_mode, probe, swapped, to_numpy
+from .weights import layer_names
 
 
 def _guided(upper: float | None):

@@ -176,7 +176,7 @@ def optimize(backend, loss_fn, start, optimizers, steps: int, learning_rate, hyp
 
 def _train(backend, problem: Minibatches, name: str, steps: int, lr: float, hyper: dict) -> Trajectory:
     """The optimizer on a freshly built CNN (the same seed: the same initial weights for all)."""
-    from plugins.tensorflow_backend.training import loss_and_metric
+    from .training import loss_and_metric
 
     model = backend.build(problem.arch, seed=problem.seed)
     loss_fn = loss_and_metric(model)[0]

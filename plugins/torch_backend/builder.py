@@ -9,7 +9,7 @@ from workbench import graph, shapes
 from workbench import spec as S
 from workbench import weights as W
 from workbench.model_facts import arch_of, attach
-from plugins.torch_backend import layers as L
+from . import layers as L
 
 
 class SpecModel(nn.Module):
@@ -45,7 +45,7 @@ class SpecModel(nn.Module):
 
 
 def build(arch: S.Architecture, seed: int) -> nn.Module:
-    from plugins.torch_backend.inference import device as current_device
+    from .inference import device as current_device
 
     device = current_device()
     if arch.native.get("pytorch") is not None:
@@ -58,7 +58,7 @@ def build(arch: S.Architecture, seed: int) -> nn.Module:
     with torch.device("meta"):  # no time spent on torch's own init: Keras' values are set next
         model = SpecModel(arch)
     model = model.to_empty(device=device)
-    from plugins.torch_backend.weights import set_weights
+    from .weights import set_weights
 
     set_weights(model, W.initial_weights(arch, seed))
     for module in model.modules():  # buffers the Keras layout has no place for

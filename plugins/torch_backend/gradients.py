@@ -18,7 +18,7 @@ from torch import nn
 from workbench import graph
 from workbench.backend import ClassScore
 from workbench.model_facts import layers_of
-from plugins.torch_backend.inference import capture, logits_mode, model_device, to_nhwc, to_tensor
+from .inference import capture, logits_mode, model_device, to_nhwc, to_tensor
 
 
 class PositiveGradient(torch.autograd.Function):

@@ -109,8 +109,8 @@ def optimize(backend, loss_fn, start, optimizers, steps: int, learning_rate, hyp
 
 def _train(backend, problem: Minibatches, name: str, steps: int, lr: float, hyper: dict) -> Trajectory:
     """The optimizer on a freshly built CNN (the same seed: the same initial weights for all)."""
-    from plugins.torch_backend.inference import logits_mode
-    from plugins.torch_backend.training import loss_and_correct
+    from .inference import logits_mode
+    from .training import loss_and_correct
 
     model = backend.build(problem.arch, seed=problem.seed)
     device = next(model.parameters()).device

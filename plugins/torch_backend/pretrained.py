@@ -17,13 +17,13 @@ import os
 import urllib.error
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
+from workbench.contributed import build_native, native_request
 from workbench.model_facts import arch_of, attach, layers_of
 
-EFFICIENTNET = "efficientnet-lite0"
+from . import EFFICIENTNET
 
 
 class SharedModuleError(RuntimeError):
@@ -169,30 +169,16 @@ def efficientnet_state_dict() -> dict[str, torch.Tensor]:
 def build_efficientnet(input_shape=None, num_classes=None, seed: int = 0, pretrained: bool = True) -> nn.Module:
     """EfficientNet-Lite0 with ImageNet weights; ``num_classes`` other than 1000 gets a fresh classifier."""
     from efficientnet_lite_pytorch import EfficientNet
-    from plugins.architectures.pretrained import check_request, efficientnet_lite0, with_new_head
 
-    arch = efficientnet_lite0()
-    check_request(arch, input_shape, num_classes, new_head=True)
+    arch = native_request(EFFICIENTNET, input_shape, num_classes)
     net = EfficientNet.from_name(EFFICIENTNET)
     if pretrained:
         net.load_state_dict(efficientnet_state_dict(), strict=True)
     model = EfficientNetLite(net)
-    if num_classes is not None and num_classes != arch.num_classes:
+    if arch.num_classes != model.logits.out_features:
         torch.manual_seed(seed)
-        model.logits = nn.Linear(model.logits.in_features, num_classes)
-        arch = with_new_head(arch, num_classes)
+        model.logits = nn.Linear(model.logits.in_features, arch.num_classes)
     return _finish(model, model.named_layers(), arch)
-
-
-def export_weights(name: str = EFFICIENTNET) -> dict[str, np.ndarray]:
-    """The checkpoint's tensors as numpy, under the package's own keys, for another backend's converter."""
-    if name != EFFICIENTNET:
-        raise KeyError(f"only {EFFICIENTNET!r} can be exported, not {name!r}")
-    return {
-        key: value.detach().cpu().numpy()
-        for key, value in efficientnet_state_dict().items()
-        if not key.endswith("num_batches_tracked")
-    }
 
 
 # -- torchvision zoo (online, cached) -------------------------------------------------------
@@ -257,10 +243,8 @@ def zoo_cache_path(name: str) -> str:
 
 def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> nn.Module:
     import torchvision.models as tvm
-    from plugins.architectures.pretrained import check_request, zoo_architecture
 
-    arch = zoo_architecture(name)
-    check_request(arch, input_shape, num_classes)
+    arch = native_request(f"{name}-imagenet", input_shape, num_classes)
     builder, weights_enum, naming = ZOO[name]
     weights = getattr(tvm, weights_enum).IMAGENET1K_V1  # V1: the resize-256 / crop-224 recipe
     path = zoo_cache_path(name)
@@ -280,9 +264,9 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> n
     return _finish(model, naming(model), arch)
 
 
-# -- entry point (Backend.load_pretrained delegates here) ------------------------------------
+# -- the entry point of tests and notebooks ------------------------------------------------
 def load_pretrained(name: str) -> nn.Module:
-    """A pretrained ImageNet model by name ("efficientnet-lite0", "vgg16", ...), ready for inference."""
-    from plugins.architectures import pretrained
+    """A pretrained ImageNet model by its registered name ("efficientnet-lite0", "vgg16-imagenet", ...)."""
+    from . import native_builders
 
-    return pretrained.load_pretrained(name, "pytorch")
+    return build_native(native_builders(), name)

@@ -13,7 +13,7 @@ import torch
 from workbench import spec as S
 from workbench.backend import LayerInfo
 from workbench.model_facts import arch_of, layers_of
-from plugins.torch_backend.inference import capture, model_device
+from .inference import capture, model_device
 
 
 def summary(model) -> list[LayerInfo]:

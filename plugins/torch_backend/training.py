@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from plugins.torch_backend.inference import logits_mode
+from .inference import logits_mode
 from workbench import augment as A
 from workbench.training import Progress, TrainData, check_config, head_kind, optimizer_name
 from workbench.model_facts import layers_of

@@ -12,7 +12,7 @@ import torch
 
 from workbench import weights as W
 from workbench.model_facts import arch_of, layers_of
-from plugins.torch_backend import layers as L
+from . import layers as L
 
 
 def layer_names(model) -> list[str]:

@@ -1,6 +1,6 @@
 """`workbench bench optimize --json`: the ten optimizers x 300 steps on rosenbrock in each
 backend, seconds, against the same number of bare gradient evaluations in that framework (the
-floor, plugins/<x>/bench_optimize.py); the first race (which compiles, in TensorFlow) is
+floor, registered by each backend as a Benchmark "optimize"); the first race (which compiles, in TensorFlow) is
 reported apart from the best of the repeats that follow."""
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
-def bench_backend(backend, steps: int, repeats: int) -> dict:
+def bench_backend(backend, benchmark, steps: int, repeats: int) -> dict:
     surf, names = SURFACES["rosenbrock"], list(OPTIMIZERS)
     evaluations = steps * len(names)
     race = lambda: R.race(backend, surf, names, steps, surf.learning_rate)  # noqa: E731
-    floor = lambda: backend._delegate("bench_optimize", "floor", surf.formula, surf.start, evaluations)  # noqa: E731
+    floor = lambda: benchmark(surf.formula, surf.start, evaluations)  # noqa: E731
     first = _timed(race)
     _timed(floor)  # warm-up (compiles in TensorFlow)
     times = {"race": [], "floor": []}
@@ -47,9 +47,14 @@ def bench_backend(backend, steps: int, repeats: int) -> dict:
 
 
 def run(args) -> int:
-    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(get_registry().backends())
-    result = {"surface": "rosenbrock", "backends": {n: bench_backend(lookup.backend(n), args.steps, args.repeats)
-                                                    for n in names}}
+    floors = get_registry().benchmarks("optimize")
+    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(floors)
+    missing = [name for name in names if name not in floors]
+    if missing:
+        raise ValueError(f"no optimizer floor registered for {', '.join(missing)}; "
+                         f"backends with one: {', '.join(sorted(floors)) or 'none'}")
+    result = {"surface": "rosenbrock", "backends": {n: bench_backend(lookup.backend(n), floors[n], args.steps,
+                                                                     args.repeats) for n in names}}
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,5 +1,5 @@
 """`workbench bench train --json`: images per second of the workbench's training against the
-framework's plain baseline (plugins/<x>/bench_train.py), same model, data and batch size, in
+framework's plain baseline (a Benchmark each backend plugin registers for "train"), same model, data and batch size, in
 this process, after a warm-up; runs alternate so a busy machine slows both alike; the
 best of the repeats is reported (and the ratio of the medians beside it)."""
 
@@ -34,8 +34,8 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench_backend(backend, arch, x, y, batch_size: int, epochs: int, repeats: int) -> dict:
-    baseline = lambda m: backend._delegate("bench_train", "baseline", m, x, y, batch_size, epochs, 1e-3)  # noqa: E731
+def bench_backend(backend, benchmark, arch, x, y, batch_size: int, epochs: int, repeats: int) -> dict:
+    baseline = lambda m: benchmark(m, x, y, batch_size, epochs, 1e-3)  # noqa: E731
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", learning_rate=1e-3)
     ours = lambda m: backend.train(m, TrainData(x, y), config)  # noqa: E731
     model_a, model_b = backend.build(arch, seed=0), backend.build(arch, seed=0)
@@ -58,11 +58,16 @@ def run(args) -> int:
     dataset = lookup.dataset(args.dataset)
     arch, splits, _ = prepare(dataset, lookup.architecture(args.arch))
     x, y = splits["train"][0][:args.images], splits["train"][1][:args.images]
-    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(get_registry().backends())
+    baselines = get_registry().benchmarks("train")
+    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(baselines)
+    missing = [name for name in names if name not in baselines]
+    if missing:
+        raise ValueError(f"no training baseline registered for {', '.join(missing)}; "
+                         f"backends with one: {', '.join(sorted(baselines)) or 'none'}")
     result = {"dataset": dataset.name, "architecture": arch.name, "backends": {}}
     for name in names:
-        result["backends"][name] = bench_backend(lookup.backend(name), arch, x, y, args.batch_size, args.epochs,
-                                                 args.repeats)
+        result["backends"][name] = bench_backend(lookup.backend(name), baselines[name], arch, x, y, args.batch_size,
+                                                 args.epochs, args.repeats)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -16,8 +16,9 @@ DEFAULT_METHODS = "feature-maps,filters,filter-patterns,max-patches,saliency,gui
 def add_parser(sub):
     p = sub.add_parser("explain", help="explain a model's predictions on images with several methods")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or sample:NAME (e.g. sample:chelsea)")
-    p.add_argument("--model", default="efficientnet-lite0", help="a registered architecture, a file, or a saved model")
-    p.add_argument("--backend", default="pytorch", help="tensorflow or pytorch")
+    p.add_argument("--model", help="a registered architecture, a file, or a saved model "
+                                   "(default: the architecture registered to explain, a pretrained one)")
+    p.add_argument("--backend", help="tensorflow or pytorch (default: the first installed)")
     p.add_argument("--methods", default=DEFAULT_METHODS, help="comma-separated explainer names")
     p.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE",
                    help="a method's parameter, e.g. lime.samples=300 (repeatable)")
@@ -44,7 +45,8 @@ def run(args) -> int:
         raise ValueError(f"unknown method {', '.join(unknown)}; known: {', '.join(known)}")
     params = parse_params(args.param)
     photos = [load_image(source) for source in args.images]
-    backend = lookup.backend(args.backend)
+    backend = lookup.backend(args.backend) if args.backend else lookup.default_backend()
+    args.model = args.model or get_registry().with_role("explain").name
     model, arch = load_model(backend, args.model)
     x, shown = model_inputs(arch, backend.name, photos, model)  # standardised as in training, if it was
     predicted = predictions(backend, model, arch, x)

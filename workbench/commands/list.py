@@ -1,4 +1,5 @@
-"""`workbench list KIND [--json]`: the registered backends, architectures, explainers, datasets or lessons."""
+"""`workbench list KIND [--json]`: the registered backends, architectures, explainers, datasets, lessons,
+native builders or benchmarks."""
 
 import json
 
@@ -14,6 +15,12 @@ def describe(kind: str, name: str, obj) -> dict:
             out[attr] = value
     if kind == "architectures" and getattr(obj, "source", ""):
         out["source"] = cite(obj.source)  # the course documents by their titles
+    if kind == "architectures":
+        out["roles"] = list(obj.roles)
+        if not obj.is_spec:
+            out["built_by"] = sorted(obj.native)  # the backends that registered a native builder for it
+    if kind in ("native_builders", "benchmarks"):
+        out.update(backend=obj.backend, function=obj.function)
     if kind == "backends":
         try:
             out["device"] = obj.device()

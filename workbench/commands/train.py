@@ -3,7 +3,7 @@
 One run of workbench.runs (the same the Training lesson makes): trains with the backend's own
 optimizer and pipeline, evaluates on the test split, and prints
 the per-epoch history and the test loss, accuracy and confusion matrix (scikit-learn).
-A pretrained model (efficientnet-lite0) is fine-tuned: a new head for the dataset's classes, its
+A pretrained model (the one registered to fine-tune: `workbench list architectures`) is fine-tuned: a new head for the dataset's classes, its
 ImageNet normalisation applied to every split, and --from-layer to freeze what comes before.
 """
 
@@ -23,7 +23,7 @@ def add_parser(sub):
     p = sub.add_parser("train", help="train an architecture on a dataset with a backend")
     p.add_argument("--dataset", required=True, help="a registered dataset, or folder:PATH")
     p.add_argument("--arch", required=True, help="a registered architecture or a .json/.yaml file")
-    p.add_argument("--backend", default="tensorflow", help="tensorflow or pytorch")
+    p.add_argument("--backend", help="tensorflow or pytorch (default: the first installed)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="adam", help=", ".join(OPTIMIZERS))
@@ -33,7 +33,7 @@ def add_parser(sub):
                    "shear, zoom 0.2, flip)")
     p.add_argument("--standardize", action="store_true", help="per-pixel standardisation (training statistics)")
     p.add_argument("--from-layer", metavar="LAYER",
-                   help="freeze every layer before LAYER (transfer learning: e.g. logits of efficientnet-lite0)")
+                   help="freeze every layer before LAYER (transfer learning: e.g. a pretrained model's logits)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="save the trained model here (safetensors / .weights.h5 + architecture)")
@@ -56,7 +56,8 @@ def run(args) -> int:
     config = check_config(TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                           learning_rate=args.lr, augment=args.augment, seed=args.seed,
                           early_stopping=args.early_stopping)
-    spec = RunSpec(dataset=args.dataset, arch=args.arch, backend=lookup.backend(args.backend).name, config=config,
+    backend = lookup.backend(args.backend) if args.backend else lookup.default_backend()
+    spec = RunSpec(dataset=args.dataset, arch=args.arch, backend=backend.name, config=config,
                    from_layer=args.from_layer, standardize=args.standardize)
 
     def on_epoch(record):

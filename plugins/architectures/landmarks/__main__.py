@@ -1,6 +1,6 @@
 """python -m plugins.architectures.landmarks: write the landmark architecture files."""
 
-from plugins.architectures.landmarks import write
+from . import write
 
 for path in write():
     print(path)

@@ -8,7 +8,7 @@ convolutions, the merge layers, DenseNet's paddings) get a name saying what they
 
 from __future__ import annotations
 
-from plugins.architectures.landmarks.yaml_form import (
+from .yaml_form import (
     activation, architecture, batch_norm, conv, correct_pad, depthwise, inception, layer, max_pool, residual, separable, zero_pad,
 )
 

@@ -13,7 +13,7 @@ differs from Keras the files say what stands in for it:
 
 from __future__ import annotations
 
-from plugins.architectures.landmarks.yaml_form import (
+from .yaml_form import (
     activation, architecture, batch_norm, conv, inception, layer, max_pool, residual, zero_pad,
 )
 
