@@ -70,7 +70,7 @@ def test_the_check_catches_a_broken_backend():
         def logits(self, model, images, batch_size=64):  # renamed parameter
             return super().logits(model, images, batch_size)
 
-        def optimize(self, loss_fn, start, optimizer, steps):  # learning_rate dropped
+        def optimize(self, loss_fn, start, optimizers, steps):  # learning_rate dropped
             return None
 
         def summary(self, model, verbose):  # a new required parameter
