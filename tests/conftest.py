@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
 import socket
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import plugins.tensorflow_backend  # noqa: E402,F401 - loads triton before any test imports tensorflow
+
+def in_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab, most runners set it): the README's test command ran, so
+    everything it installs must be there; a missing piece is a failure, not a quiet skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require(module: str, why: str = "the README's test command installs it"):
+    """pytest.importorskip, except under CI=true, where a module that cannot be imported fails
+    the run (its import error is the message) instead of skipping the file's tests."""
+    if not in_ci():
+        return pytest.importorskip(module)
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        pytest.fail(f"CI=true and {module} cannot be imported ({e}); {why}", pytrace=False)
+
+
+def require_program(name: str, why: str = "bin/test installs it") -> str:
+    """The path of an executable (chromium for the browser tests), or a skip; under CI=true, a failure."""
+    path = shutil.which(name)
+    if path is None:
+        (pytest.fail if in_ci() else pytest.skip)(f"{name} is not installed; {why}")
+    return path
+
 
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
 
