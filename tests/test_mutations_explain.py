@@ -140,3 +140,38 @@ def test_guided_grad_cam_equals_captum(setup):
     np.testing.assert_allclose(ours.images, theirs, rtol=1e-4, atol=1e-6 * np.abs(theirs).max())
     np.testing.assert_allclose(ours.maps, np.abs(theirs).max(axis=-1), rtol=1e-4, atol=1e-6 * np.abs(theirs).max())
     assert np.abs(theirs).max() > 0
+
+
+def top_jaccard(runs, top):
+    """Mean Jaccard index |A & B| / |A | B| of the top superpixels over every pair of runs, by hand."""
+    tops = [set(np.argsort(-r.steps["coefficients"][0])[:top].tolist()) for r in runs]
+    pairs = [(a, b) for i, a in enumerate(tops) for b in tops[i + 1:]]
+    return float(np.mean([len(a & b) / len(a | b) for a, b in pairs]))
+
+
+def test_lime_stability_jaccard_and_spearman_by_hand(setup):
+    """Issue 17, mutation 6: a Jaccard computed so it is always 1. Few samples make the seeds disagree."""
+    from scipy.stats import spearmanr
+
+    from workbench.explain.sanity import lime_stability
+
+    from PIL import Image
+
+    from workbench import samples
+
+    backend, model, _, targets = setup  # a photo: slic cuts random noise into one segment
+    photo = np.asarray(Image.fromarray(samples.load("chelsea")).resize((32, 32)), np.float32) / 255
+    result = lime_stability(backend, model, photo, targets[0], seeds=(0, 1, 2), top=5, samples=30,
+                            algorithm="slic", segments=30)
+    runs = result["runs"]
+    assert result["seeds"] == [0, 1, 2] and len(runs) == 3
+    assert runs[0].steps["superpixels"][0].max() >= 10
+    expected = top_jaccard(runs, 5)
+    assert result["top_jaccard"] == pytest.approx(expected)
+    assert expected < 1  # the seeds picked different top superpixels: a real value, not the range's end
+    rho = np.mean([spearmanr(runs[i].steps["coefficients"][0], runs[j].steps["coefficients"][0]).statistic
+                   for i, j in ((0, 1), (0, 2), (1, 2))])
+    assert result["coefficient_spearman"] == pytest.approx(rho)
+    same = lime_stability(backend, model, photo, targets[0], seeds=(4, 4), top=5, samples=30,
+                          algorithm="slic", segments=30)
+    assert same["top_jaccard"] == 1.0 and same["coefficient_spearman"] == pytest.approx(1.0)
