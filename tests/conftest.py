@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import socket
 
 import pytest
@@ -27,14 +26,6 @@ def require(module: str, why: str = "the README's test command installs it"):
         return importlib.import_module(module)
     except ImportError as e:
         pytest.fail(f"CI=true and {module} cannot be imported ({e}); {why}", pytrace=False)
-
-
-def require_program(name: str, why: str = "bin/test installs it") -> str:
-    """The path of an executable (chromium for the browser tests), or a skip; under CI=true, a failure."""
-    path = shutil.which(name)
-    if path is None:
-        (pytest.fail if in_ci() else pytest.skip)(f"{name} is not installed; {why}")
-    return path
 
 
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy

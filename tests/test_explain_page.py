@@ -8,9 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+require("torch")
+require("tensorflow")
 
 from conftest import no_errors  # noqa: E402
 

@@ -7,8 +7,10 @@ import os
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 from workbench import lookup, samples  # noqa: E402
 from workbench.backend import TrainConfig  # noqa: E402
@@ -66,7 +68,7 @@ def test_training_runs_on_the_gpu():
 
 
 def test_tensorflow_sees_the_gpu_too():
-    tf = pytest.importorskip("tensorflow")
+    tf = require("tensorflow")
     if not tf.config.list_physical_devices("GPU"):
         pytest.skip("this TensorFlow build has no GPU support (tensorflow-cpu)")
     backend = lookup.backend("tensorflow")

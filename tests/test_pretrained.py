@@ -13,9 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 from workbench import imagenet, samples
 
-torch_pretrained = pytest.importorskip("plugins.torch_backend.pretrained")
+torch_pretrained = require("plugins.torch_backend.pretrained")
 
 CATS = {"tiger cat", "Egyptian cat", "tabby"}
 

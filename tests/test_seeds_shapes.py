@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 from workbench import shapes, spec
 from workbench.registry import get_registry
 
@@ -272,7 +274,7 @@ def keras_rows(model):
 
 
 def test_calculator_matches_keras_for_every_registered_architecture():
-    keras = pytest.importorskip("keras")
+    keras = require("keras")
     for name, arch in spec_architectures().items():
         if name in ("vgg16", "vgg19"):
             continue  # test_vgg_matches_keras_applications checks them against Keras' own VGGs
@@ -291,7 +293,7 @@ def test_calculator_matches_keras_for_every_registered_architecture():
 
 @pytest.mark.parametrize("name", ["vgg16", "vgg19"])
 def test_vgg_matches_keras_applications(name):
-    keras = pytest.importorskip("keras")
+    keras = require("keras")
     model = getattr(keras.applications, name.upper())(weights=None)
     try:
         expected = [(l.name, tuple(l.output.shape[1:]), l.count_params()) for l in model.layers[1:]]
