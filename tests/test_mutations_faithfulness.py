@@ -119,3 +119,20 @@ def test_random_maps_are_seeded_uniform_noise():
     np.testing.assert_array_equal(a, b)
     assert a.shape == (2, 5, 5) and a.dtype == np.float32 and 0 <= a.min() and a.max() < 1
     assert not np.array_equal(a, c)
+
+
+def test_the_defaults_scale_with_the_image_twenty_steps_squares_and_blur_of_a_28th():
+    """At 56 x 56 the defaults are squares of 2 px and a blur of sigma 2 (1/28 of the side), 21 points."""
+    backend = LinearBackend()
+    rng = np.random.default_rng(3)
+    weights = rng.random((56, 48)) + 0.1  # not square: the side is the image's height
+    image = rng.random((1, 56, 48, 1)).astype(np.float32)
+    (result,) = deletion_insertion(backend, weights, image, [0], weights[None], batch=64)
+    (by_hand,) = deletion_insertion(backend, weights, image, [0], weights[None], steps=20, blur=2, cell=2, batch=64)
+    assert result["deletion"].shape == (21,)
+    np.testing.assert_allclose(result["deletion"], by_hand["deletion"], rtol=1e-6)
+    np.testing.assert_allclose(result["insertion"], by_hand["insertion"], rtol=1e-6)
+    blurred = gaussian_filter(image[0], sigma=(2, 2, 0))  # no blur across the channels
+    assert result["deletion"][-1] == pytest.approx((blurred[..., 0] * weights).sum() / weights.sum(), rel=1e-5)
+    assert set(mean_scores([result])) == {"deletion_auc", "insertion_auc"}
+    assert mean_scores([result])["insertion_auc"] == pytest.approx(result["insertion_auc"])
