@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 
@@ -9,6 +10,23 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import workbench_plugins.tensorflow_backend  # noqa: E402,F401 - loads triton before any test imports tensorflow
+
+def in_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab, most runners set it): the README's test command ran, so
+    everything it installs must be there; a missing piece is a failure, not a quiet skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require(module: str, why: str = "the README's test command installs it"):
+    """pytest.importorskip, except under CI=true, where a module that cannot be imported fails
+    the run (its import error is the message) instead of skipping the file's tests."""
+    if not in_ci():
+        return pytest.importorskip(module)
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        pytest.fail(f"CI=true and {module} cannot be imported ({e}); {why}", pytrace=False)
+
 
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
 

@@ -14,9 +14,11 @@ import os
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-torch = pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+torch = require("torch")
+require("tensorflow")
 F = torch.nn.functional
 
 from workbench import spec as S  # noqa: E402

@@ -11,9 +11,11 @@ import os
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-torch = pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+torch = require("torch")
+require("tensorflow")
 import keras  # noqa: E402
 from torch import nn  # noqa: E402
 

@@ -13,9 +13,11 @@ import os
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+require("torch")
+require("tensorflow")
 
 from workbench import graph  # noqa: E402
 from workbench import spec as S  # noqa: E402

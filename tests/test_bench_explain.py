@@ -6,10 +6,12 @@ import os
 
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("captum")
-pytest.importorskip("pytorch_grad_cam")
+require("torch")
+require("captum")
+require("pytorch_grad_cam")
 
 from workbench.cli import main  # noqa: E402
 

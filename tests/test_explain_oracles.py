@@ -8,9 +8,11 @@ import os
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
+torch = require("torch")
+captum_attr = require("captum.attr")
 
 from PIL import Image  # noqa: E402
 

@@ -6,8 +6,10 @@ import os
 
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
+require("torch")
 
 from workbench import samples  # noqa: E402
 from workbench.cli import main  # noqa: E402

@@ -10,9 +10,11 @@ import os
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+require("torch")
+require("tensorflow")
 
 from workbench import samples  # noqa: E402
 from workbench import spec as S  # noqa: E402

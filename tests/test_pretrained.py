@@ -13,10 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 from workbench import imagenet, samples
 from workbench.model_facts import arch_of, attach, layers_of
 
-torch_pretrained = pytest.importorskip("workbench_plugins.torch_backend.pretrained")
+torch_pretrained = require("workbench_plugins.torch_backend.pretrained")
 
 CATS = {"tiger cat", "Egyptian cat", "tabby"}
 

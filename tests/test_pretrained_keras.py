@@ -7,8 +7,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-torch = pytest.importorskip("torch")
+from conftest import require  # importorskip, but a failure under CI=true
+
+require("tensorflow")
+torch = require("torch")
 
 from workbench_plugins.tensorflow_backend import convert, efficientnet_keras  # noqa: E402
 from workbench_plugins.tensorflow_backend import pretrained as keras_pretrained  # noqa: E402

@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 from workbench_plugins.architectures.landmarks import LANDMARKS
 from workbench import shapes, sources, spec
 from workbench.registry import get_registry
@@ -273,7 +275,7 @@ def keras_rows(model):
 
 
 def test_calculator_matches_keras_for_every_registered_architecture():
-    keras = pytest.importorskip("keras")
+    keras = require("keras")
     for name, arch in spec_architectures().items():
         if name in ("vgg16", "vgg19") or name in LANDMARKS:
             continue  # checked against keras.applications / torchvision: test_vgg_matches_keras_applications, test_landmarks.py
@@ -292,7 +294,7 @@ def test_calculator_matches_keras_for_every_registered_architecture():
 
 @pytest.mark.parametrize("name", ["vgg16", "vgg19"])
 def test_vgg_matches_keras_applications(name):
-    keras = pytest.importorskip("keras")
+    keras = require("keras")
     model = getattr(keras.applications, name.upper())(weights=None)
     try:
         expected = [(l.name, tuple(l.output.shape[1:]), l.count_params()) for l in model.layers[1:]]

@@ -6,6 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 from workbench import shapes, spec
 from workbench.registry import get_registry
 from workbench.shapes import ShapeError
@@ -25,7 +27,7 @@ SIZES = list(itertools.product([5, 6, 7, 8, 13, 14], [1, 2, 3, 4, 5], [1, 2, 3])
 
 @pytest.mark.parametrize("padding", ["same", "valid"])
 def test_output_size_matches_keras(padding):
-    keras = pytest.importorskip("keras")
+    keras = require("keras")
     for w, f, s in SIZES:
         if padding == "valid" and f > w:
             continue
@@ -40,7 +42,7 @@ def test_output_size_matches_keras(padding):
 
 def test_same_padding_split_matches_tensorflow():
     """Keras pads total//2 before and the rest after: explicit padding + 'valid' gives the same numbers."""
-    tf = pytest.importorskip("tensorflow")
+    tf = require("tensorflow")
     rng = np.random.default_rng(0)
     for h, w in [(7, 8), (6, 9), (13, 14)]:
         x = rng.normal(size=(1, h, w, 1)).astype("float32")
@@ -112,7 +114,7 @@ ODD = arch([
     ("odd", "even_same"), ("odd", "last"), ("vgg16", "block4_conv1"),
 ])
 def test_receptive_field_windows_match_tensorflow_gradients(name, layer):
-    tf = pytest.importorskip("tensorflow")
+    tf = require("tensorflow")
     a = ODD if name == "odd" else registered(name)
     if name == "vgg16":
         a = a.with_input((112, 112, 1))  # the same geometry at a quarter of the work
@@ -203,7 +205,7 @@ def _flop_counter_job(row, layer):
 
 
 def test_conv_and_dense_macs_match_torch_flop_counter():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     mixed = arch([
         {"type": "Conv2D", "filters": 8, "kernel_size": [3, 5], "strides": 2, "padding": "same"},
         {"type": "DepthwiseConv2D", "kernel_size": 3, "depth_multiplier": 2},

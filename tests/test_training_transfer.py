@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import require  # importorskip, but a failure under CI=true
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+require("torch")
+require("tensorflow")
 
 from workbench import data as D  # noqa: E402
 from workbench import imagenet, lookup  # noqa: E402
