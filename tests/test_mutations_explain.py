@@ -14,6 +14,7 @@ require("pytorch_grad_cam")
 
 from workbench import lookup  # noqa: E402
 from workbench import spec as S  # noqa: E402
+from workbench.model_facts import layers_of  # noqa: E402
 from workbench.explain import GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, SmoothGrad  # noqa: E402
 
 TINY = {"name": "explain-tiny", "input_shape": [32, 32, 3], "num_classes": 5, "layers": [
@@ -75,7 +76,7 @@ def test_grad_cam_plus_plus_equals_pytorch_grad_cam(setup):
             return captured[-1]
 
     ours = GradCAMPlusPlus().explain(backend, scaled, x, targets, layer="conv2")
-    with Capture(model=logits_model(scaled), target_layers=[scaled.workbench_layers["conv2"]]) as cam:
+    with Capture(model=logits_model(scaled), target_layers=[layers_of(scaled)["conv2"]]) as cam:
         theirs = cam(input_tensor=nchw(x), targets=[ClassifierOutputTarget(t) for t in targets])
     (their_weights,) = captured
     np.testing.assert_allclose(ours.steps["channel_weights"], their_weights, rtol=1e-4, atol=1e-6 * scale)
@@ -134,7 +135,7 @@ def test_guided_grad_cam_equals_captum(setup):
     backend, model, x, targets = setup
     ours = GuidedGradCAM().explain(backend, model, x, targets, layer="conv2")
     net = logits_model(model)
-    theirs = captum_attr.GuidedGradCam(net, model.workbench_layers["conv2"]).attribute(
+    theirs = captum_attr.GuidedGradCam(net, layers_of(model)["conv2"]).attribute(
         nchw(x), target=targets, interpolate_mode="bilinear")
     theirs = theirs.detach().numpy().transpose(0, 2, 3, 1)
     np.testing.assert_allclose(ours.images, theirs, rtol=1e-4, atol=1e-6 * np.abs(theirs).max())
