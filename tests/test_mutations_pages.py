@@ -50,9 +50,9 @@ def test_an_off_diagonal_click_shows_that_pairs_test_images(lesson_app, monkeypa
     at.button(key="tr_train").click().run()
     assert no_errors(at) == []
     (run,) = at.session_state["training_runs"]
-    raw, truth = lookup.dataset(run["dataset"]).load("test")
-    pred = np.asarray(run["pred"])
-    names = [str(n) for n in lookup.dataset(run["dataset"]).class_names]
+    raw, truth = lookup.dataset(run.dataset_name).load("test")
+    pred = np.asarray(run.test_pred)
+    names = [str(n) for n in lookup.dataset(run.dataset_name).class_names]
     k = len(names)
     cm = np.zeros((k, k), int)
     np.add.at(cm, (truth, pred), 1)
