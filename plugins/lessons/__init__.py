@@ -19,6 +19,8 @@ BUILT_IN = (
      "LeNet to VGG and ResNet: diagrams, summaries and the ImageNet history table."),
     ("training", "Training", "Training", ":material/model_training:", 40,
      "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
+    ("transfer", "Transfer learning", "Training", ":material/swap_horiz:", 45,
+     "Scratch vs frozen vs fine-tuned vs features, over seeds and data fractions; the traps as toggles."),
     ("explanations", "Explanations", "Explaining", ":material/visibility:", 50,
      "Feature maps, saliency, Grad-CAM, occlusion and LIME side by side."),
 )

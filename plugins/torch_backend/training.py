@@ -167,10 +167,12 @@ def _train_mode(model):
     With set_trainable(..., batch_stats=True) their BatchNorm normalises with each batch's statistics
     (what requires_grad=False alone leaves it doing), its stored statistics kept (momentum 0)."""
     model.train()
-    for name in getattr(model, "workbench_frozen", ()):
-        layers_of(model)[name].eval()
-        if getattr(model, "workbench_batch_stats", False):
-            for bn in _batch_norms(layers_of(model)[name]):
+    frozen = [layers_of(model)[name] for name in getattr(model, "workbench_frozen", ())]
+    for module in frozen:  # all first: a block's name and its own layers' names are both frozen
+        module.eval()
+    if getattr(model, "workbench_batch_stats", False):
+        for module in frozen:
+            for bn in _batch_norms(module):
                 bn.train()
 
 

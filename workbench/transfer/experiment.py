@@ -301,8 +301,13 @@ def _logistic(spec, b: Base, features: C.Features, seed, fraction, num_classes) 
     if "val" in scored:
         p, y = scored["val"]
         history = [{"epoch": 1, "val_accuracy": float((p.argmax(1) == y).mean()),
-                    "val_loss": float(log_loss(y, np.clip(p, 1e-7, 1), labels=list(range(num_classes))))}]
+                    "val_loss": float(log_loss(y, _normalised(p), labels=list(range(num_classes))))}]
     p, y = scored["test"]
     return VariantRun("features", seed, fraction, history, float((p.argmax(1) == y).mean()), 2,
                       int(clf.coef_.size + clf.intercept_.size), 0.0,
                       f"LogisticRegression C={clf.C:g} on {stage} ({int(np.max(clf.n_iter_))} lbfgs iterations)")
+
+
+def _normalised(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1)
+    return p / p.sum(1, keepdims=True)
