@@ -129,8 +129,11 @@ class Backend(Protocol):
     def set_weights(self, model, weights: dict[str, list[np.ndarray]]) -> None:
         """Load weights given in Keras layout (the inverse of get_weights)."""
 
-    def set_trainable(self, model, from_layer: str | None) -> None:
-        """Freeze every layer before `from_layer` (None: everything trainable)."""
+    def set_trainable(self, model, from_layer: str | None, batch_stats: bool = False) -> None:
+        """Freeze every layer before `from_layer` (None: everything trainable). Frozen layers run in
+        inference mode while training; `batch_stats=True` reproduces the trap of keras issue 9214:
+        frozen BatchNormalization layers normalise with each batch's statistics while training
+        (their stored statistics and gamma/beta unchanged) and with the stored ones at inference."""
 
     def train(self, model, data, config: TrainConfig, on_epoch: Callable[[dict], bool | None] | None = None) -> list[dict]:
         """Train with the framework's own optimizer, loss and pipeline; on_epoch may return False to stop."""

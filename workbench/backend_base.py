@@ -144,9 +144,11 @@ class BackendBase:
         self._module("weights").set_weights(model, weights)
 
     @locked
-    def set_trainable(self, model, from_layer: str | None) -> None:
-        """Freeze every layer before ``from_layer`` in layer order (None: all trainable)."""
-        self._module("weights").set_frozen(model, graph.frozen_before(self.layer_names(model), from_layer))
+    def set_trainable(self, model, from_layer: str | None, batch_stats: bool = False) -> None:
+        """Freeze every layer before ``from_layer`` in layer order (None: all trainable);
+        ``batch_stats``: frozen BatchNormalization layers normalise with batch statistics in training."""
+        self._module("weights").set_frozen(model, graph.frozen_before(self.layer_names(model), from_layer),
+                                           batch_stats)
 
     @locked
     def save(self, model, path):

@@ -36,6 +36,7 @@ class RunSpec:
     from_layer: str | None = None  # freeze every layer before it (None: all layers train)
     standardize: bool = False  # per-pixel standardisation with the training split's statistics
     limit: int | None = None  # the first training images only
+    batch_stats: bool = False  # the frozen-BatchNorm trap (Backend.set_trainable): for the transfer lesson
 
 
 @dataclass
@@ -113,7 +114,7 @@ def run_training(spec: RunSpec, on_epoch: Callable[[dict], bool | None] | None =
     class_names = tuple(str(n) for n in dataset.class_names)
     if model is None:
         model = backend.build(prepared.arch, seed=spec.config.seed)
-    backend.set_trainable(model, spec.from_layer)  # None: every layer trains (again)
+    backend.set_trainable(model, spec.from_layer, spec.batch_stats)  # None: every layer trains (again)
     attach(model, standardizer=prepared.standardizer)  # what it is fed goes with it (save, explanations)
     splits = prepared.splits
     data = TrainData(*splits["train"], *splits.get("val", (None, None)), stop=stop)

@@ -19,6 +19,8 @@ BUILT_IN = (
      "LeNet to VGG and ResNet: diagrams, summaries and the ImageNet history table."),
     ("training", "Training", "Training", ":material/model_training:", 40,
      "Train a CNN with augmentation and transfer learning, in TensorFlow or PyTorch."),
+    ("transfer", "Transfer learning", "Training", ":material/swap_horiz:", 42,
+     "Scratch vs frozen vs fine-tuned vs features, over seeds and data fractions; the traps as toggles."),
     ("optimizers", "Optimizers", "Training", ":material/trending_down:", 45,
      "Ten optimizers race on loss surfaces and on a CNN: their state, their rules, Keras vs PyTorch."),
     ("well_performing", "A well-performing CNN", "Training", ":material/tune:", 47,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from workbench import weights as W
@@ -21,11 +22,26 @@ def layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
-def set_frozen(model, frozen: set[str]) -> None:
+def set_frozen(model, frozen: set[str], batch_stats: bool = False) -> None:
     """Keras' own switch: a frozen layer's weights (a BatchNormalization's gamma and beta too)
-    become non-trainable, and a frozen BatchNormalization runs in inference mode."""
+    become non-trainable, and a frozen BatchNormalization runs in inference mode.
+
+    ``batch_stats`` (the trap of keras issue 9214, Keras 2's behaviour): a frozen
+    BatchNormalization stays a trainable layer, so that training normalises with each batch's
+    statistics, while gamma and beta stay fixed and momentum 1 keeps its moving statistics."""
     for name in layer_names(model):
-        model.get_layer(name).trainable = name not in frozen
+        layer = model.get_layer(name)
+        layer.trainable = name not in frozen
+        if isinstance(layer, keras.layers.BatchNormalization):
+            original = getattr(layer, "workbench_momentum", layer.momentum)
+            object.__setattr__(layer, "workbench_momentum", original)  # its own, kept while the trap changes it
+            trap = batch_stats and name in frozen
+            layer.momentum = 1.0 if trap else original
+            if trap:
+                layer.trainable = True
+                for v in layer.trainable_variables:
+                    v.trainable = False
+
 
 
 def get_weights(model) -> W.Weights:

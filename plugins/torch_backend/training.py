@@ -5,6 +5,7 @@ stopping (divergence, early stopping, the user) live in workbench.training.Progr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -162,10 +163,35 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> tupl
 
 
 def _train_mode(model):
-    """Training mode, except frozen layers (set_trainable): their BatchNorm keeps its moving stats."""
+    """Training mode, except frozen layers (set_trainable): their BatchNorm keeps its moving stats.
+    With set_trainable(..., batch_stats=True) their BatchNorm normalises with each batch's statistics
+    (what requires_grad=False alone leaves it doing), its stored statistics kept (momentum 0)."""
     model.train()
-    for name in getattr(model, "workbench_frozen", ()):
-        layers_of(model)[name].eval()
+    frozen = [layers_of(model)[name] for name in getattr(model, "workbench_frozen", ())]
+    for module in frozen:  # all first: a block's name and its own layers' names are both frozen
+        module.eval()
+    if getattr(model, "workbench_batch_stats", False):
+        for module in frozen:
+            for bn in _batch_norms(module):
+                bn.train()
+
+
+def _batch_norms(module):
+    return [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+@contextlib.contextmanager
+def _stored_statistics_kept(model):
+    """Momentum 0 for the frozen BatchNorm layers while training: running = 1 * running + 0 * batch."""
+    norms = [bn for name in getattr(model, "workbench_frozen", ()) for bn in _batch_norms(layers_of(model)[name])]
+    saved = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.momentum = 0.0
+    try:
+        yield
+    finally:
+        for bn, momentum in zip(norms, saved):
+            bn.momentum = momentum
 
 
 def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
@@ -181,6 +207,13 @@ def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
         raise ValueError("every layer is frozen: nothing to train (set_trainable from an earlier layer)")
     optimizer = make_optimizer(params, config.optimizer, config.learning_rate, config.momentum)
     progress = Progress(config, on_epoch, data.stop, data.num_classes)
+    with _stored_statistics_kept(model):
+        _epochs(model, data, config, loader, optimizer, progress, device)
+    model.eval()
+    return progress.history
+
+
+def _epochs(model, data, config, loader, optimizer, progress, device) -> None:
     for epoch in range(1, config.epochs + 1):
         progress.start_epoch()
         _train_mode(model)
@@ -206,6 +239,4 @@ def train(backend, model, data: TrainData, config, on_epoch=None) -> list[dict]:
         val = evaluate(model, data.x_val, data.y_val) if data.has_val and math.isfinite(loss_value) else (None, None)
         if not progress.end_epoch(epoch, loss_value, correct.item() / max(seen, 1), *val):
             break
-    model.eval()
-    return progress.history
 

@@ -19,8 +19,9 @@ def layer_names(model) -> list[str]:
     return list(layers_of(model))
 
 
-def set_frozen(model, frozen: set[str]) -> None:
-    """requires_grad off for the layers named in ``frozen``, on for every other parameter."""
+def set_frozen(model, frozen: set[str], batch_stats: bool = False) -> None:
+    """requires_grad off for the layers named in ``frozen``, on for every other parameter.
+    ``batch_stats``: training leaves the frozen BatchNorm layers in train mode (the trap; see training.py)."""
     for p in model.parameters():
         p.requires_grad_(True)
     for name, module in layers_of(model).items():
@@ -28,6 +29,7 @@ def set_frozen(model, frozen: set[str]) -> None:
             for p in module.parameters():
                 p.requires_grad_(False)
     model.workbench_frozen = frozen  # training keeps frozen BatchNorm layers in inference mode
+    model.workbench_batch_stats = bool(batch_stats)
 
 
 def get_weights(model) -> W.Weights:
