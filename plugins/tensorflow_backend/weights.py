@@ -39,8 +39,10 @@ def set_frozen(model, frozen: set[str], batch_stats: bool = False) -> None:
             layer.momentum = 1.0 if trap else original
             if trap:
                 layer.trainable = True
-                for v in layer.trainable_variables:
-                    v.trainable = False
+            # gamma and beta: fixed while frozen (trap or not), learned again once the layer is unfrozen
+            for v in (layer.gamma, layer.beta):
+                if v is not None:
+                    v.trainable = name not in frozen
 
 
 
