@@ -128,7 +128,31 @@ def run_training(spec: RunSpec, on_epoch: Callable[[dict], bool | None] | None =
         notes=tuple(dataset.notes))
 
 
-class BackgroundRun:
+class Background:
+    """Work in a thread of its own that a rerunning page follows: `start`, `stop` (honoured by the
+    work after its current batch), `running`, `wait`. A subclass sets `stop_event` and `_thread`."""
+
+    stop_event: threading.Event
+    _thread: threading.Thread
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the work has ended (finished, stopped or failed)."""
+        self._thread.join(timeout)
+        return not self.running
+
+
+class BackgroundRun(Background):
     """`run_training` in a thread of its own.
 
     Whoever started it may go away and come back: a Streamlit page is rerun by every click (Stop
@@ -147,22 +171,6 @@ class BackgroundRun:
         self.error: Exception | None = None
         self._thread = threading.Thread(target=self._work, args=(on_done, run_options), name="workbench-training",
                                         daemon=True)
-
-    def start(self) -> "BackgroundRun":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once the run has ended (trained, stopped or failed)."""
-        self._thread.join(timeout)
-        return not self.running
 
     @property
     def stopped(self) -> str | None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from workbench.optimize import settings as S
 from workbench.optimize.surfaces import Surface
+from workbench.runs import Background
 from workbench.training import optimizer_name
 
 
@@ -156,7 +157,7 @@ class Minibatches:
         return not self.stop.is_set()
 
 
-class CNNRace:
+class CNNRace(Background):
     """The optimizers trained one after another on a CNN in a thread of its own; `losses` fills
     in step by step for the page to poll; `stop()` ends it after the current step."""
 
@@ -171,6 +172,7 @@ class CNNRace:
         self.result: dict[str, Trajectory] | None = None
         self.error: Exception | None = None
         self._args = (backend, {n: S.hyper(n, mode) for n in self.names})
+        self.stop_event = self.problem.stop  # Stop ends the race after the current batch
         self._thread = threading.Thread(target=self._work, name="workbench-optimizer-race", daemon=True)
 
     def _record(self, name, step, loss):
@@ -182,21 +184,6 @@ class CNNRace:
             self.result = backend.optimize(self.problem, None, self.names, self.steps, self.rates, hyper=hyper)
         except Exception as exc:  # noqa: BLE001 - the page shows it
             self.error = exc
-
-    def start(self) -> "CNNRace":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.problem.stop.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self.running
 
     @property
     def done_steps(self) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 from workbench.backend import TrainConfig
 from workbench.regularise import init as I
 from workbench.spec import Architecture
-from workbench.runs import BackgroundRun
+from workbench.runs import Background
 from workbench.training import TrainData, check_config
 
 
@@ -78,11 +78,11 @@ def train_runs(backend, runs: list[Run], config: TrainConfig, stop: threading.Ev
     return results
 
 
-class Experiment(BackgroundRun):
-    """train_runs in a background thread, with BackgroundRun's start / stop / running / wait:
+class Experiment(Background):
+    """train_runs in a background thread (start / stop / running / wait, as every Background):
     `results` grows live, `stop()` ends it after the current batch, `error` holds what made it fail."""
 
-    def __init__(self, backend, runs: list[Run], config: TrainConfig):  # noqa: D107 - not BackgroundRun's one model
+    def __init__(self, backend, runs: list[Run], config: TrainConfig):
         self.stop_event = threading.Event()
         self.results: dict[str, Result] = {}
         self.labels = [r.label for r in runs]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 
+from workbench.runs import Background
 from workbench.transfer.experiment import Experiment, ExperimentSpec, run_experiment
 
 
-class BackgroundExperiment:
+class BackgroundExperiment(Background):
     def __init__(self, spec: ExperimentSpec, on_done=None, dataset=None):
         self.spec = spec
         self.stop_event = threading.Event()
@@ -17,21 +18,6 @@ class BackgroundExperiment:
         self.error: Exception | None = None
         self._thread = threading.Thread(target=self._work, args=(on_done, dataset), name="workbench-transfer",
                                         daemon=True)
-
-    def start(self) -> "BackgroundExperiment":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self.running
 
     def _work(self, on_done, dataset):
         try:
