@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,13 +14,19 @@ from workbench_pages.training import confusion_figure, curves
 from workbench import lookup, ui
 from workbench.transfer import documents as DOC
 from workbench.transfer.background import BackgroundExperiment
-from workbench.transfer.bases import FINETUNE_FROM
+from workbench.registry import get_registry
+from workbench.transfer.bases import default_base, default_finetune_from
 from workbench.transfer.experiment import VARIANTS, ExperimentSpec
 from workbench.transfer.traps import batch_norm_statistics, gap
 
 LIVE, DONE = "transfer_live", "transfer_results"
 DATASETS = ("faces-lfw", "digits-8x8", "shapes", "mnist-5k", "cats-vs-dogs", "caltech101-5", "cifar10")
-BASES = ("efficientnet-lite0", "vgg16", "vgg16-imagenet", "vgg19-imagenet", "resnet50-imagenet", "mobilenet_v2-imagenet")
+
+
+def _bases() -> list[str]:
+    """The registry's model for fine-tuning first, the lecture's VGG16 spec, then the other pretrained models."""
+    natives = sorted(n for n, a in get_registry().architectures().items() if not a.is_spec and n != default_base())
+    return [default_base(), "vgg16", *natives]
 
 
 def _strategy():
@@ -47,7 +52,7 @@ def _controls() -> ExperimentSpec:
     c = st.columns(4)
     dataset = c[0].selectbox("Dataset", DATASETS, key="xf_dataset", help="the first four are offline")
     folder = c[0].text_input("or folder:PATH", key="xf_folder", placeholder="folder:/path/to/images")
-    base = c[1].selectbox("Pretrained base", BASES, key="xf_base", help="efficientnet-lite0 ships with pip (offline); "
+    base = c[1].selectbox("Pretrained base", _bases(), key="xf_base", help="the first ships with pip (offline); "
                           "vgg16 is the lecture's spec with random weights (its trainable counts); the -imagenet "
                           "zoo models load only when their weights are cached, and take no new head yet")
     backend = c[2].selectbox("Backend", list(ui.registry().backends()), key="xf_backend")
@@ -61,7 +66,7 @@ def _controls() -> ExperimentSpec:
                                  format_func=lambda f: f"{f:.0%}")
     limit = c[3].number_input("Training images at most", 10, 5000, 60, key="xf_limit",
                               help="the base sees 224x224 images: keep this small on a CPU")
-    start = c[4].text_input("Fine-tune from layer", FINETUNE_FROM.get(base.removesuffix("-imagenet"), ""),
+    start = c[4].text_input("Fine-tune from layer", default_finetune_from(base),
                             key="xf_from")
     st.markdown("**Traps** (each reproduces a mistake on purpose)")
     t = st.columns(2)

@@ -41,6 +41,7 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
            "augmentation, transfer learning, the receptive field, occlusion, saliency maps and LIME.",
            (("shape_calculator", "the receptive field of every layer; cnn1 and cnn2"),
             ("training", "per-pixel standardisation, the optimizers, transfer learning"),
+            ("transfer", "the transfer-learning strategy table; features from a stage into another classifier"),
             ("optimizers", "SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, Adam, AdaMax, Nadam and "
                            "AMSGrad, their update rules, racing on loss surfaces and on a CNN"),
             ("well_performing", "standardisation of cnn1's input, dropout's expectation, batch normalisation "
@@ -69,6 +70,7 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
            "residual block on CIFAR-10.",
            (("gallery", "the naive CNNs, the inception and residual models of CIFAR-10"),
             ("training", "naive CNN, frozen and fine-tuned VGG16 base, with and without augmentation"),
+            ("transfer", "the naive CNN vs frozen vs fine-tuned vs fine-tuned with augmentation comparison"),
             ("explanations", "the activations of the top layers and filter patterns"))),
 )}
 

@@ -50,6 +50,7 @@ class Architecture:
     # How its (pretrained) weights want their input (workbench.imagenet.Preprocessing); None: as they come.
     preprocessing: Any = field(default=None, compare=False, hash=False)
     roles: tuple[str, ...] = ()  # what the workbench uses it for by default: workbench.registry.ROLES
+    finetune_from: str | None = None  # where fine-tuning a pretrained model unfreezes by default
 
     @property
     def is_spec(self) -> bool:

@@ -37,6 +37,7 @@ def efficientnet_lite0() -> Architecture:
         # The same weights in both backends, so one recipe: resize 256, crop 224, (x - 127) / 128.
         preprocessing=Preprocessing(mean=(127 / 255,) * 3, std=(128 / 255,) * 3),
         roles=("explain", "fine-tune"),
+        finetune_from="block_15_expand_conv",  # its last block and the head
     )
 
 

@@ -12,7 +12,8 @@ from workbench.transfer.experiment import VARIANTS, ExperimentSpec, run_experime
 def add_parser(sub):
     p = sub.add_parser("transfer", help="scratch vs frozen vs fine-tuned (+ augmentation) vs features, over seeds")
     p.add_argument("--dataset", required=True, help="a registered dataset, or folder:PATH")
-    p.add_argument("--base", default="efficientnet-lite0", help="efficientnet-lite0 (offline, pretrained) or a spec "
+    p.add_argument("--base", default=None, help="a pretrained model (default: the registered one for fine-tuning, "
+                   "offline) or a spec "
                    "such as vgg16 (random weights: the lecture's counts)")
     p.add_argument("--variants", default=",".join(VARIANTS), help=", ".join(VARIANTS))
     p.add_argument("--from-layer", metavar="LAYER", help="where fine-tuning unfreezes (default: the base's last block)")

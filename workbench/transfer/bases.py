@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench import graph, lookup
+from workbench.registry import get_registry
 from workbench.spec import parse_architecture
 
-# where fine-tuning starts by default: the last block and the head (EfficientNet-Lite0), block 5 (VGG)
-FINETUNE_FROM = {"efficientnet-lite0": "block_15_expand_conv", "vgg16": "block5_conv1", "vgg19": "block5_conv1"}
+# where fine-tuning a spec base starts by default: block 5, as the lecture fine-tunes VGG16 (a
+# pretrained native model says where itself: Architecture.finetune_from)
+FINETUNE_FROM = {"vgg16": "block5_conv1", "vgg19": "block5_conv1"}
 _BASE_ENDS = ("Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dense", "Dropout")
 
 
@@ -33,12 +35,23 @@ class Base:
         return self.arch.name
 
 
-def base(name: str, finetune_from: str | None = None) -> Base:
-    """The base by name: a native model with a new head, or a spec cut at its conv base."""
+def default_base() -> str:
+    """The pretrained model the registry offers for fine-tuning."""
+    return get_registry().with_role("fine-tune").name
+
+
+def default_finetune_from(name: str) -> str:
     arch = lookup.architecture(name)
+    return arch.finetune_from or FINETUNE_FROM.get(arch.name, "")
+
+
+def base(name: str | None, finetune_from: str | None = None) -> Base:
+    """The base by name (None: the registry's fine-tuning model): a native model with a new head,
+    or a spec cut at its conv base."""
+    arch = lookup.architecture(name or default_base())
     if not arch.is_spec:
         check_base(arch)
-        return Base(arch, "logits", finetune_from or FINETUNE_FROM.get(arch.name, "logits"), True)
+        return Base(arch, "logits", finetune_from or arch.finetune_from or "logits", True)
     data = arch.to_dict()
     layers = data["layers"]
     cut = next((i for i, layer in enumerate(layers) if layer["type"] in _BASE_ENDS), len(layers))

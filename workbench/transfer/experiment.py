@@ -40,7 +40,7 @@ SCRATCH = ("adam", 1e-3)
 @dataclass(frozen=True)
 class ExperimentSpec:
     dataset: str
-    base: str = "efficientnet-lite0"
+    base: str | None = None  # None: the registry's model for fine-tuning
     backend: str = "pytorch"
     variants: tuple[str, ...] = VARIANTS
     from_layer: str | None = None  # where fine-tuning unfreezes (default: the base's last block)
