@@ -96,7 +96,7 @@ ZOO = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "mobilenet_v2
 
 
 def _zoo_names(model: keras.Model, name: str) -> list[str]:
-    """The names the PyTorch zoo models use too (see plugins/torch_backend/pretrained.py)."""
+    """The same stable layer names the other backend gives its zoo models, so that a layer name means one layer."""
     have = {layer.name for layer in model.layers}
     if name == "mobilenet_v2":
         blocks = ["expanded_conv_project_BN"]
