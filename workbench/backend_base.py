@@ -17,9 +17,10 @@ import weakref
 
 import numpy as np
 
-from workbench import graph
+from workbench import graph, shapes
 from workbench import spec as S
 from workbench import weights as W
+from workbench.model import limits
 from workbench.model_facts import arch_of, attach, standardizer_of
 
 
@@ -97,7 +98,10 @@ class BackendBase:
         return self._module("inference").gpu_name() or cpu_name()
 
     def build(self, architecture: S.Architecture, input_shape=None, num_classes=None, seed: int = 0):
-        return self._module("builder").build(self.architecture(architecture, input_shape, num_classes), seed)
+        arch = self.architecture(architecture, input_shape, num_classes)
+        if arch.is_spec:  # a Dense(10**9) is refused here, not after the framework tried to allocate it
+            limits.check_memory(shapes.compute(arch))
+        return self._module("builder").build(arch, seed)
 
     def layer_names(self, model) -> list[str]:
         """The addressable layers in order (a spec's: like workbench.shapes.compute's rows)."""
@@ -173,9 +177,10 @@ class BackendBase:
         model = self.build(W.read_architecture(source))
         io = self._module("io")
         if fmt == W.KERAS_LAYOUT:
-            self.set_weights(model, W.load_file(source))
+            self.set_weights(model, W.read_weights(source, arch_of(model)))
         elif fmt == io.NATIVE_FORMAT:
             io.load_native(model, source)
+            W.check_finite(self.get_weights(model), source)
         else:
             raise ValueError(f"{source} holds {fmt} weights, which the {self.name} backend cannot read")
         attach(model, standardizer=W.read_standardizer(source))

@@ -15,6 +15,7 @@ Each layer type states its own (workbench.model.layers: ``weight_shapes``, ``ini
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 
 from workbench import shapes
 from workbench import spec as S
+from workbench.model import limits
 
 Weights = dict[str, list[np.ndarray]]
 
@@ -58,6 +60,24 @@ def check_weights(arch: S.Architecture, weights: Weights) -> None:
         got = [tuple(np.shape(a)) for a in arrays]
         if got != want:
             raise ValueError(f"layer {name!r} expects weights of shapes {want}, got {got}")
+
+
+def check_complete(arch: S.Architecture, weights: Weights, source) -> None:
+    """A file loaded as a whole model must hold every layer that has weights: a layer left out
+    would keep its random initial values without a word."""
+    missing = [name for name in weight_shapes(arch) if name not in weights]
+    if missing:
+        raise ValueError(f"{source} has no weights for layer{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(map(repr, missing))} of {arch.name}; it was not saved from this architecture")
+
+
+def check_finite(weights: Weights, source) -> None:
+    """Refuse NaN or infinite weights (a diverged run's), which would only ever predict NaN."""
+    for name, arrays in weights.items():
+        for i, array in enumerate(arrays):
+            if not np.isfinite(array).all():
+                raise ValueError(f"{source}: layer {name!r} has NaN or infinite weights (array {i}); "
+                                 "a run that diverged saves such weights; train it again")
 
 
 # -- files -------------------------------------------------------------------------------
@@ -110,7 +130,17 @@ def read_architecture(path: str | Path) -> S.Architecture:
     target = architecture_path(path)
     if not target.exists():
         raise FileNotFoundError(f"no architecture file {target} beside the weights {path}")
-    data = json.loads(target.read_text())["architecture"]
+    try:
+        limits.check_file_size(target.stat().st_size, str(target))
+        saved = S.loads_data(target.read_bytes(), ".json")
+        if not isinstance(saved, dict) or not isinstance(saved.get("architecture"), dict):
+            raise S.SpecError("file", None, "expected {\"backend\": ..., \"architecture\": {...}}")
+        data = saved["architecture"]
+        if not data.get("native"):
+            return S.parse_architecture(data)
+    except S.SpecError as exc:
+        raise S.SpecError(str(target), None, f"the architecture saved beside {Path(path).name} cannot be read: "
+                                             f"{exc}") from None
     if data.get("native"):
         from workbench.registry import get_registry
 
@@ -119,7 +149,6 @@ def read_architecture(path: str | Path) -> S.Architecture:
             raise ValueError(f"{path} holds the native model {data['name']!r}, which no plugin registers")
         # a fine-tuned zoo model may have another head or input size than the registered one
         return dataclasses.replace(found, input_shape=tuple(data["input_shape"]), num_classes=data["num_classes"])
-    return S.parse_architecture(data)
 
 
 def save_file(weights: Weights, path: str | Path, metadata: dict[str, str] | None = None) -> None:
@@ -130,10 +159,19 @@ def save_file(weights: Weights, path: str | Path, metadata: dict[str, str] | Non
     write(flat, str(path), metadata=metadata)
 
 
+def read_weights(path: str | Path, arch: S.Architecture) -> Weights:
+    """A whole model's Keras-layout weights from ``path``: every layer there, every number finite."""
+    weights = load_file(path)
+    check_complete(arch, weights, path)
+    check_finite(weights, path)
+    return weights
+
+
 def load_file(path: str | Path) -> Weights:
     from safetensors.numpy import load_file as read
 
-    flat = read(str(path))
+    with _safetensors_only(path):
+        flat = read(str(path))
     out: dict[str, dict[int, np.ndarray]] = {}
     for key, array in flat.items():
         name, _, index = key.rpartition("/")
@@ -170,8 +208,21 @@ def file_format(path: str | Path) -> str:
         return "keras-h5"
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="numpy") as f:
+    with _safetensors_only(path), safe_open(str(path), framework="numpy") as f:
         return (f.metadata() or {}).get("format", KERAS_LAYOUT)
+
+
+@contextlib.contextmanager
+def _safetensors_only(path):
+    """safetensors' own errors (a pickle's bytes read as a header: "header too large") as one
+    sentence naming the file; the file is only ever parsed as safetensors, never unpickled."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as exc:
+        raise ValueError(f"{path} is not a safetensors weights file ({exc}); the workbench loads models "
+                         "only from the .safetensors (or Keras .weights.h5) files it saves, never pickles") from None
 
 
 def save_spec(path: str | Path, arch: S.Architecture, weights: Weights, backend: str) -> Path:
