@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import samples, ui
+from workbench import image_decoder, samples, ui
 from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
 from workbench.explain.render import overlay, pictures, to_uint8
@@ -63,7 +63,7 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
     with st.expander("Upload photos, or take images from a dataset"):
         for upload in st.file_uploader("Your own photos", accept_multiple_files=True, key="ex_upload") or []:
             try:
-                photos.append(samples.decode(upload.getvalue(), upload.name))
+                photos.append(image_decoder.decode(upload.getvalue(), upload.name))
                 titles.append(upload.name)
             except ValueError as exc:
                 st.error(str(exc), icon=":material/broken_image:")

@@ -115,7 +115,7 @@ class BackendBase:
     def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Pre-activation scores of the last layer (a final softmax/sigmoid left out)."""
         x = graph.check_images(arch_of(model), x)
-        return self._module("inference").forward(model, x, [], batch_size, logits=True)[0]
+        return self._module("inference").forward(model, x, [], graph.check_batch_size(batch_size), logits=True)[0]
 
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Class probabilities: the softmax of the logits (a sigmoid for a one-unit head)."""
@@ -126,7 +126,8 @@ class BackendBase:
                     training: bool = False) -> dict[str, np.ndarray]:
         names = graph.check_layers(layers, self.layer_names(model))
         x = graph.check_images(arch_of(model), x)
-        return self._module("inference").forward(model, x, names, batch_size, logits=False, training=training)[1]
+        return self._module("inference").forward(model, x, names, graph.check_batch_size(batch_size), logits=False,
+                                                 training=training)[1]
 
     @locked
     def layer_config(self, model, layer: str) -> dict:

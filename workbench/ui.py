@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import samples
+from workbench import image_decoder, samples
 from workbench.registry import get_registry
 
 # -- cached registry objects --------------------------------------------------------------
@@ -112,7 +112,7 @@ def image_picker(key: str, default: str = "camera", max_side: int | None = 256) 
                              format_func=lambda n: samples.SAMPLES[n].description.capitalize(), key=f"{key}_sample")
     upload = cols[1].file_uploader("... or upload your own", type=None, key=f"{key}_upload")
     try:
-        image = samples.to_grey(samples.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)
+        image = samples.to_grey(image_decoder.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)
     except ValueError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         return None

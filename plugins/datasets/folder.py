@@ -15,6 +15,7 @@ import numpy as np
 
 from .images import decode_many, is_image_name
 from workbench.data import Dataset, split
+from workbench.image_decoder import ImageDecodeError, peek
 
 LAYOUT = "expected PATH/<class>/<image> or PATH/train/<class>/<image> (+ val/, test/)"
 
@@ -50,14 +51,10 @@ def scan(path: Path) -> dict[str, dict[str, list[Path]]]:
 
 
 def _shape(files: list[Path], size) -> tuple[int, int, int]:
-    from PIL import Image
-
     for f in files:
         try:
-            with Image.open(f) as img:
-                channels = 1 if img.mode in ("L", "1", "I;16", "I") else 3
-                w, h = img.size
-        except Exception:  # noqa: BLE001 - a corrupt first image: look at the next
+            h, w, channels = peek(f)
+        except ImageDecodeError:  # a corrupt first image: look at the next
             continue
         if size is None:
             size = (h, w) if max(h, w) <= 256 else (150, 150)  # seed 001's target_size for big photos
