@@ -128,7 +128,9 @@ def _loaders() -> None:
         if upload is not None and state.get("calc_uploaded") != upload.file_id:
             state.calc_uploaded, state.calc_upload_error = upload.file_id, None
             try:
-                _set(spec.loads_architecture(upload.getvalue().decode("utf-8", "replace"), "." + upload.name.rsplit(".", 1)[-1]))
+                # bounded before anything is parsed or built (workbench.model.limits): one student's
+                # hostile file costs milliseconds, not the server
+                _set(spec.loads_architecture(upload.getvalue(), "." + upload.name.rsplit(".", 1)[-1]))
             except spec.SpecError as exc:
                 state.calc_upload_error = f"{upload.name}: {_spec_message(exc)}"
         if upload is not None and state.get("calc_upload_error"):  # stays while that file is in the box

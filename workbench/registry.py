@@ -226,7 +226,7 @@ def _wrong_kind(kind: str, obj: object) -> str | None:
         return None
     if kind == "datasets" and callable(getattr(obj, "at", None)):  # folder:PATH style factories
         return None
-    return f"is a {type(obj).__name__}, not {wanted}"
+    return f"({type(obj).__name__}) is not {wanted}"
 
 
 def _describe(exc: BaseException) -> str:
