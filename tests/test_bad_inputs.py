@@ -243,6 +243,16 @@ def calculator_upload(name: str, content: str | bytes, keep: bool = True) -> str
     return shown
 
 
+def table_with_more(cell: str):
+    """The calculator's table (workbench.layer_table) with one row whose 'more' cell is ``cell``."""
+    import pandas as pd
+
+    from workbench import layer_table as T
+
+    frame = pd.DataFrame([{"type": "Flatten", "more": cell}, {"type": "Dense", "units": 10}])
+    return T.from_frame(frame, "table", (28, 28, 1), 10)
+
+
 def calculator_height(height: int) -> str:
     at = page("shape_calculator")
     at.number_input(key="calc_h_0").set_value(height).run()
@@ -308,6 +318,12 @@ ROWS = [
         lambda t: api(lambda: built("pytorch", HUGE_DENSE))),
     Row(A, "API", "Dense(10**9) built in TensorFlow", "the biggest layer is dense_1 (Dense, 785,000,000,000 parameters)",
         lambda t: api(lambda: built("tensorflow", HUGE_DENSE))),
+    Row(A, "API", "shape calculator table: a 'more' cell nested 100,000 deep",
+        "layers[0], key 'more': nested more than 64 levels deep",
+        lambda t: api(lambda: table_with_more('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"))),
+    Row(A, "API", "shape calculator table: a 'more' cell nested 71 deep",
+        "layers[0], key 'more': nested more than 64 levels deep",
+        lambda t: api(lambda: table_with_more('{"a": ' + "[" * 70 + "]" * 70 + "}"))),
     Row(A, "page", "shape calculator: the YAML anchor bomb uploaded", "bomb.yaml: file: expands to more than 200,000 values",
         lambda t: calculator_upload("bomb.yaml", yaml_bomb())),
     Row(A, "page", "shape calculator: a layer type that is a list uploaded",
@@ -444,6 +460,25 @@ def doc_rows() -> dict[str, list[tuple[str, str, str]]]:
             if cells[0] != "Where":
                 out.setdefault(section, []).append(tuple(c.replace("\\|", "|") for c in cells))
     return out
+
+
+def test_the_shipped_architectures_are_well_inside_the_bounds():
+    """The bounds refuse bombs, not real networks: every shipped spec file (DenseNet-121's 428
+    layers the biggest) reads with ten times to spare on each bound."""
+    from workbench.model import limits
+    from workbench_plugins.architectures import spec_files
+
+    for path in spec_files():
+        text = path.read_text()
+        assert len(text) * 10 < limits.MAX_FILE_BYTES, path.name
+        data = limits.load_yaml(text)
+        saved = (limits.MAX_NODES, limits.MAX_DEPTH)
+        try:
+            limits.MAX_NODES, limits.MAX_DEPTH = limits.MAX_NODES // 10, limits.MAX_DEPTH // 4
+            limits.check_data(data)
+        finally:
+            limits.MAX_NODES, limits.MAX_DEPTH = saved
+        assert len(spec.walk(spec.parse_architecture(data).layers)) * 10 < limits.MAX_LAYERS, path.name
 
 
 def test_catalogue_matches_the_doc():

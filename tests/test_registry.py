@@ -85,7 +85,7 @@ def test_example_plugin_is_discovered_and_contributes_an_architecture(example_si
         plugins = {p.name: p for p in registry.plugins()}
         archs = registry.architectures()
     assert plugins["example"].as_dict() == {
-        "name": "example", "version": "0.1.0", "hooks": ["register_architectures"], "error": None,
+        "name": "example", "version": "0.1.0", "hooks": ["register_architectures"], "error": None, "warnings": [],
     }
     tiny = archs["example-tinynet"]
     assert [r.output_shape for r in shapes.compute(tiny).rows] == [(28, 28, 8), (14, 14, 8), (14, 14, 16), (7, 7, 16), (16,), (10,)]
