@@ -202,6 +202,11 @@ class Plugin:
         setattr(self, hook, hookimpl(impl))
 
 
+def registers(hook: str, make: Callable[[], object]) -> Plugin:
+    """A plugin whose ``hook`` registers what ``make()`` returns."""
+    return Plugin(hook, lambda register: register(make()))
+
+
 def exits(register):
     import sys
 
@@ -396,16 +401,16 @@ ROWS = [
     # -- plugins -------------------------------------------------------------------------
     Row(P, "CLI", "a plugin registering a plain object as an architecture",
         "register_architectures: 'tiny' (Named) is not a workbench.spec.Architecture; skipped",
-        lambda t: plugin_json(Plugin("register_architectures", lambda register: register(named("tiny"))), "plain")),
+        lambda t: plugin_json(registers("register_architectures", lambda: named("tiny")), "plain")),
     Row(P, "CLI", "a plugin registering an architecture as a backend",
         "register_backends: 'jax' (Architecture) is not a workbench.backend.Backend; skipped",
-        lambda t: plugin_json(Plugin("register_backends", lambda register: register(renamed("jax"))), "confused")),
+        lambda t: plugin_json(registers("register_backends", lambda: renamed("jax")), "confused")),
     Row(P, "CLI", "a plugin registering a plain object as a dataset",
         "'faces' (Named) is not a workbench.data.Dataset (or a factory with .at(path))",
-        lambda t: plugin_json(Plugin("register_datasets", lambda register: register(named("faces"))), "data")),
+        lambda t: plugin_json(registers("register_datasets", lambda: named("faces")), "data")),
     Row(P, "CLI", "a plugin registering a plain object as an explainer",
         "'magic' (Named) is not a workbench.explain.Explainer",
-        lambda t: plugin_json(Plugin("register_explainers", lambda register: register(named("magic"))), "magic")),
+        lambda t: plugin_json(registers("register_explainers", lambda: named("magic")), "magic")),
     Row(P, "CLI", "a hook that calls sys.exit", "register_lessons: SystemExit: 3",
         lambda t: plugin_json(Plugin("register_lessons", exits), "quitter")),
     Row(P, "CLI", "a misspelled hook `register_widgets`", "register_widgets is not a workbench hook, so it is never called",
@@ -414,13 +419,13 @@ ROWS = [
         lambda t: plugin_json(Plugin("register_architecture", lambda register: None), "singular")),
     Row(P, "CLI", "a plugin registering a backend named `pytorch`",
         "'pytorch' is already registered by plugin 'torch_backend'; this plugin's backend of that name is skipped",
-        lambda t: plugin_json(Plugin("register_backends", lambda register: register(registered("backends", "pytorch"))),
+        lambda t: plugin_json(registers("register_backends", lambda: registered("backends", "pytorch")),
                               "impostor")),
     Row(P, "CLI", "a plugin registering an architecture named `mnist-cnn`",
         "'mnist-cnn' is already registered by plugin 'architectures'",
-        lambda t: plugin_json(Plugin("register_architectures", lambda register: register(renamed("mnist-cnn"))), "lookalike")),
+        lambda t: plugin_json(registers("register_architectures", lambda: renamed("mnist-cnn")), "lookalike")),
     Row(P, "API", "the registered `mnist-cnn` after a plugin reused its name", "(93322,)",
-        lambda t: str(registry_with(Plugin("register_architectures", lambda register: register(renamed("mnist-cnn"))),
+        lambda t: str(registry_with(registers("register_architectures", lambda: renamed("mnist-cnn")),
                                     "lookalike"))),
     Row(P, "page", "home: a plugin with a misspelled hook", "Plugin **widgets**: register_widgets is not a workbench hook",
         lambda t: home_with(Plugin("register_widgets", lambda register: None), "widgets")),
