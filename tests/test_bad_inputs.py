@@ -106,12 +106,14 @@ def write(tmp: Path, name: str, content: str | bytes) -> Path:
 
 
 def yaml_bomb(doublings: int = 25) -> str:
-    """1.3 KB of anchors, each a list of two Residual blocks around the one before: 2**25 layers."""
-    lines = ["name: bomb", "input_shape: [8, 8, 4]", "num_classes: 2",
-             "b0: &b0 [{type: Activation, activation: relu}]"]
+    """About 1.3 KB: each layer is a Residual whose body (an anchor) is two Residuals around the
+    body before it, so the last one stands for 2**25 layers."""
+    lines = ["name: bomb", "input_shape: [8, 8, 4]", "num_classes: 2", "layers:",
+             "  - {type: Residual, body: &b0 [{type: Activation, activation: relu}]}"]
     for i in range(1, doublings):
-        lines.append(f"b{i}: &b{i} [{{type: Residual, body: *b{i - 1}}}, {{type: Residual, body: *b{i - 1}}}]")
-    return "\n".join(lines) + f"\nlayers: *b{doublings - 1}\n"
+        lines.append(f"  - {{type: Residual, body: &b{i} [{{type: Residual, body: *b{i - 1}}}, "
+                     f"{{type: Residual, body: *b{i - 1}}}]}}")
+    return "\n".join(lines) + "\n"
 
 
 def arch_json(layers, input_shape=(28, 28, 1), **extra) -> str:
@@ -293,7 +295,7 @@ def home_with(plugin: object, plugin_name: str) -> str:
 A, I, M, P = "Architecture files", "Images and uploads", "Saved models", "Plugins"
 ROWS = [
     # -- architecture files --------------------------------------------------------------
-    Row(A, "CLI", "YAML anchors doubling a Residual body 25 times (1.3 KB)", "expands to more than 200,000 values",
+    Row(A, "CLI", "YAML anchors doubling a Residual body 25 times (2.3 KB)", "expands to more than 200,000 values",
         lambda t: shapes_of(t, "bomb.yaml", yaml_bomb())),
     Row(A, "CLI", "a YAML anchor that contains itself", "a YAML anchor contains itself",
         lambda t: shapes_of(t, "loop.yaml", "name: loop\ninput_shape: [8, 8, 1]\nlayers: &a [{type: Residual, body: *a}]\n")),
