@@ -62,6 +62,13 @@ def backend_devices() -> dict:
 TRAINED_RUNS = "training_runs"
 
 
+def session_id() -> str:
+    """This browser session's own id, the owner of its jobs (workbench.jobs)."""
+    import uuid
+
+    return st.session_state.setdefault("workbench_session", uuid.uuid4().hex)
+
+
 def trained_runs() -> list:
     """This session's finished training runs (workbench.runs.TrainedRun), the list itself."""
     return st.session_state.setdefault(TRAINED_RUNS, [])

@@ -19,7 +19,9 @@ import json
 import multiprocessing
 import os
 import queue as queues
+import sys
 import threading
+import types
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from workbench.jobs import kinds
@@ -118,6 +120,29 @@ class _ProcessBoard:
             done.set()
 
 
+class _SpawnProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process that does not import the parent's ``__main__``: under Streamlit that is
+    the page script being run (app.py, or an AppTest's function), which spawn would otherwise run
+    again in every worker."""
+
+    @staticmethod
+    def _Popen(process_obj):
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = _PLAIN_MAIN
+        try:
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+        finally:
+            if sys.modules.get("__main__") is _PLAIN_MAIN:
+                sys.modules["__main__"] = main
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcess
+
+
+_PLAIN_MAIN = types.ModuleType("__main__")
+
+
 def _init_worker(threads: int, niceness: int, warm: tuple[str, ...]) -> None:
     """Each worker process, once: its threads, its priority below the pages', and (optionally)
     the frameworks imported now rather than by the first student's job."""
@@ -145,7 +170,7 @@ class LocalExecutor:
         self.slots = slots or cores()
         # the workers share what the pages leave: one core stays with the server process
         self.threads = threads or max(1, (cores() - 1) // self.slots)
-        context = multiprocessing.get_context("spawn")
+        context = _SpawnContext()
         self._manager = context.Manager()
         self.board = _ProcessBoard(self._manager.Queue(), self._manager.dict())
         self._pool = ProcessPool(max_workers=self.slots, context=context, initializer=_init_worker,

@@ -11,6 +11,7 @@ starts what the slots allow. It never calls Streamlit: pages read their jobs and
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
@@ -295,6 +296,7 @@ def server_queue() -> JobQueue:
             _SERVER = JobQueue(make_executor(name, **options), per_owner=int(env("WORKBENCH_JOBS_PER_STUDENT", "1")),
                                idle_timeout=float(env("WORKBENCH_IDLE_CANCEL_S", "120")),
                                status_file=status_dir() / f"{os.getpid()}.json")
+            atexit.register(_SERVER.close)
         return _SERVER
 
 
