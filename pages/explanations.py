@@ -16,6 +16,7 @@ from workbench import samples, ui
 from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
 from workbench.explain.render import overlay, pictures, to_uint8
+from workbench.jobs import cache
 
 TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
        "guided-grad-cam", "occlusion", "lime"]
@@ -312,9 +313,13 @@ def render():
     if st.button("Explain", type="primary", key="ex_run"):
         progress = st.progress(0.0, text="starting")
         with ui.guard("explain the images"):
-            preds = predictions(backend, model, arch, x)
-            result = run_methods(backend, model, x, methods, params, steps=10,
-                                 progress=lambda name, f: progress.progress(f, text=f"running {name}"))
+            def explain():
+                return predictions(backend, model, arch, x), run_methods(
+                    backend, model, x, methods, params, steps=10,
+                    progress=lambda name, f: progress.progress(f, text=f"running {name}"))
+            # a registered model is the same for every student: its explanations are computed once per server
+            preds, result = explain() if label.startswith("trained: ") else cache.shared("explanations", 16).get(
+                cache.key(label, backend.name, x, tuple(methods), params, 10), explain)
             st.session_state[RESULT] = (config, preds, result)
             for key in ("ex_matrix", "ex_sanity", "ex_stab"):
                 st.session_state.pop(key, None)
