@@ -8,7 +8,7 @@ import importlib
 import json
 import sys
 
-COMMANDS = ("plugins", "list", "shapes", "ui", "train", "explain", "transfer", "optimize", "regularise", "bench")
+COMMANDS = ("plugins", "list", "shapes", "ui", "train", "explain", "transfer", "optimize", "regularise", "jobs", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,6 +57,15 @@ def backend_devices() -> dict:
     return dict(_device_probe())
 
 
+@st.cache_resource(show_spinner=False)
+def job_queue():
+    """The server's job queue (workbench.jobs.queue.server_queue), started with the server so that its
+    workers are up (and, with WORKBENCH_WARM, their frameworks imported) before the first student."""
+    from workbench.jobs.queue import server_queue
+
+    return server_queue()
+
+
 # The Training lesson's finished runs (workbench.runs.TrainedRun), oldest first: the explanation
 # lesson offers their models.
 TRAINED_RUNS = "training_runs"

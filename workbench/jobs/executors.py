@@ -30,6 +30,7 @@ from workbench.jobs import kinds
 # needs it instead of all of it, so that jobs holding a fraction of one GPU can share it (ray
 # issues 40049, 17362); PyTorch allocates lazily already.
 WORKER_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "TF_CPP_MIN_LOG_LEVEL": "2"}
+NICENESS = 10  # workers yield the CPU to the server process, whose pages must stay responsive
 
 
 def cores() -> int:
@@ -163,7 +164,7 @@ def _init_worker(threads: int, niceness: int, warm: tuple[str, ...]) -> None:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, slots: int | None = None, threads: int | None = None, niceness: int = 5,
+    def __init__(self, slots: int | None = None, threads: int | None = None, niceness: int = NICENESS,
                  warm: tuple[str, ...] = ()):
         from pebble import ProcessPool
 
@@ -262,8 +263,15 @@ class _Board:
         return True
 
 
+_niced = False
+
+
 def _ray_execute(function, doc, blob, job_id, board):
+    global _niced
     os.environ.update(WORKER_ENV)
+    if not _niced:  # once per Ray worker process, which runs many tasks
+        os.nice(NICENESS)
+        _niced = True
     return kinds.execute(function, doc, blob, job_id, board)
 
 

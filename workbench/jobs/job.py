@@ -5,6 +5,7 @@ jobs; a page only reads them and asks for `stop`."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -22,6 +23,15 @@ class Resources:
     cpus: float = 1.0
     gpus: float = 0.0
     memory_mb: int | None = None
+
+    @classmethod
+    def from_env(cls) -> "Resources":
+        """What a job asks for unless its page says otherwise: WORKBENCH_JOB_CPUS (1),
+        WORKBENCH_JOB_GPUS (0; 0.25 lets four jobs share a GPU), WORKBENCH_JOB_MEMORY_MB (none)."""
+        env = os.environ.get
+        memory = env("WORKBENCH_JOB_MEMORY_MB")
+        return cls(float(env("WORKBENCH_JOB_CPUS", "1")), float(env("WORKBENCH_JOB_GPUS", "0")),
+                   int(memory) if memory else None)
 
 
 class JobFailed(RuntimeError):

@@ -55,7 +55,7 @@ class JobQueue:
     def submit(self, kind: str, args: dict, owner: str, resources: Resources | None = None, label: str = "") -> Job:
         function = kinds.function_of(kind)
         doc, blob = payload.pack(args)  # checked now: what cannot travel fails in the page, not the worker
-        job = Job(kind, owner, args, resources or Resources(), label)
+        job = Job(kind, owner, args, resources or Resources.from_env(), label)
         job._packed = (function, doc, blob)
         with self._lock:
             self._jobs[job.id] = job
