@@ -245,3 +245,58 @@ def test_a_second_student_asking_the_same_explanation_is_served_from_the_cache(l
     assert cache.shared("explanations").stats()["hits"] == 1
     explain(["grad-cam"])  # another method: computed
     assert cache.shared("explanations").stats()["misses"] == 2
+
+
+# -- the whole class, for real (slow) ---------------------------------------------------------------
+@pytest.mark.slow  # 30 training runs on 2 cores per executor: a minute or two each
+@pytest.mark.parametrize("fixture", ["local", "ray_queue"])
+def test_thirty_students_train_at_once(fixture, request):
+    queue = request.getfixturevalue(fixture)
+    runs = []
+    for i in range(30):
+        spec = RunSpec("shapes", "mnist-cnn", "pytorch", TrainConfig(epochs=1 + i % 2, batch_size=30, seed=i),
+                       limit=30 + 3 * i)
+        runs.append(QueuedRun(spec, f"student {i}", owner=f"student {i}", queue=queue).start())
+    for run in runs:
+        assert run.wait(900) and not run.running and run.error is None, run.error
+    for i, run in enumerate(runs):  # each student's own run: its size, seed, epochs and curves
+        assert run.result.label == f"student {i}" and run.result.images == 30 + 3 * i
+        assert run.result.spec.config.seed == i and len(run.result.history) == 1 + i % 2
+        assert [e["loss"] for e in run.job.events] == [r["loss"] for r in run.result.history]
+    assert round_robin_violations([r.job for r in runs]) == 0
+
+
+@pytest.mark.slow  # ten AppTest sessions at once, two of them training
+def test_ten_sessions_at_once_on_different_lessons():
+    import threading
+
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import _render_page
+    from workbench.jobs import queue as Q
+
+    lessons = ["home", "convolution", "shape_calculator", "gallery"] * 2 + ["training", "training"]
+    apps, errors = [AppTest.from_function(_render_page, args=(name,), default_timeout=300) for name in lessons], {}
+
+    def session(k, at):
+        try:
+            at.run()
+            if lessons[k] == "training":  # two students train at once, each a different size
+                at.selectbox(key="tr_dataset").set_value("shapes").run()
+                at.selectbox(key="tr_backend").set_value("pytorch").run()
+                at.number_input(key="tr_limit").set_value(30 * (k - 7)).run()
+                at.button(key="tr_train").click().run()
+            errors[k] = no_errors(at)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors[k] = [repr(exc)]
+
+    threads = [threading.Thread(target=session, args=(k, at)) for k, at in enumerate(apps)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert errors == {k: [] for k in range(len(lessons))}
+    (first,), (second,) = apps[8].session_state["training_runs"], apps[9].session_state["training_runs"]
+    assert (first.images, second.images) == (30, 60)  # nobody got the other's run
+    owners = {apps[8].session_state["workbench_session"], apps[9].session_state["workbench_session"]}
+    assert len(owners) == 2 and {j.owner for j in Q.server_queue().jobs()} >= owners
