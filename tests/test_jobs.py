@@ -300,3 +300,26 @@ def test_ten_sessions_at_once_on_different_lessons():
     assert (first.images, second.images) == (30, 60)  # nobody got the other's run
     owners = {apps[8].session_state["workbench_session"], apps[9].session_state["workbench_session"]}
     assert len(owners) == 2 and {j.owner for j in Q.server_queue().jobs()} >= owners
+
+
+def test_an_explanation_grid_as_a_job_equals_the_same_grid_here(local):
+    """The "explain" kind in a worker process: the same maps and scores as run_methods in this
+    process on the same (seeded) model and images."""
+    from workbench import lookup
+    from workbench.explain.compare import run_methods
+
+    images = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
+    job = local.submit("explain", {"backend": "pytorch", "arch": "mnist-cnn", "images": images,
+                                   "methods": ["saliency", "grad-cam"], "steps": 4}, owner="e")
+    backend = lookup.backend("pytorch")
+    here = run_methods(backend, backend.build(lookup.architecture("mnist-cnn")), images, ["saliency", "grad-cam"],
+                       steps=4)
+    wait_all([job], 300)
+    assert job.status == DONE, job.error
+    assert [e["method"] for e in job.events[:2]] == ["saliency", "grad-cam"]
+    assert job.result["targets"] == here["targets"]
+    for name in ("saliency", "grad-cam"):
+        np.testing.assert_allclose(job.result["explanations"][name]["maps"], here["explanations"][name].maps,
+                                   rtol=1e-4, atol=1e-6)
+        assert job.result["scores"][name]["deletion_auc"] == pytest.approx(here["scores"][name]["deletion_auc"],
+                                                                           abs=1e-5)

@@ -7,6 +7,7 @@ queued fairly, run in worker processes or on a Ray cluster, polled by the pages.
 - ``executors``: local worker processes, Ray, threads;
 - ``queue``: the fair queue and the server's one queue;
 - ``train``: the training run as a job, and the QueuedRun a page follows;
+- ``explain``: an explanation grid as a job;
 - ``cache``: work done once for the whole class;
 - ``limits``: what one session may keep.
 """
