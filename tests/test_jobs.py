@@ -323,3 +323,29 @@ def test_an_explanation_grid_as_a_job_equals_the_same_grid_here(local):
                                    rtol=1e-4, atol=1e-6)
         assert job.result["scores"][name]["deletion_auc"] == pytest.approx(here["scores"][name]["deletion_auc"],
                                                                            abs=1e-5)
+
+
+def test_the_training_page_shows_its_place_in_the_queue(lesson_app, monkeypatch):
+    """One worker, busy with another student's job: Train waits as "queued, position 1", then runs."""
+    from workbench.jobs import queue as Q
+    from workbench_pages.training import _status
+
+    queue = Q.JobQueue(ThreadExecutor(slots=1))
+    monkeypatch.setattr(Q, "_SERVER", queue)
+    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    at = lesson_app("training")
+    at.selectbox(key="tr_dataset").set_value("shapes").run()
+    at.selectbox(key="tr_backend").set_value("pytorch").run()
+    at.number_input(key="tr_limit").set_value(30).run()
+    at.button(key="tr_train").click()
+    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job until it ends
+        at.run(timeout=3)
+    live = at.session_state["training_live"]
+    assert (live.status, live.position) == ("queued", 1) and other.status == RUNNING
+    assert _status(live, [], 1, 2.0).startswith("queued, position 1")
+    queue.stop(other)
+    at.run()
+    assert no_errors(at) == [] and live.status == DONE and other.status == DONE
+    (run,) = at.session_state["training_runs"]
+    assert run is live.result and run.images == 30
+    queue.close()

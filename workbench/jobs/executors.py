@@ -283,8 +283,9 @@ class RayExecutor:
 
         if not ray.is_initialized():
             init.setdefault("runtime_env", {"env_vars": dict(WORKER_ENV)})
-            init.setdefault("include_dashboard", False)
             init.setdefault("log_to_driver", False)
+            if address == "local":  # a cluster of this machine alone, started here
+                init.setdefault("include_dashboard", False)
             ray.init(address=None if address == "local" else address, **init)
         self._ray = ray
         self.board = _RayBoard(ray.remote(num_cpus=0)(_Board).remote())
