@@ -36,7 +36,7 @@ def local():
 @pytest.fixture(scope="module")
 def ray_queue():
     ray = require("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     queue = JobQueue(RayExecutor(), idle_timeout=900)
     yield queue
     queue.close()
@@ -310,10 +310,10 @@ def test_an_explanation_grid_as_a_job_equals_the_same_grid_here(local):
 
     images = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
     job = local.submit("explain", {"backend": "pytorch", "arch": "mnist-cnn", "images": images,
-                                   "methods": ["saliency", "grad-cam"], "steps": 4}, owner="e")
+                                   "methods": ["saliency", "grad-cam"], "steps": 2}, owner="e")
     backend = lookup.backend("pytorch")
     here = run_methods(backend, backend.build(lookup.architecture("mnist-cnn")), images, ["saliency", "grad-cam"],
-                       steps=4)
+                       steps=2)
     wait_all([job], 300)
     assert job.status == DONE, job.error
     assert [e["method"] for e in job.events[:2]] == ["saliency", "grad-cam"]

@@ -137,7 +137,7 @@ def run(args) -> int:
         if name == "ray":
             import ray
 
-            ray.init(num_cpus=slots, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=slots, include_dashboard=False, log_to_driver=False)
         try:
             result["executors"][name] = bench_executor(name, args, slots, None if args.no_pages else page_times)
         finally:

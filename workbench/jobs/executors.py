@@ -7,7 +7,7 @@ worker's side; ``events``, ``stop`` on the server's).
   framework state is forked), each nice'd and with its framework thread pools sized so that the
   server process keeps a core; a worker that dies fails only its own job and is replaced.
 - ``ray``: Ray tasks on an existing cluster (``WORKBENCH_RAY_ADDRESS``: ``auto`` or
-  ``ray://host:port``; ``local`` starts one in-process), with num_cpus / num_gpus (fractions
+  ``ray://host:port``; ``local`` starts one for this process alone), with num_cpus / num_gpus (fractions
   allowed) and no retries, so that a job whose worker died is reported rather than run twice.
 - ``thread``: threads of the server process; for a machine where processes cannot be spawned, and
   for tests that patch a backend in this process.
@@ -286,7 +286,7 @@ class RayExecutor:
             init.setdefault("log_to_driver", False)
             if address == "local":  # a cluster of this machine alone, started here
                 init.setdefault("include_dashboard", False)
-            ray.init(address=None if address == "local" else address, **init)
+            ray.init(address=address, **init)
         self._ray = ray
         self.board = _RayBoard(ray.remote(num_cpus=0)(_Board).remote())
         self._task = ray.remote(max_retries=0)(_ray_execute)
