@@ -349,3 +349,41 @@ def test_the_training_page_shows_its_place_in_the_queue(lesson_app, monkeypatch)
     (run,) = at.session_state["training_runs"]
     assert run is live.result and run.images == 30
     queue.close()
+
+
+def test_the_instructors_view_lists_the_queue_students_and_workers(tmp_path, monkeypatch, capsys):
+    import json
+
+    from workbench import cli
+    from workbench.jobs.queue import status_dir
+
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path))
+    queue = JobQueue(ThreadExecutor(slots=1), status_file=status_dir() / f"{os.getpid()}.json")
+    try:
+        running = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="ann", label="ann's run")
+        waiting = [queue.submit("probe", {"steps": 1}, owner=o, label=f"{o}'s run") for o in ("bob", "ann", "cy")]
+        deadline = time.time() + 30
+        while not (status_dir() / f"{os.getpid()}.json").exists() or running.status != RUNNING:
+            assert time.time() < deadline
+            time.sleep(0.1)
+        time.sleep(1.2)  # the file is rewritten every second
+        assert cli.main(["jobs", "--json"]) == 0
+        (server,) = json.loads(capsys.readouterr().out)["servers"]
+        assert [j["label"] for j in server["running"]] == ["ann's run"]
+        # round robin: bob and cy before ann's second
+        assert [(j["label"], j["position"]) for j in server["queue"]] == [("bob's run", 1), ("cy's run", 2),
+                                                                         ("ann's run", 3)]
+        assert server["students"]["ann"] == [running.id, waiting[1].id] and server["resources"]["cpus"] == 1
+        assert server["workers"][0]["pid"] == os.getpid() and server["executor"] == "thread"
+    finally:
+        queue.close()
+    assert not (status_dir() / f"{os.getpid()}.json").exists()
+
+
+def test_a_session_keeps_its_last_runs_only():
+    from workbench.jobs import limits
+
+    runs = []
+    for k in range(5):
+        limits.keep(runs, k, limit=3)
+    assert runs == [2, 3, 4]

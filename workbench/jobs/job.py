@@ -64,6 +64,7 @@ class Job:
     worker: str | None = None  # where it ran (a pid, a Ray node)
     stop_event: threading.Event = field(default_factory=threading.Event)  # Stop was asked for
     done_event: threading.Event = field(default_factory=threading.Event)  # it has ended, however
+    _packed: tuple | None = field(default=None, repr=False)  # (function, JSON, arrays) until it starts
 
     @property
     def ended(self) -> bool:
