@@ -197,7 +197,7 @@ def _start(spec: RunSpec, continue_model) -> QueuedRun:
     joins the session's runs only if it ends without error."""
     runs = ui.trained_runs()
     label = f"run {len(runs) + 1}: {spec.backend} {spec.config.optimizer} lr={spec.config.learning_rate:g}"
-    # on_done runs once, in the script run that first sees the job done: the run joins the session's
+    # on_done runs once, in the script run that first sees the job done: the run joins the session's runs
     job = QueuedRun(spec, label, on_done=lambda run: limits.keep(runs, run), owner=ui.session_id(),
                     model=continue_model)
     st.session_state[LIVE] = job
