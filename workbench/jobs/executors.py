@@ -21,8 +21,10 @@ import os
 import queue as queues
 import sys
 import threading
+import time
 import types
 from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.managers import SyncManager
 
 from workbench.jobs import kinds
 
@@ -144,9 +146,23 @@ class _SpawnContext(multiprocessing.context.SpawnContext):
 _PLAIN_MAIN = types.ModuleType("__main__")
 
 
+def _exit_with_parent() -> None:
+    """End this process when the server that started it is gone (even killed, when nothing closes
+    the pool): a worker or the manager must not outlive it, training for nobody."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="workbench-parent-watch", daemon=True).start()
+
+
 def _init_worker(threads: int, niceness: int, warm: tuple[str, ...]) -> None:
     """Each worker process, once: its threads, its priority below the pages', and (optionally)
     the frameworks imported now rather than by the first student's job."""
+    _exit_with_parent()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = str(threads)
     os.environ.update(WORKER_ENV)
@@ -172,7 +188,8 @@ class LocalExecutor:
         # the workers share what the pages leave: one core stays with the server process
         self.threads = threads or max(1, (cores() - 1) // self.slots)
         context = _SpawnContext()
-        self._manager = context.Manager()
+        self._manager = SyncManager(ctx=context)
+        self._manager.start(_exit_with_parent)
         self.board = _ProcessBoard(self._manager.Queue(), self._manager.dict())
         self._pool = ProcessPool(max_workers=self.slots, context=context, initializer=_init_worker,
                                  initargs=(self.threads, niceness, tuple(warm)))
