@@ -115,3 +115,37 @@ def test_bad_inputs_get_clear_errors():
         C.arithmetic(np.zeros((7, 7)), C.SHARPEN, 5, 0)
     with pytest.raises(ValueError, match="2-D"):
         C.correlate2d(np.zeros((4, 4, 3)), C.SHARPEN)
+
+
+# -- the checks that come before the maths (issue 17: mutants that survived bin/mutate) ------
+@pytest.mark.parametrize("stride, padding", [(0, 0), (-1, 1), (1, -1), (2, (0, -1)), (1, (-2, 0))])
+def test_a_bad_stride_or_padding_alone_is_refused_with_the_reason(stride, padding):
+    """Either one bad is enough (`or`, not `and`); otherwise numpy fails later, or divides by zero."""
+    with pytest.raises(ValueError, match=r"stride must be >= 1 and padding >= 0"):
+        C.correlate2d(np.ones((6, 6)), C.SHARPEN, stride=stride, padding=padding)
+
+
+def test_a_kernel_bigger_than_the_image_fits_once_padded():
+    """The fit check counts the padding: a 5x5 kernel on a 3x3 image padded by 1 has one position."""
+    rng = np.random.default_rng(0)
+    image, kernel = rng.random((3, 3)), rng.random((5, 5))
+    out = C.correlate2d(image, kernel, padding=1)
+    np.testing.assert_allclose(out, signal.correlate2d(np.pad(image, 1), kernel, mode="valid"))
+    assert out.shape == (1, 1)
+    tall = C.correlate2d(rng.random((3, 6)), rng.random((5, 2)), padding=(1, 0))  # rows padded, columns not
+    assert tall.shape == (1, 5)
+    with pytest.raises(ValueError, match="does not fit"):
+        C.correlate2d(image, kernel, padding=(1, 0))
+
+
+def test_arithmetic_reaches_the_last_row_and_column_and_no_further():
+    """A 5x7 image and a 2x3 kernel: a 4x5 output whose width differs from every kernel size."""
+    rng = np.random.default_rng(1)
+    image, kernel = rng.random((5, 7)), rng.random((2, 3))
+    out = C.correlate2d(image, kernel)
+    assert out.shape == (4, 5)
+    for i, j in ((3, 4), (0, 4), (3, 0)):
+        assert C.arithmetic(image, kernel, i, j).value == pytest.approx(out[i, j])
+    for i, j in ((4, 0), (0, 5), (-1, 0), (0, -1)):
+        with pytest.raises(ValueError, match=rf"position \({i}, {j}\) is outside the 4x5 output"):
+            C.arithmetic(image, kernel, i, j)
