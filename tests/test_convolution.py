@@ -149,3 +149,33 @@ def test_arithmetic_reaches_the_last_row_and_column_and_no_further():
     for i, j in ((4, 0), (0, 5), (-1, 0), (0, -1)):
         with pytest.raises(ValueError, match=rf"position \({i}, {j}\) is outside the 4x5 output"):
             C.arithmetic(image, kernel, i, j)
+
+
+def test_a_tall_kernel_is_checked_against_the_height():
+    """A 3x1 kernel on a 2x6 image: the width fits, the height does not (kshape[0] is the height)."""
+    with pytest.raises(ValueError, match=r"a 3x1 window does not fit a 2x6 image padded by 0"):
+        C.correlate2d(np.ones((2, 6)), np.ones((3, 1)))
+
+
+def test_the_defaults_are_the_course_notes():
+    """Stride 1 and no padding, 2x2 pooling windows, a 5x5 Gaussian of sigma 1 (scipy's window)."""
+    assert C.output_size(7, 3) == 5 and C.window(1, 2, 3) == (1, 2, 4, 5)
+    x = np.arange(36.0).reshape(6, 6)
+    np.testing.assert_array_equal(C.pool2d(x), x.reshape(3, 2, 3, 2).max(axis=(1, 3)))
+    for args, (size, sigma) in (((), (5, 1.0)), ((7, 1.5), (7, 1.5))):
+        g = signal.windows.gaussian(size, sigma)
+        np.testing.assert_allclose(C.gaussian_kernel(*args), np.outer(g, g) / np.outer(g, g).sum())
+
+
+def test_the_arithmetic_text_writes_whole_numbers_whole_and_the_rest_in_decimals():
+    a = C.arithmetic(np.array([[1.5, 100000.0]]), np.array([[2.0, 0.25]]), 0, 0)
+    assert a.text == "1.5*2+100000*0.25 = 25003"
+
+
+def test_the_convolution_theorem_on_odd_sizes():
+    """A 5x7 image and a 3x3 kernel: a 7x9 full convolution, odd both ways (irfft2 needs the shape)."""
+    rng = np.random.default_rng(2)
+    image, kernel = rng.random((5, 7)), rng.random((3, 3))
+    check = C.convolution_theorem(image, kernel)
+    assert check.fourier.shape == (7, 9)
+    np.testing.assert_allclose(check.fourier, signal.fftconvolve(image, kernel, mode="full"), atol=1e-9)

@@ -279,3 +279,25 @@ def test_a_block_sees_what_its_widest_part_sees(wide_first):
     assert table.row("mixed").receptive_field == table.rows[1 if wide_first else 2].receptive_field  # the second 3x3
     assert table.row("mixed").receptive_field.size == (5, 5)
     assert table.row("add").receptive_field.size == (7, 7)  # 5 + (3 - 1), the body's; the identity adds nothing
+
+
+def test_rows_are_numbered_nested_and_costed_by_hand():
+    conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3}
+    table = shapes.compute(arch([
+        {**conv, "name": "first"},
+        {"type": "Residual", "name": "add", "body": [{**conv, "padding": "same", "name": "inner"}], "shortcut": []},
+        {"type": "Flatten", "name": "flat"}, {"type": "Dense", "units": 4, "name": "out"},
+    ], input_shape=(10, 12, 1)))
+    assert (table.architecture, table.input_shape) == ("t", (10, 12, 1))
+    assert [(r.row, r.name, r.depth) for r in table.rows] == [
+        (1, "first", 0), (2, "inner", 1), (3, "add", 0), (4, "flat", 0), (5, "out", 0)]
+    # MACs: output positions x filters x the window's weights; the Add one per value; Dense inputs x units
+    assert [r.macs for r in table.rows] == [8 * 10 * 8 * 3 * 3 * 1, 8 * 10 * 8 * 3 * 3 * 8, 8 * 10 * 8, 0, 8 * 10 * 8 * 4]
+    assert table.row("first").formula.startswith("H: ")  # a 10x12 input: each axis its own formula
+    square = shapes.compute(arch([{**conv, "name": "first"}], input_shape=(10, 10, 1))).row("first")
+    assert square.formula.startswith("W_out = ")
+
+
+def test_a_window_too_tall_for_a_valid_input_says_so():
+    with pytest.raises(ShapeError, match=r"its 5x1 window is larger than its 3x8 input"):
+        shapes.compute(arch([{"type": "Conv2D", "filters": 2, "kernel_size": [5, 1]}], input_shape=(3, 8, 1)))
