@@ -257,7 +257,7 @@ def _box(reached, i, j, width):
 def test_receptive_field_windows_of_a_non_square_stack_match_brute_force():
     """Kernels, strides and paddings that differ between rows and columns, so no mix-up of the
     two axes (start[0] for start[1], size[0] for size[1]) goes unseen."""
-    layers = [((3, 5), (1, 2), "valid"), ((2, 3), (2, 1), "same"), ((3, 1), (1, 3), "same")]
+    layers = [((3, 5), (1, 2), "valid"), ((2, 3), (2, 1), "same"), ((3, 1), (1, 3), "same"), ((4, 4), (2, 2), "same")]
     stack = arch([{"type": "Conv2D", "filters": 2, "kernel_size": list(k), "strides": list(s), "padding": p}
                   for k, s, p in layers], input_shape=(13, 19, 1))
     table = shapes.compute(stack)
@@ -265,6 +265,10 @@ def test_receptive_field_windows_of_a_non_square_stack_match_brute_force():
         assert reached.shape[1:] == row.output_shape[:2]
         for i, j in np.ndindex(*reached.shape[1:]):
             assert row.receptive_field.window(i, j, (13, 19)) == _box(reached, i, j, 19), (row.name, i, j)
+    # "same" pads (s * (ceil(n / s) - 1) + k - n) in all, the smaller half before, as the formula says
+    assert [r.formula for r in table.rows[1:3]] == [
+        "H: ceil(11 / 2) = 6  (same: pad 0+1); W: ceil(8 / 1) = 8  (same: pad 1+1)",
+        "H: ceil(6 / 1) = 6  (same: pad 1+1); W: ceil(8 / 3) = 3  (same: pad 0+0)"]
 
 
 @pytest.mark.parametrize("wide_first", [True, False])
