@@ -155,5 +155,12 @@ def test_the_defaults_scale_with_the_image_twenty_steps_squares_and_blur_of_a_28
     np.testing.assert_allclose(result["insertion"], by_hand["insertion"], rtol=1e-6)
     blurred = gaussian_filter(image[0], sigma=(2, 2, 0))  # no blur across the channels
     assert result["deletion"][-1] == pytest.approx((blurred[..., 0] * weights).sum() / weights.sum(), rel=1e-5)
+    # the squares are the `cell` asked for: the same curve as through pixel_order(map, 2) (at
+    # curve's own default of 20 steps), and another one with cell 1
+    square_order = pixel_order(weights, 2)
+    np.testing.assert_allclose(curve(backend, weights, image[0], 0, square_order, image[0], blurred, batch=64),
+                               by_hand["deletion"], rtol=1e-6)
+    (single,) = deletion_insertion(backend, weights, image, [0], weights[None], steps=20, blur=2, cell=1, batch=64)
+    assert np.abs(single["deletion"] - by_hand["deletion"]).max() > 1e-3
     assert set(mean_scores([result])) == {"deletion_auc", "insertion_auc"}
     assert mean_scores([result])["insertion_auc"] == pytest.approx(result["insertion_auc"])
