@@ -6,6 +6,8 @@ batch and needs nothing beyond torch and onnx, offline. The batch axis is left f
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -37,7 +39,10 @@ def write(model, path, fmt: str, transform):
     device = model_device(model)
     sample = torch.rand((2, *arch_of(model).input_shape), device=device)
     wrapped = Exported(model, transform, device).eval()
-    with torch.no_grad(), logits_mode(model):  # the spec's own final softmax left out: applied once, above
+    with torch.no_grad(), logits_mode(model), warnings.catch_warnings():
+        # the spec's own final softmax is left out (applied once, above); the tracer's warnings are about
+        # sizes read as numbers, which a spec model's fixed input size makes constants indeed
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(wrapped, (sample,), str(path), input_names=["images"], output_names=["probabilities"],
                           dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}}, dynamo=False)
     return path
