@@ -43,6 +43,9 @@ def _choose_model():
     with st.expander("Import a model file (.keras, or .safetensors + its architecture .json)"):
         imported = take_home.imported_model(sorted(registry.backends()), key="ex_import")
     own = [f"imported: {imported[2]}"] if imported else []  # the file just brought comes first
+    if imported and st.session_state.get("ex_import_shown") is not imported[1]:
+        st.session_state["ex_model"] = own[0]  # a newly imported model is the one to explain
+        st.session_state["ex_import_shown"] = imported[1]
     options = own + first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
     cols = st.columns(2)
     label = cols[0].selectbox("Model", options, key="ex_model",
