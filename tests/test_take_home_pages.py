@@ -14,6 +14,7 @@ from conftest import no_errors, require  # importorskip, but a failure under CI=
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 require("torch")
 require("tensorflow")
+onnxruntime = require("onnxruntime")
 
 from workbench import export as E  # noqa: E402
 from workbench import samples  # noqa: E402
@@ -103,3 +104,31 @@ def test_the_shape_calculator_shows_its_tables_code(lesson_app):
     shown = [c.value for c in at.code]
     assert shown == [keras_code(arch).rstrip(), torch_code(arch).rstrip()]
     assert "keras.Sequential([" in shown[0] and "class MnistCnn(nn.Module):" in shown[1]
+
+
+def test_the_training_lesson_shows_its_code_and_exports_its_run_checked(lesson_app):
+    at = lesson_app("training")
+    at.selectbox(key="tr_backend").set_value("pytorch").run()
+    at.selectbox(key="tr_optimizer").set_value("momentum").run()
+    at.number_input(key="tr_lr").set_value(0.05).run()
+    at.number_input(key="tr_epochs").set_value(1).run()
+    at.number_input(key="tr_limit").set_value(200).run()
+    code = [c.value for c in at.code]
+    assert len(code) == 2 and "keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)" in code[0]
+    assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)" in code[1]
+    at.button(key="tr_train").click().run()
+    assert not no_errors(at)
+    run = at.session_state["training_runs"][-1]
+    assert [o.split(" ")[0] for o in at.radio(key="tr_export_format").options] == ["ONNX", ".keras", "safetensors"]
+    at.radio(key="tr_export_format").set_value("onnx").run()
+    at.button(key="tr_export_run").click().run()
+    assert not no_errors(at)
+    report = at.session_state["tr_export_report"][2]
+    assert report.format == "onnx" and report.checked_images == 16 and report.max_abs_diff <= 1e-4
+    assert any("largest difference in probabilities" in s.value for s in at.success)
+    # the file offered is the one checked: onnxruntime on the dataset's test images gives the run's numbers
+    data = at.session_state["tr_export_report"][4]
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    x = E.check_images(run.arch, 16, get_registry().datasets()["mnist-5k"])
+    probs = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(probs, run.test_probs[:16], atol=1e-4)

@@ -191,8 +191,10 @@ def _reload_everywhere(path, backend, arch, images) -> dict[str, np.ndarray]:
 
 
 def _onnxruntime(path, images) -> np.ndarray:
-    import onnxruntime
-
+    try:
+        import onnxruntime
+    except ImportError:
+        raise RuntimeError("checking an ONNX file needs onnxruntime: pip install 'cnn-workbench[export]'") from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return np.asarray(session.run(None, {name: images})[0], np.float32)
