@@ -105,7 +105,8 @@ def imported_model(backend_names: list[str], key: str = "import"):
     by_suffix = {Path(f.name).suffix.lower(): f for f in files}
     if ".keras" in by_suffix:
         # a backend that writes .keras files loads them back (Backend.export / load)
-        wanted = [b for b in backend_names if "keras" in ui.registry().backends()[b].export_formats()]
+        backends = ui.registry().backends()
+        wanted = [name for name in backend_names if "keras" in backends[name].export_formats()]
         if not wanted:
             st.error("No installed backend reads .keras files (the TensorFlow backend does).")
             return None

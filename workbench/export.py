@@ -114,9 +114,9 @@ def writers(registry=None) -> dict[str, list]:
 
     backends = list((registry or get_registry()).backends().values())
     out = {fmt: [] for fmt in FORMATS}
-    for b in backends:
-        for fmt in b.export_formats():
-            out.setdefault(fmt, []).append(b)
+    for each_backend in backends:
+        for fmt in each_backend.export_formats():
+            out.setdefault(fmt, []).append(each_backend)
     out["safetensors"] = backends
     return out
 
@@ -147,17 +147,18 @@ def export(backend, model, fmt: str, out: str | Path, images: np.ndarray) -> Exp
     if fmt == "safetensors":
         path = backend.save(model, out)
         return _report(path, fmt, images, reference, _reload_everywhere(path, backend, arch, images))
-    writer = _writer(backend, model, fmt)
-    source = model if writer.name == backend.name else _moved(backend, model, writer)
-    path = writer.export(source, out, fmt, input_transform(source, writer.name))
+    out_backend = _out_backend(backend, model, fmt)
+    source = model if out_backend.name == backend.name else _moved(backend, model, out_backend)
+    path = out_backend.export(source, out, fmt, input_transform(source, out_backend.name))
     if fmt == "onnx":
         found = {"onnxruntime": _onnxruntime(path, images)}
     else:
-        found = {f"{writer.name} load (safe mode)": writer.predict(writer.load(path), images)}
+        found = {f"{out_backend.name} load (safe mode)": out_backend.predict(out_backend.load(path), images)}
     return _report(path, fmt, images, reference, found)
 
 
-def _writer(backend, model, fmt):
+def _out_backend(backend, model, fmt):
+    """The backend that writes fmt: the model's own when it can, else one a spec model can move to."""
     found = writers()[fmt]
     if not found:
         raise ValueError(f"no installed backend writes {fmt}")
@@ -171,10 +172,10 @@ def _writer(backend, model, fmt):
     return found[0]
 
 
-def _moved(backend, model, other):
+def _moved(backend, model, other_backend):
     """The same spec model in another backend: saved and loaded through the file both read."""
     with tempfile.TemporaryDirectory() as folder:
-        return other.load(backend.save(model, Path(folder) / "model"))
+        return other_backend.load(backend.save(model, Path(folder) / "model"))
 
 
 def _reload_everywhere(path, backend, arch, images) -> dict[str, np.ndarray]:
@@ -182,11 +183,12 @@ def _reload_everywhere(path, backend, arch, images) -> dict[str, np.ndarray]:
     from workbench.registry import get_registry
 
     found = {}
-    for other in get_registry().backends().values():
-        if other.name != backend.name and not arch.is_spec:
+    for other_backend in get_registry().backends().values():
+        if other_backend.name != backend.name and not arch.is_spec:
             continue
-        loaded = other.load(path)
-        found[f"{other.name} load"] = other.predict(loaded, input_transform(loaded, other.name)(images))
+        loaded = other_backend.load(path)
+        fed = input_transform(loaded, other_backend.name)(images)
+        found[f"{other_backend.name} load"] = other_backend.predict(loaded, fed)
     return found
 
 
