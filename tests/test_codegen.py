@@ -49,6 +49,9 @@ AUGMENTED = replace(ONE_STEP, optimizer="momentum", augment=A.SEED_001, standard
 HARNESS = r'''
 import json, math, sys
 framework, snippets = sys.argv[1], json.loads(sys.stdin.read())
+if framework == "keras":  # one step per model: eager, rather than tracing a train function for each
+    import functools, keras
+    keras.Model.compile = functools.partialmethod(keras.Model.compile, run_eagerly=True)
 out = {}
 for name, code in snippets.items():
     space = {"__name__": "generated"}

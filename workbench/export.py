@@ -145,7 +145,10 @@ def export(backend, model, fmt: str, out: str | Path, images: np.ndarray) -> Exp
     out = suffixed(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "safetensors":
-        path = backend.save(model, out)
+        path = backend.save(model, out.with_name(out.name[: -len(FORMATS[fmt])]))  # the backend picks the suffix
+        if not path.name.endswith(FORMATS[fmt]):
+            raise ValueError(f"{arch.name} is a pretrained {backend.name} model, which saves in its framework's own "
+                             f"format ({path.name}), not safetensors; export it as another format")
         return _report(path, fmt, images, reference, _reload_everywhere(path, backend, arch, images))
     out_backend = _out_backend(backend, model, fmt)
     source = model if out_backend.name == backend.name else _moved(backend, model, out_backend)

@@ -61,7 +61,7 @@ def sequential(arch: S.Architecture) -> bool:
     return not any(isinstance(layer, (S.Block, S.SqueezeExcite)) for layer in S.walk(arch.layers))
 
 
-def _functional(layers, x: str, table: shapes.ShapeTable, out: list[str], names: dict) -> str:
+def _functional(layers, x: str, table: shapes.ShapeTable, out: list[str]) -> str:
     """Lines that apply ``layers`` to the variable x; the variable holding their output."""
     for layer in layers:
         shape = table.row(layer.name).input_shape
@@ -71,10 +71,9 @@ def _functional(layers, x: str, table: shapes.ShapeTable, out: list[str], names:
                 if not part:
                     parts.append(x)  # an empty part is the block's input itself
                     continue
-                names["n"] += 1
                 var = f"{layer.name}_{where.replace('[', '').replace(']', '')}"
                 out.append(f"    {var} = {x}")
-                parts.append(_functional(part, var, table, out, names))
+                parts.append(_functional(part, var, table, out))
             out.append(f"    {x} = {CODE[type(layer)](layer, parts, shape, out, '    ')}")
         elif type(layer) in CODE:
             out.append(f"    {x} = {CODE[type(layer)](layer, x, shape, out, '    ')}")
@@ -90,7 +89,7 @@ def model_code(arch: S.Architecture) -> list[str]:
                 + [f"    {plain(layer)}," for layer in arch.layers] + [f"], name={name})"])
     lines = ["def build_model():", f"    inputs = keras.Input(shape={literal(tuple(arch.input_shape))})",
              "    x = inputs"]
-    _functional(arch.layers, "x", shapes.compute(arch), lines, {"n": 0})
+    _functional(arch.layers, "x", shapes.compute(arch), lines)
     return lines + [f"    return keras.Model(inputs, x, name={name})", "", "", "model = build_model()"]
 
 
@@ -130,7 +129,7 @@ def keras_code(arch: S.Architecture, settings: Settings | None = None) -> str:
     lines = [header(arch, "Keras", s), "import numpy as np", "import keras", "from keras import layers"]
     if s.augment.active:
         lines.append("import tensorflow as tf")
-    lines += ["", *model_code(arch), "model.summary()", ""]
+    lines += ["", "", *model_code(arch), "model.summary()", ""]
     lines += [f"model.compile(optimizer=keras.optimizers.{OPTIMIZERS[s.optimizer].format(lr=lr, m=s.momentum)},",
               f"              loss=keras.losses.{loss}(from_logits={not squashed}),", '              metrics=["accuracy"])',
               "", *stand_in_data(arch, s, "NHWC"), ""]

@@ -89,7 +89,8 @@ def batchnorm(layer, shape) -> list[str]:
     return [f"nn.{kind}({shape[-1]}, eps={layer.epsilon:g}, momentum={1 - layer.momentum:.2g})"]
 
 
-# spec type -> the modules it is made of, given the spec layer and its input shape (H, W, C)
+# spec type -> the modules it is made of, given the spec layer and its input shape (H, W, C); a block:
+# (its helper class, the arguments it takes), given its parts' code
 CODE = {
     S.Conv2D: conv, S.DepthwiseConv2D: conv, S.SeparableConv2D: conv,
     S.MaxPooling2D: pool, S.AveragePooling2D: pool,
@@ -105,8 +106,8 @@ CODE = {
     S.SqueezeExcite: lambda layer, shape: [f"SqueezeExcite({shape[2]}, {layer.units}, "
                                            f"{(activation(layer.activation) or ['nn.Identity()'])[0]}, "
                                            f"{(activation(layer.gate) or ['nn.Identity()'])[0]})"],
-    S.Residual: lambda layer, parts: f"Residual({parts[0]}, {parts[1]})",
-    S.Inception: lambda layer, parts: f"Concatenate({', '.join(parts)})",
+    S.Residual: lambda layer, parts: ["Residual", parts[:1] if parts[1] == "None" else parts],
+    S.Inception: lambda layer, parts: ["Concatenate", parts],
 }
 
 HELPERS = {
@@ -145,15 +146,26 @@ HELPERS = {
 }
 
 
-def _modules(layer, table) -> list[str]:
-    """The module expressions one spec layer is made of (a block: one, its parts inside)."""
+def sequential(modules: list[str], indent: str) -> str:
+    """One module, or nn.Sequential of several: on one line when short, else one per line."""
+    codes = [m.split("  #")[0] for m in modules]
+    if len(codes) == 1:
+        return codes[0]
+    one_line = "nn.Sequential(" + ", ".join(codes) + ")"
+    if len(one_line) + len(indent) <= 110 and "\n" not in one_line:
+        return one_line
+    return "nn.Sequential(\n" + "".join(f"{indent}    {c},\n" for c in codes) + f"{indent})"
+
+
+def _modules(layer, table, indent: str) -> list[str]:
+    """The module expressions one spec layer is made of (a block: one, its parts inside, one per line)."""
     if isinstance(layer, S.Block):
         parts = []
         for _, part in layer.parts():
-            inner = [m for sub in part for m in _modules(sub, table)]
-            parts.append("None" if not inner else inner[0] if len(inner) == 1 else
-                         "nn.Sequential(" + ", ".join(m.split("  #")[0] for m in inner) + ")")
-        return [CODE[type(layer)](layer, parts)]
+            inner = [m for sub in part for m in _modules(sub, table, indent + "    ")]
+            parts.append(sequential(inner, indent + "    ") if inner else "None")
+        name, args = CODE[type(layer)](layer, parts)
+        return [f"{name}(\n" + "".join(f"{indent}    {a},\n" for a in args) + f"{indent})"]
     return CODE[type(layer)](layer, table.row(layer.name).input_shape)
 
 
@@ -178,15 +190,14 @@ def model_code(arch: S.Architecture) -> list[str]:
     calls = []
     last = len(arch.layers) - 1
     for i, layer in enumerate(arch.layers):
-        modules = _modules(layer, table)
+        modules = _modules(layer, table, "        ")
         if i == last and _final_softmax(arch):
             modules = modules[:-1]  # the softmax / sigmoid: inside the loss (and torch.softmax for probabilities)
         if not modules:
             continue
         row = table.row(layer.name)
         shape = "x".join(map(str, row.output_shape))
-        expr = modules[0] if len(modules) == 1 else "nn.Sequential(" + ", ".join(m.split("  #")[0] for m in modules) + ")"
-        lines.append(f"        self.{layer.name} = {expr}")
+        lines.append(f"        self.{layer.name} = {sequential(modules, '        ')}")
         calls.append(f"        x = self.{layer.name}(x)  # -> {shape}")
     return lines + ["", "    def forward(self, x):", *calls, "        return x"]
 
