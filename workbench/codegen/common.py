@@ -32,11 +32,9 @@ class Settings:
 
 
 def literal(value) -> str:
-    """A Python literal for a spec value: tuples stay tuples, (3, 3) is written 3 where Keras takes either."""
+    """A Python literal for a spec value (nested tuples written as tuples)."""
     if isinstance(value, tuple):
         return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, float):
-        return repr(value)
     return repr(value)
 
 
