@@ -7,7 +7,6 @@ Sizes torch needs and Keras infers (in_channels, in_features) come from the calc
 
 from __future__ import annotations
 
-import math
 import re
 
 from workbench import shapes
