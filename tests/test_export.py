@@ -148,3 +148,19 @@ def test_cli_export_of_a_missing_model_is_one_clear_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nothing"), "--format", "keras", "--out", str(tmp_path / "x"),
                  "--json"]) == 2
     assert "no saved model" in json.loads(capsys.readouterr().out)["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend_name", ["pytorch", "tensorflow"])
+def test_a_fine_tuned_pretrained_model_exports_to_every_format_it_offers(backends, tmp_path, backend_name):
+    """EfficientNet-Lite0 with a new head (the transfer lesson's model): its ImageNet normalisation
+    folded in, each offered format read back equal; a TensorFlow one saves safetensors in the Keras layout."""
+    backend = backends[backend_name]
+    arch = get_registry().with_role("fine-tune")
+    model = backend.build(arch, num_classes=3)
+    x = E.check_images(E.arch_of(model), 4)
+    offered = E.available_formats(backend, model)
+    assert "safetensors" in offered and ("onnx" if backend_name == "pytorch" else "keras") in offered
+    for fmt in offered:
+        report = E.export(backend, model, fmt, tmp_path / fmt, x)
+        assert report.max_abs_diff <= 1e-4, (fmt, report)

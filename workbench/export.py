@@ -146,9 +146,9 @@ def export(backend, model, fmt: str, out: str | Path, images: np.ndarray) -> Exp
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "safetensors":
         path = backend.save(model, out.with_name(out.name[: -len(FORMATS[fmt])]))  # the backend picks the suffix
-        if not path.name.endswith(FORMATS[fmt]):
-            raise ValueError(f"{arch.name} is a pretrained {backend.name} model, which saves in its framework's own "
-                             f"format ({path.name}), not safetensors; export it as another format")
+        if not path.name.endswith(FORMATS[fmt]):  # a native model in its framework's own format: Keras layout instead
+            path.unlink()
+            path = _keras_layout(backend, model, out)
         return _report(path, fmt, images, reference, _reload_everywhere(path, backend, arch, images))
     out_backend = _out_backend(backend, model, fmt)
     source = model if out_backend.name == backend.name else _moved(backend, model, out_backend)
@@ -173,6 +173,15 @@ def _out_backend(backend, model, fmt):
                          f"{', '.join(b.name for b in found)} writes {fmt}, and only spec models move between "
                          "backends: export it as safetensors, or train it in that backend")
     return found[0]
+
+
+def _keras_layout(backend, model, path: Path) -> Path:
+    """A native model's weights by layer name in the Keras layout (what spec models save), with its
+    architecture (its registered name) and standardiser beside: its own backend loads it back."""
+    W.save_file(backend.get_weights(model), path, metadata={"format": W.KERAS_LAYOUT, "backend": backend.name})
+    W.write_architecture(arch_of(model), path, backend.name)
+    W.write_standardizer(path, standardizer_of(model))
+    return path
 
 
 def _moved(backend, model, other_backend):
