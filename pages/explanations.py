@@ -17,6 +17,8 @@ from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
 from workbench.explain.render import overlay, pictures, to_uint8
 from workbench.jobs import cache
+from workbench.model_facts import arch_of
+from workbench_pages import take_home
 
 TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
        "guided-grad-cam", "occlusion", "lime"]
@@ -39,11 +41,21 @@ def _choose_model():
     trained = {run.label: run for run in ui.trained_runs()}
     archs = sorted(registry.architectures())
     first = [a for a in archs if "explain" in registry.architectures()[a].roles][:1]  # a pretrained model
-    options = first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
+    with st.expander("Import a model file (.keras, or .safetensors + its architecture .json)"):
+        imported = take_home.imported_model(sorted(registry.backends()), key="ex_import")
+    own = [f"imported: {imported[2]}"] if imported else []  # the file just brought comes first
+    if imported and st.session_state.get("ex_import_shown") is not imported[1]:
+        st.session_state["ex_model"] = own[0]  # a newly imported model is the one to explain
+        st.session_state["ex_import_shown"] = imported[1]
+    options = own + first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
     cols = st.columns(2)
     label = cols[0].selectbox("Model", options, key="ex_model",
                               help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "
                                    "architectures have random weights unless you trained them in the Training lesson.")
+    if label.startswith("imported: ") and imported:
+        backend_name, model, _ = imported
+        cols[1].selectbox("Backend", [backend_name], key="ex_backend_imported", disabled=True)
+        return registry.backends()[backend_name], model, arch_of(model), label
     if label.startswith("trained: "):
         run = trained[label.removeprefix("trained: ")]
         cols[1].selectbox("Backend", [run.backend], key="ex_backend_trained", disabled=True)

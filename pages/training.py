@@ -16,10 +16,12 @@ from workbench import augment as A
 from workbench import data as D
 from workbench import graph, lookup, ui
 from workbench.backend import TrainConfig
+from workbench.codegen import Settings
 from workbench.jobs import limits
 from workbench.jobs.train import QueuedRun
 from workbench.runs import RunSpec, TrainedRun
-from workbench.training import OPTIMIZERS, check_config, input_normalization
+from workbench.training import OPTIMIZERS, check_config, input_normalization, with_dataset_head
+from workbench_pages import take_home
 
 LIVE = "training_live"  # the QueuedRun of this session while it waits or trains; finished runs: ui.trained_runs()
 
@@ -306,6 +308,10 @@ def render():
     if dataset is None:
         return
     augment = _augment_controls(dataset.load("train")[0][0], backend)
+    with ui.guard("write the code"):
+        take_home.code_section(with_dataset_head(lookup.architecture(arch_name), dataset.num_classes),
+                               Settings.of(check_config(config, augment=augment.as_dict()), standardize),
+                               key="tr_code")
     runs = ui.trained_runs()
     last = runs[-1] if runs else None
     c = st.columns(2)
@@ -333,4 +339,5 @@ def render():
     if runs:
         with ui.guard("show the results"):
             _results(runs[-1])
+        take_home.export_run(runs[-1], key="tr_export")
         _history_table(runs)

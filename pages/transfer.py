@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from workbench_pages import take_home
 from workbench_pages.training import confusion_figure, curves
 from workbench import lookup, ui
 from workbench.transfer import documents as DOC
@@ -147,6 +148,10 @@ def _results(exp):
         fig.update_layout(title="test accuracy by fraction of the training data", height=340,
                           xaxis=dict(title="fraction", type="log"), yaxis=dict(title="test accuracy"))
         ui.show(fig, key="xf_fractions_plot")
+    trained = {r.variant: r.run for r in first}
+    if trained:
+        variant = st.selectbox("Export the model of", list(trained), key="xf_export_variant")
+        take_home.export_run(trained[variant], key=f"xf_export_{variant}")
     _documents(exp)
     _traps(exp)
     runs = ui.trained_runs()
