@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from workbench import augment as A
 from workbench import data as D
-from workbench import graph, lookup, ui
+from workbench import folders, graph, lookup, ui
 from workbench.backend import TrainConfig
 from workbench.runs import BackgroundRun, RunSpec, TrainedRun, prepare_run
 from workbench.training import OPTIMIZERS, check_config, input_normalization
@@ -23,12 +23,23 @@ LIVE = "training_live"  # the BackgroundRun of this session while it trains; fin
 
 
 # -- cached data ----------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Preparing the images for the model ...", max_entries=4)
+def _contents(name: str) -> str | None:
+    """What a folder:PATH dataset holds now (workbench.folders.fingerprint), so the caches below
+    load it again when its files change or it is deleted; None for a registered dataset."""
+    return folders.fingerprint(name.split(":", 1)[1]) if name.startswith("folder:") else None
+
+
 def _prepared(dataset_name: str, arch_name: str, standardize: bool, backend_name: str | None, limit: int):
+    return _prepared_cached(dataset_name, _contents(dataset_name), arch_name, standardize, backend_name, limit)
+
+
+@st.cache_resource(show_spinner="Preparing the images for the model ...", max_entries=4)
+def _prepared_cached(dataset_name: str, contents, arch_name: str, standardize: bool, backend_name: str | None,
+                     limit: int):
     """(arch with the dataset's head, splits as the model is fed, Standardizer or None); a spec
     model's data is the same for both backends (backend_name None)."""
     spec = RunSpec(dataset_name, arch_name, backend_name or "", standardize=standardize, limit=limit or None)
-    return prepare_run(spec, _dataset(dataset_name))
+    return prepare_run(spec, _dataset_cached(dataset_name, contents))
 
 
 @st.cache_resource(show_spinner="Reading the model's layers ...", max_entries=8)
@@ -38,8 +49,12 @@ def _native_layers(arch_name: str, backend_name: str) -> list[str]:
     return backend.layer_names(backend.build(lookup.architecture(arch_name)))
 
 
-@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
 def _dataset(name: str):
+    return _dataset_cached(name, _contents(name))
+
+
+@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
+def _dataset_cached(name: str, contents):
     ds = lookup.dataset(name)
     ds.load("train")
     return ds
@@ -158,7 +173,7 @@ def _controls():
         if not path:
             st.info("Type the path of a folder of images, one sub-folder per class.")
             st.stop()
-        ds_key = f"folder:{path}"
+        ds_key = ui.app_folder(path, c[0])
     registered = ui.registry().architectures()
     # spec architectures start from scratch; pretrained ones that take a new head fine-tune: transfer learning
     archs = sorted((n for n, a in registered.items() if a.is_spec or a.new_head),

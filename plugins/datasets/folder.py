@@ -15,14 +15,19 @@ import numpy as np
 
 from .images import decode_many, is_image_name
 from workbench.data import Dataset, split
+from workbench.folders import files
 
 LAYOUT = "expected PATH/<class>/<image> or PATH/train/<class>/<image> (+ val/, test/)"
 
 
 def _classes(folder: Path) -> dict[str, list[Path]]:
     out = {}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        images = sorted(p for p in sub.rglob("*") if p.is_file() and is_image_name(p.name))
+    try:
+        subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        raise PermissionError(f"cannot list {folder}: {exc.strerror or exc}") from None
+    for sub in subs:  # a bounded walk that passes over what it cannot read (folder:/ meets /proc)
+        images = [f for f in files(sub) if is_image_name(f.name)]
         if images:
             out[sub.name] = images
     return out
@@ -81,6 +86,12 @@ def folder_dataset(path, size=None, fractions=(0.7, 0.15, 0.15), seed: int = 0) 
             ds.notes.extend(f"skipped corrupt image {n}" for n in skipped)
             if len(x) == 0:
                 raise ValueError(f"no image of {path / s} could be read")
+            # a class with no readable image would vanish and the rest score as if it never existed
+            lost = [c for c in classes if not np.any(y == class_names.index(c))]
+            if lost:
+                where = path / s if s != "all" else path
+                raise ValueError(f"none of the images of class {', '.join(lost)} in {where} could be read "
+                                 f"({len(skipped)} skipped, e.g. {skipped[0]}); fix or remove the class folder")
             out[s] = (x, y)
         if "all" in out:
             return split(*out.pop("all"), fractions, seed)
