@@ -79,3 +79,20 @@ def test_a_parameter_it_cannot_take_is_refused_under_its_widget(lesson_app, grey
     at.button(key="ex_run").click().run()
     assert no_errors(at) == []
     assert at.session_state["ex_result"][2]["explanations"]["occlusion"].params["window"] == 7
+
+
+def test_a_section_that_fails_says_so_in_its_place_and_the_others_show(lesson_app, grey_run, monkeypatch):
+    import workbench_pages.explanations as page
+
+    def broken(result):
+        raise RuntimeError("the scores could not be drawn")
+
+    monkeypatch.setattr(page, "_scores", broken)
+    at = explained(lesson_app, grey_run, methods=["saliency", "lime"])
+    at.number_input(key="ex_p_lime_samples").set_value(50).run()
+    at.button(key="ex_run").click().run()
+    assert [e.message for e in at.exception] == []
+    assert [e.value for e in at.error] == ["Could not show the cost and faithfulness: the scores could not be drawn"]
+    assert "saliency · image 1" in [c.value for c in at.caption]  # the grid above it
+    assert any(re.fullmatch(r"\d+ superpixels", c) for image in at.image for c in image.captions)  # below it
+    assert at.button(key="ex_stab_run") is not None
