@@ -32,13 +32,13 @@ class Row:
     where: str  # CLI, API or page
     input: str  # as the user gives it ({tmp}: the row's own folder)
     message: str  # what the user reads (a part of it, without the row's folder)
-    run: Callable  # (tmp, capsys) -> (exit status or None, everything the user saw)
+    run: Callable  # (tmp, capsys, monkeypatch) -> (exit status or None, everything the user saw)
     status: int | None = 2  # the CLI's exit status (None: not a CLI row)
 
 
 def cli(argv: str, setup: Callable[[Path], None] | None = None):
     """The `workbench` command in this process, as tests/test_cli.py calls it."""
-    def run(tmp, capsys):
+    def run(tmp, capsys, monkeypatch):
         if setup:
             setup(tmp)
         try:
@@ -50,10 +50,11 @@ def cli(argv: str, setup: Callable[[Path], None] | None = None):
     return run
 
 
-def api(call: Callable[[Path], object]):
-    def run(tmp, capsys):
+def api(call: Callable):
+    """A Python call, `call(tmp, monkeypatch)`; what shows is the exception it raised."""
+    def run(tmp, capsys, monkeypatch):
         try:
-            call(tmp)
+            call(tmp, monkeypatch)
         except Exception as exc:  # noqa: BLE001 - the message is what is checked
             return None, f"{type(exc).__name__}: {exc}"
         return None, "no error"
@@ -63,23 +64,17 @@ def api(call: Callable[[Path], object]):
 def page(module: str, steps: Callable, setup: Callable[[Path], None] | None = None, env: dict | None = None):
     """An AppTest of a lesson page: `steps(at, tmp)` works its widgets; what shows is every error,
     warning and exception on the page."""
-    def run(tmp, capsys):
-        import os
-
+    def run(tmp, capsys, monkeypatch):
         from streamlit.testing.v1 import AppTest
 
         from conftest import APPTEST_TIMEOUT, _render_page
 
         if setup:
             setup(tmp)
-        saved = {k: os.environ.get(k) for k in env or {}}
-        os.environ.update({k: v.format(tmp=tmp) for k, v in (env or {}).items()})
-        try:
-            at = AppTest.from_function(_render_page, args=(module,), default_timeout=APPTEST_TIMEOUT).run()
-            steps(at, tmp)
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value.format(tmp=tmp))
+        at = AppTest.from_function(_render_page, args=(module,), default_timeout=APPTEST_TIMEOUT).run()
+        steps(at, tmp)
         shown = [e.message + "\nTraceback" for e in at.exception]  # an exception on a page is a traceback
         shown += [e.value for e in at.error] + [w.value for w in at.warning]
         return None, "\n".join(shown)
@@ -160,7 +155,7 @@ def explain_page_param(key: str, value: str):
 
 
 def api_config(**changes):
-    def call(tmp):
+    def call(tmp, monkeypatch):
         from workbench.training import check_config
 
         check_config(None, **changes)
@@ -168,7 +163,7 @@ def api_config(**changes):
 
 
 def api_params(method: str, **given):
-    def call(tmp):
+    def call(tmp, monkeypatch):
         from workbench.registry import get_registry
 
         get_registry().explainers()[method].resolve_params(given)
@@ -176,7 +171,7 @@ def api_params(method: str, **given):
 
 
 def api_steps(steps):
-    def call(tmp):
+    def call(tmp, monkeypatch):
         from workbench.explain.compare import run_methods
 
         run_methods(None, None, np.zeros((1, 8, 8, 1), np.float32), ["saliency"], steps=steps)
@@ -184,23 +179,21 @@ def api_steps(steps):
 
 
 def api_confine(path: str):
-    def call(tmp):
+    def call(tmp, monkeypatch):
         from workbench import folders
 
+        monkeypatch.delenv("WORKBENCH_DATA_ROOTS", raising=False)  # the default roots only
+        monkeypatch.setenv("WORKBENCH_CONFIG", str(tmp / "none.toml"))
         folders.confine(path)
     return call
 
 
-def api_config_file(tmp):
-    import os
-
+def api_config_file(tmp, monkeypatch):
     from workbench import folders
 
-    os.environ["WORKBENCH_CONFIG"] = str(tmp / "workbench.toml")
-    try:
-        folders.confine(tmp)
-    finally:
-        del os.environ["WORKBENCH_CONFIG"]
+    bad_config(tmp)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(tmp / "workbench.toml"))
+    folders.confine(tmp)
 
 
 TRAINING = "Training settings"
@@ -281,7 +274,7 @@ ROWS = [
     Row(FOLDERS, "API", "folders.confine('/etc')", "PermissionError: /etc is outside the folders this server reads",
         api(api_confine("/etc"))),
     Row(FOLDERS, "API", "workbench.toml: data_roots = [/srv/images", "ValueError: the config file",
-        api(lambda tmp: (bad_config(tmp), api_config_file(tmp)))),
+        api(api_config_file)),
     # -- explanation parameters ---------------------------------------------------------------
     Row(EXPLAIN_PARAMS, "CLI", "--param lime.samples=abc", "samples must be a whole number, not 'abc'",
         cli(f"{EXPLAIN} --param lime.samples=abc")),
@@ -335,9 +328,9 @@ def row_id(row: Row) -> str:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
-def test_bad_input(row, tmp_path, capsys):
+def test_bad_input(row, tmp_path, capsys, monkeypatch):
     start = time.perf_counter()
-    status, shown = row.run(tmp_path, capsys)
+    status, shown = row.run(tmp_path, capsys, monkeypatch)
     seconds = time.perf_counter() - start
     assert "Traceback" not in shown, shown
     for part in row.message.split("\n"):
