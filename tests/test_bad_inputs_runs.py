@@ -146,6 +146,12 @@ def train_page_folder(path: str):
     return steps
 
 
+def transfer_page_folder(path: str):
+    def steps(at, tmp):
+        at.text_input(key="xf_folder").set_value(path).run()
+    return steps
+
+
 def explain_page_param(key: str, value: str):
     def steps(at, tmp):
         at.multiselect(key="ex_methods").set_value(["occlusion", "lime"]).run()
@@ -263,6 +269,8 @@ ROWS = [
         page("training", train_page_folder("/"))),
     Row(FOLDERS, "page", "Training: folder /usr", "/usr is outside the folders this server reads datasets from",
         page("training", train_page_folder("/usr"))),
+    Row(FOLDERS, "page", "Transfer learning: folder:/usr", "/usr is outside the folders this server reads datasets from",
+        page("transfer", transfer_page_folder("folder:/usr"))),
     Row(FOLDERS, "page", "Training: folder ROOT/../elsewhere", "is outside the folders this server reads datasets from",
         page("training", train_page_folder("{tmp}/../elsewhere"), env={"WORKBENCH_DATA_ROOTS": "{tmp}"})),
     Row(FOLDERS, "page", "Training: a folder of two images (inside a root)",
