@@ -15,7 +15,7 @@ import streamlit as st
 from workbench import samples, ui
 from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
-from workbench.explain.render import overlay, pictures, to_uint8
+from workbench.explain.render import overlay, pictures, superpixel_boundaries, to_uint8
 from workbench.jobs import cache
 from workbench.model_facts import arch_of
 from workbench_pages import take_home
@@ -93,9 +93,10 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
     return titles, photos
 
 
-def _param_widgets(explainer) -> dict:
-    """One widget per parameter, from its default and bounds; returns only the changed values."""
-    values = {}
+def _param_widgets(explainer) -> tuple[dict, int]:
+    """One widget per parameter, from its default and bounds: (only the changed values, how many
+    values were refused). A value the method cannot take is refused under its own widget."""
+    values, refused = {}, 0
     for p in explainer.params:
         key = f"ex_p_{explainer.name}_{p.name}"
         if p.choices is not None:
@@ -110,9 +111,15 @@ def _param_widgets(explainer) -> dict:
         else:
             text = st.text_input(p.name, "" if p.default is None else str(p.default), key=key, help=p.help)
             value = parse_value(text.strip()) if text.strip() else None
+        try:
+            value = p.check(value)
+        except ValueError as exc:
+            st.error(str(exc), icon=":material/tune:")
+            refused += 1
+            continue
         if value != p.default:
             values[p.name] = value
-    return values
+    return values, refused
 
 
 def mebibytes(count: int | None) -> str:
@@ -217,12 +224,10 @@ def _inner_steps(result, shown):
         else:
             st.caption("Tick guided-backprop's show_masks parameter to see its ReLU masks.")
     if "lime" in ex:
-        from skimage.segmentation import mark_boundaries
-
         steps = ex["lime"].steps
         st.markdown("**LIME**: the superpixels of image 1 and the surrogate's coefficient for each.")
         cols = st.columns(2)
-        cols[0].image(mark_boundaries(shown[0], steps["superpixels"][0]), width="stretch",
+        cols[0].image(superpixel_boundaries(shown[0], steps["superpixels"][0]), width="stretch",
                       caption=f"{steps['superpixels'][0].max() + 1} superpixels")
         coef = steps["coefficients"][0]
         with cols[1]:
@@ -310,19 +315,23 @@ def render():
     available = [m for m in TEN if m in explainers] + [m for m in explainers if m not in TEN]
     methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in explainers],
                              key="ex_methods")
-    params = {}
-    with st.expander("Method parameters"):
+    params, refused = {}, 0
+    with st.expander("Method parameters", expanded=False):
         for name in methods:
             if explainers[name].params:
                 st.markdown(f"**{name}**: {explainers[name].description}")
-                params[name] = _param_widgets(explainers[name])
+                params[name], bad = _param_widgets(explainers[name])
+                refused += bad
+    if refused:
+        st.warning(f"{refused} method parameter(s) cannot be used as typed (see Method parameters); "
+                   "fix them to explain.", icon=":material/tune:")
     x = shown = None
     with ui.guard("prepare the images for this model"):
         x, shown = model_inputs(arch, backend.name, photos, model)  # standardised as in training, if it was
     if x is None:
         return
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
-    if st.button("Explain", type="primary", key="ex_run"):
+    if st.button("Explain", type="primary", key="ex_run", disabled=bool(refused)):
         progress = st.progress(0.0, text="starting")
         with ui.guard("explain the images"):
             def explain():
@@ -341,19 +350,23 @@ def render():
         st.info("Choose the model, photos and methods, then press **Explain**.")
         return
     _, preds, result = stored
+    # each section guards itself: one that fails says so in its place, and the others still show
     st.subheader("Predictions")
-    st.dataframe(pd.DataFrame([{"image": t, **{f"top {k + 1}": f"{p['name']} ({p['probability']:.2f})"
-                                               for k, p in enumerate(top[:3])}} for t, top in zip(titles, preds)]),
-                 hide_index=True, width="stretch")
+    with ui.guard("show the predictions"):
+        st.dataframe(pd.DataFrame([{"image": t, **{f"top {k + 1}": f"{p['name']} ({p['probability']:.2f})"
+                                                   for k, p in enumerate(top[:3])}}
+                                   for t, top in zip(titles, preds)]), hide_index=True, width="stretch")
     st.subheader("Methods x images")
-    _grid(result, titles, shown)
+    with ui.guard("draw the methods x images grid"):
+        _grid(result, titles, shown)
     st.subheader("Cost and faithfulness")
-    _scores(result)
-    with st.expander("Inner steps"):
+    with ui.guard("show the cost and faithfulness"):
+        _scores(result)
+    with st.expander("Inner steps"), ui.guard("show the inner steps"):
         _inner_steps(result, shown)
-    with st.expander("Class x image matrix (Grad-CAM)"):
+    with st.expander("Class x image matrix (Grad-CAM)"), ui.guard("show the class x image matrix"):
         _class_matrix(backend, model, arch, x, shown, preds)
-    with st.expander("Sanity check: randomise the model"):
+    with st.expander("Sanity check: randomise the model"), ui.guard("show the sanity check"):
         _sanity(backend, model, x, shown, result["targets"], result["explanations"])
-    with st.expander("LIME's stability across seeds"):
+    with st.expander("LIME's stability across seeds"), ui.guard("show LIME's stability"):
         _lime_stability(backend, model, x, shown, result["targets"])

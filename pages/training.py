@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from workbench import augment as A
 from workbench import data as D
-from workbench import graph, lookup, ui
+from workbench import folders, graph, lookup, ui
 from workbench.backend import TrainConfig
 from workbench.codegen import Settings
 from workbench.jobs import limits
@@ -34,8 +34,12 @@ def _native_layers(arch_name: str, backend_name: str) -> list[str]:
     return backend.layer_names(backend.build(lookup.architecture(arch_name)))
 
 
-@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
 def _dataset(name: str):
+    return _dataset_cached(name, folders.dataset_contents(name))
+
+
+@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
+def _dataset_cached(name: str, contents):
     ds = lookup.dataset(name)
     ds.load("train")
     return ds
@@ -154,7 +158,7 @@ def _controls():
         if not path:
             st.info("Type the path of a folder of images, one sub-folder per class.")
             st.stop()
-        ds_key = f"folder:{path}"
+        ds_key = ui.app_folder(path, c[0])
     registered = ui.registry().architectures()
     # spec architectures start from scratch; pretrained ones that take a new head fine-tune: transfer learning
     archs = sorted((n for n, a in registered.items() if a.is_spec or a.new_head),

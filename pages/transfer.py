@@ -53,6 +53,8 @@ def _controls() -> ExperimentSpec:
     c = st.columns(4)
     dataset = c[0].selectbox("Dataset", DATASETS, key="xf_dataset", help="the first four are offline")
     folder = c[0].text_input("or folder:PATH", key="xf_folder", placeholder="folder:/path/to/images")
+    if folder.strip():  # only inside the server's data roots (workbench.folders)
+        folder = ui.app_folder(folder.strip().removeprefix("folder:"), c[0])
     base = c[1].selectbox("Pretrained base", _bases(), key="xf_base", help="the first ships with pip (offline); "
                           "vgg16 is the lecture's spec with random weights (its trainable counts); the -imagenet "
                           "zoo models load only when their weights are cached, and take no new head yet")

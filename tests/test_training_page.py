@@ -70,7 +70,8 @@ def test_divergence_is_explained_not_a_traceback(at):
     assert any("diverged" in w.value and "too large" in w.value for w in at.warning)
 
 
-def test_bad_folder_is_a_clear_message(at, tmp_path):
+def test_bad_folder_is_a_clear_message(at, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))  # the app reads folders inside its data roots only
     at.selectbox(key="tr_dataset").set_value("folder").run()
     at.text_input(key="tr_folder").set_value(str(tmp_path)).run()
     assert [e.value for e in at.exception] == []

@@ -160,14 +160,17 @@ class BackendBase:
         A model trained on standardised images keeps its statistics in a .standardizer.npz beside."""
         arch = arch_of(model)
         if arch.is_spec:
-            target = W.save_spec(path, arch, self.get_weights(model), self.name)
+            target = W.spec_weights_path(path)
         else:
             io = self._module("io")
             target = W.weights_path(path, io.NATIVE_SUFFIX)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            io.save_native(model, target)
-            W.write_architecture(arch, target, self.name)
-        W.write_standardizer(target, standardizer_of(model))
+        with W.written_together(target) as staged:  # all files, or the old model untouched
+            if arch.is_spec:
+                W.save_spec(staged, arch, self.get_weights(model), self.name)
+            else:
+                io.save_native(model, staged)
+                W.write_architecture(arch, staged, self.name)
+            W.write_standardizer(staged, standardizer_of(model))
         return target
 
     def load(self, path):

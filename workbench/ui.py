@@ -118,6 +118,19 @@ class guard(contextlib.ContextDecorator):
         return True
 
 
+def app_folder(path: str, where=st) -> str:
+    """`folder:PATH` for a folder inside the server's data roots (workbench.folders); otherwise the
+    refusal is shown where the path was typed and the page stops there (nothing below has data)."""
+    from workbench import folders
+
+    try:
+        folders.confine(path)
+    except (PermissionError, ValueError) as exc:
+        where.error(friendly(exc), icon=":material/folder_off:")
+        st.stop()
+    return f"folder:{path}"
+
+
 # -- images -------------------------------------------------------------------------------
 def image_picker(key: str, default: str = "camera", max_side: int | None = 256) -> np.ndarray | None:
     """A sample photo (workbench.samples) or an upload, as a grey float image; None (after a

@@ -24,6 +24,8 @@ def load_image(source: str) -> np.ndarray:
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"no image file {source} (or use sample:NAME, one of {', '.join(samples.names())})")
+    if path.is_dir():
+        raise IsADirectoryError(f"{source} is a folder, not an image file (name the images inside it)")
     return samples.decode(path.read_bytes(), name=str(path))
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from workbench import lookup
+from workbench import folders, lookup
 from workbench.backend import TrainConfig
 from workbench.jobs import cache
 from workbench.jobs.job import CANCELLED, DONE, QUEUED, JobFailed, Resources
@@ -50,9 +50,10 @@ def load_model(backend, files: dict):
 def prepared_once(spec: RunSpec):
     """(dataset, prepared data) for a spec, from this process's class-wide caches: the same data for
     every student who trains on it (a spec model's the same in both backends)."""
-    dataset = cache.shared("datasets", 8).get(cache.key(spec.dataset), lambda: lookup.dataset(spec.dataset))
+    contents = folders.dataset_contents(spec.dataset)  # a changed folder is read again
+    dataset = cache.shared("datasets", 8).get(cache.key(spec.dataset, contents), lambda: lookup.dataset(spec.dataset))
     arch = lookup.architecture(spec.arch)
-    k = cache.key(spec.dataset, spec.arch, spec.standardize, None if arch.is_spec else spec.backend, spec.limit)
+    k = cache.key(spec.dataset, contents, spec.arch, spec.standardize, None if arch.is_spec else spec.backend, spec.limit)
     return dataset, cache.shared("prepared", 8).get(k, lambda: prepare_run(spec, dataset))
 
 
