@@ -9,6 +9,7 @@ import streamlit as st
 
 from workbench import layer_table as T
 from workbench import shapes, spec, ui
+from workbench_pages import take_home
 
 DEFAULT = "mnist-cnn"  # seed 001's first ConvNet: 93,322 parameters
 
@@ -79,6 +80,7 @@ def render() -> None:
                          "application/json", icon=":material/download:")
     d[1].download_button("Download as YAML", spec.dumps_architecture(edited, "yaml"), f"{edited.name}.yaml",
                          "application/yaml", icon=":material/download:")
+    take_home.code_section(edited, key="calc_code")  # the training settings' defaults
 
 
 def _fallback() -> spec.Architecture:

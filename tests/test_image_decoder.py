@@ -49,7 +49,7 @@ def test_a_decompression_bomb_is_one_clear_message():
 
 
 def test_a_folder_given_as_an_image_is_named(tmp_path):
-    with pytest.raises(D.ImageDecodeError, match=f"^{tmp_path} is a folder, not an image file$"):
+    with pytest.raises(D.ImageDecodeError, match=f"^{tmp_path} is a folder, not an image file \\(name the images inside it\\)$"):
         D.decode(tmp_path)
 
 

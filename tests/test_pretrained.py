@@ -236,6 +236,25 @@ def test_zoo_reads_the_cached_file(offline_torch_hub):
     assert "block_2_add" in layers_of(model)  # a residual block's output is its Add, as in Keras
 
 
+def test_zoo_weights_with_the_wrong_hash_are_refused_and_not_kept(monkeypatch, tmp_path):
+    """torch.hub's real download from a local mirror whose file does not match the hash in its name."""
+    import os
+
+    import torchvision.models as tvm
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+    weights = tvm.MobileNet_V2_Weights.IMAGENET1K_V1
+    mirror = tmp_path / os.path.basename(weights.url)  # mobilenet_v2-<sha256 prefix>.pth
+    mirror.write_bytes(b"not the weights the name promises" * 100)
+    monkeypatch.setattr(weights.value, "url", mirror.as_uri())
+    with pytest.raises(RuntimeError, match=r"weights of mobilenet_v2 downloaded from file://.*failed their hash "
+                                           r"check, so they were refused and deleted"):
+        torch_pretrained.load_pretrained("mobilenet_v2-imagenet")
+    checkpoints = os.path.dirname(torch_pretrained.zoo_cache_path("mobilenet_v2"))
+    assert checkpoints.startswith(str(tmp_path / "home")) and os.listdir(checkpoints) == []  # nor a .partial
+
+
 def test_registered_as_native_architectures():
     from workbench import lookup
 

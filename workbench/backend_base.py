@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib
+import importlib.util
 import threading
 import weakref
 
@@ -78,6 +79,9 @@ class BackendBase:
     summary.summary(model) / layer_config(model, name)  list[LayerInfo] / one layer's settings
     weights.layer_names / get_weights / set_weights / set_frozen
     io.NATIVE_FORMAT, io.save_native(model, path), io.load_native(model, path)
+    export.FORMATS / write(model, path, fmt, transform) / READS / read(path)   (optional)
+                                                   the formats it exports to (workbench.export), and
+                                                   which of them it loads back (safely)
     training.train / augment                     the framework's own training loop and augmentation
     optimize.optimize / defaults                 the framework's own optimizers (the optimizer lesson)
 
@@ -161,18 +165,25 @@ class BackendBase:
         A model trained on standardised images keeps its statistics in a .standardizer.npz beside."""
         arch = arch_of(model)
         if arch.is_spec:
-            target = W.save_spec(path, arch, self.get_weights(model), self.name)
+            target = W.spec_weights_path(path)
         else:
             io = self._module("io")
             target = W.weights_path(path, io.NATIVE_SUFFIX)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            io.save_native(model, target)
-            W.write_architecture(arch, target, self.name)
-        W.write_standardizer(target, standardizer_of(model))
+        with W.written_together(target) as staged:  # all files, or the old model untouched
+            if arch.is_spec:
+                W.save_spec(staged, arch, self.get_weights(model), self.name)
+            else:
+                io.save_native(model, staged)
+                W.write_architecture(arch, staged, self.name)
+            W.write_standardizer(staged, standardizer_of(model))
         return target
 
     def load(self, path):
-        """What save wrote (or the other backend's Keras-layout file); never unpickles."""
+        """What save wrote (or the other backend's Keras-layout file), or a file this backend
+        exports and reads back (a .keras file); never unpickles."""
+        reads = getattr(self._export_module(), "READS", ())
+        if str(path).endswith(tuple(reads)):
+            return self._export_module().read(path)
         source = W.find_weights(path)
         fmt = W.file_format(source)
         model = self.build(W.read_architecture(source))
@@ -186,6 +197,24 @@ class BackendBase:
             raise ValueError(f"{source} holds {fmt} weights, which the {self.name} backend cannot read")
         attach(model, standardizer=W.read_standardizer(source))
         return model
+
+    def _export_module(self):
+        if importlib.util.find_spec(f"{self.package}.export") is None:
+            return None  # a backend that exports nothing
+        return self._module("export")
+
+    def export_formats(self) -> dict[str, str]:
+        """The formats ``export`` writes (workbench.export's names) and their file suffixes."""
+        return dict(getattr(self._export_module(), "FORMATS", {}))
+
+    @locked
+    def export(self, model, path, fmt: str, transform):
+        """The model as a file that takes NHWC pixels in [0, 1] (``transform``, a
+        workbench.export.InputTransform, folded in) and gives class probabilities; the path written."""
+        if fmt not in self.export_formats():
+            raise ValueError(f"the {self.name} backend does not export {fmt}; it exports: "
+                             f"{', '.join(self.export_formats()) or 'nothing'}")
+        return self._export_module().write(model, path, fmt, transform)
 
     def reset_peak_memory(self) -> None:
         self._module("inference").reset_peak_memory()

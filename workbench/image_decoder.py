@@ -36,7 +36,7 @@ def read_file(path: str | Path) -> bytes:
     """An image file's bytes, or a clear ImageDecodeError (missing, a folder, too big)."""
     path = Path(path)
     if path.is_dir():
-        raise ImageDecodeError(f"{path} is a folder, not an image file")
+        raise ImageDecodeError(f"{path} is a folder, not an image file (name the images inside it)")
     if not path.is_file():
         raise ImageDecodeError(f"no image file {path}")
     size = path.stat().st_size

@@ -57,9 +57,25 @@ def backend_devices() -> dict:
     return dict(_device_probe())
 
 
+@st.cache_resource(show_spinner=False)
+def job_queue():
+    """The server's job queue (workbench.jobs.queue.server_queue), started with the server so that its
+    workers are up (and, with WORKBENCH_WARM, their frameworks imported) before the first student."""
+    from workbench.jobs.queue import server_queue
+
+    return server_queue()
+
+
 # The Training lesson's finished runs (workbench.runs.TrainedRun), oldest first: the explanation
 # lesson offers their models.
 TRAINED_RUNS = "training_runs"
+
+
+def session_id() -> str:
+    """This browser session's own id, the owner of its jobs (workbench.jobs)."""
+    import uuid
+
+    return st.session_state.setdefault("workbench_session", uuid.uuid4().hex)
 
 
 def trained_runs() -> list:
@@ -100,6 +116,19 @@ class guard(contextlib.ContextDecorator):
             return False
         st.error(f"Could not {self.what}: {friendly(exc)}", icon=":material/error:")
         return True
+
+
+def app_folder(path: str, where=st) -> str:
+    """`folder:PATH` for a folder inside the server's data roots (workbench.folders); otherwise the
+    refusal is shown where the path was typed and the page stops there (nothing below has data)."""
+    from workbench import folders
+
+    try:
+        folders.confine(path)
+    except (PermissionError, ValueError) as exc:
+        where.error(friendly(exc), icon=":material/folder_off:")
+        st.stop()
+    return f"folder:{path}"
 
 
 # -- images -------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -225,15 +228,72 @@ def _safetensors_only(path):
                          "only from the .safetensors (or Keras .weights.h5) files it saves, never pickles") from None
 
 
+def spec_weights_path(path: str | Path) -> Path:
+    """Where a spec model's weights go: always a .safetensors file (see save_spec)."""
+    target = Path(path)
+    if target.name.endswith(".weights.h5"):
+        target = target.with_name(target.name[: -len(".weights.h5")])
+    return weights_path(target)
+
+
 def save_spec(path: str | Path, arch: S.Architecture, weights: Weights, backend: str) -> Path:
     """A spec model's weights in the Keras layout (safetensors) plus its architecture JSON.
     Always a .safetensors file (a name ending .weights.h5 gets that suffix instead), so that the
     file's name says what it holds; the path written is returned."""
-    target = Path(path)
-    if target.name.endswith(".weights.h5"):
-        target = target.with_name(target.name[: -len(".weights.h5")])
-    target = weights_path(target)
+    target = spec_weights_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(weights, target, metadata={"format": KERAS_LAYOUT, "backend": backend})
     write_architecture(arch, target, backend)
     return target
+
+
+# -- where a model is saved: checked before the work, written all at once ----------------
+def model_files(path: str | Path) -> list[Path]:
+    """The files a saved model at `path` consists of, whichever backend wrote it."""
+    path = Path(path)
+    weights = [weights_path(path), weights_path(path, ".weights.h5")]
+    if path.name.endswith(".weights.h5"):  # a spec model given this name is saved as .safetensors
+        weights.append(weights_path(path.with_name(path.name[: -len(".weights.h5")])))
+    return list(dict.fromkeys(weights + [architecture_path(path), standardizer_path(path)]))
+
+
+def check_destination(path: str | Path, overwrite: bool = False) -> None:
+    """Raise before any work if a model cannot be saved at `path`: a folder is in the way, the
+    nearest existing folder is not writable, or a saved model is there and `overwrite` is False."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save to {path}: it is a folder; give a file name inside it, "
+                                f"e.g. {path / 'model.safetensors'}")
+    existing = [f for f in model_files(path) if f.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"a saved model is already at {path} ({', '.join(f.name for f in existing)}); "
+                              "pass --overwrite to replace it, or choose another name")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot save to {path}: {folder} is a file, not a folder")
+    try:  # a real write: permission bits do not tell for root, read-only mounts or /proc
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise PermissionError(f"cannot save to {path}: {folder} is not writable ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def written_together(target: Path):
+    """Yield a path standing for `target` in a hidden folder beside it; whatever is written there
+    (the weights and the files beside them) replaces the old files with os.replace once all of it is
+    written, so an error or a crash half-way leaves the old model whole. Files of the old model
+    that the new one does not have (a standardiser) are removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".saving", dir=target.parent))
+    try:
+        yield staging / target.name
+        written = sorted(staging.iterdir(), key=lambda f: f.name == target.name)  # the weights last
+        for f in written:
+            os.replace(f, target.parent / f.name)
+        for old in set(model_files(target)) - {target.parent / f.name for f in written}:
+            old.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
