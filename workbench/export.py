@@ -227,13 +227,10 @@ def _report(path, fmt, images, reference, found: dict[str, np.ndarray]) -> Expor
 def export_saved(model_path: str | Path, fmt: str, out: str | Path, n: int = 16, dataset=None) -> ExportReport:
     """``workbench export``: a saved model (what ``workbench train --save`` / ``Backend.save`` wrote),
     loaded in the backend that saved it when installed, exported and checked."""
-    import json
-
     from workbench.registry import get_registry
 
     source = W.find_weights(model_path)
-    saved_by = json.loads(W.architecture_path(source).read_text()).get("backend") \
-        if W.architecture_path(source).exists() else None
+    saved_by = W.read_saved(source).get("backend")  # bounded, and a broken file is named
     backends = get_registry().backends()
     if not backends:
         raise RuntimeError("no backend is installed")

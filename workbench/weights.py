@@ -129,21 +129,35 @@ def read_standardizer(path: str | Path):
     return Standardizer.load(target) if target.exists() else None
 
 
-def read_architecture(path: str | Path) -> S.Architecture:
+@contextlib.contextmanager
+def _beside(path):
+    """A SpecError about the architecture JSON beside ``path``, said as one sentence naming it."""
+    try:
+        yield
+    except S.SpecError as exc:
+        raise S.SpecError(str(architecture_path(path)), None, f"the architecture saved beside "
+                                                              f"{Path(path).name} cannot be read: {exc}") from None
+
+
+def read_saved(path: str | Path) -> dict:
+    """The JSON beside the weights, {"backend", "architecture"}: read within the bounds of
+    workbench.model.limits, like any architecture file, with errors that name it."""
     target = architecture_path(path)
     if not target.exists():
         raise FileNotFoundError(f"no architecture file {target} beside the weights {path}")
-    try:
+    with _beside(path):
         limits.check_file_size(target.stat().st_size, str(target))
         saved = S.loads_data(target.read_bytes(), ".json")
         if not isinstance(saved, dict) or not isinstance(saved.get("architecture"), dict):
             raise S.SpecError("file", None, "expected {\"backend\": ..., \"architecture\": {...}}")
-        data = saved["architecture"]
-        if not data.get("native"):
+    return saved
+
+
+def read_architecture(path: str | Path) -> S.Architecture:
+    data = read_saved(path)["architecture"]
+    if not data.get("native"):
+        with _beside(path):
             return S.parse_architecture(data)
-    except S.SpecError as exc:
-        raise S.SpecError(str(target), None, f"the architecture saved beside {Path(path).name} cannot be read: "
-                                             f"{exc}") from None
     if data.get("native"):
         from workbench.registry import get_registry
 
