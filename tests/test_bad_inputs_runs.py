@@ -1,5 +1,5 @@
 """The catalogue of bad inputs, part B: training settings, folders and explanation parameters
-(docs/bad-inputs-runs.md). Each row is data: where the input is given (CLI, API or page), the input
+(docs/bad-inputs.md). Each row is data: where the input is given (CLI, API or page), the input
 as the user gives it, and the message they read. One test runs every row and asserts the message,
 no traceback and an answer in bounded time; another holds the document to the rows."""
 
@@ -21,7 +21,7 @@ from workbench.cli import main
 require("torch")
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "bad-inputs-runs.md"
+DOC = ROOT / "docs" / "bad-inputs.md"
 BOUND = 60  # seconds: far above what any row takes; a row that hangs fails here instead of never ending
 
 
@@ -349,7 +349,7 @@ def test_bad_input(row, tmp_path, capsys, monkeypatch):
 
 
 def test_the_document_lists_every_row():
-    """docs/bad-inputs-runs.md: one table row per catalogue row, in its section."""
+    """docs/bad-inputs.md: one table row per catalogue row, in its section."""
     text = DOC.read_text()
     sections = {name: text.split(f"## {name}", 1)[1].split("\n## ", 1)[0] for name in (TRAINING, FOLDERS,
                                                                                        EXPLAIN_PARAMS)}
