@@ -9,8 +9,24 @@ import streamlit as st
 
 from workbench import layer_table as T
 from workbench import shapes, spec, ui
+from workbench.urlstate import Preset, UrlState, pack, unpack
 
 DEFAULT = "mnist-cnn"  # seed 001's first ConvNet: 93,322 parameters
+# The architecture is in the link: a registered one by name, an edited one packed (workbench.urlstate.pack).
+FIELDS = {"arch": None}
+PRESETS = (
+    Preset("mnist-cnn", "The MNIST CNN (93,322)", {"arch": "mnist-cnn"}, "cnn-slides",
+           "model.summary(): 26x26x32, 13x13x32, 11x11x64, 5x5x64, 3x3x64, then Dense 64 and 10; "
+           "Total params: 93,322."),
+    Preset("architecture-1", "Architecture 1", {"arch": "architecture-1"}, "cs671-report",
+           "Table 3: 224x224x3 → 54x54x8 → 26x26x8 → 22x22x16 → 10x10x16, each (W − F + 2P)/S + 1."),
+    Preset("architecture-2", "Architecture 2", {"arch": "architecture-2"}, "cs671-report",
+           "Architecture 2: ... → 10x10x16 → 8x8x32 → 3x3x32, each (W − F + 2P)/S + 1."),
+    Preset("architecture-3", "Architecture 3", {"arch": "architecture-3"}, "cs671-report",
+           "Table 5: ... → 10x10x16 → 8x8x32 → 6x6x64 → 2x2x64, each (W − F + 2P)/S + 1."),
+    Preset("cnn1", "cnn1 (~251k)", {"arch": "cnn1"}, "cnns-part-2", "cnn1 has ~251k weights."),
+    Preset("cnn2", "cnn2 (~36k)", {"arch": "cnn2"}, "cnns-part-2", "cnn2 has less parameters (~36k) than cnn1."),
+)
 
 
 def render() -> None:
@@ -21,11 +37,13 @@ def render() -> None:
         "keeps ⌈W / S⌉). A Conv2D with F×F kernels on C input channels has **F·F·C·filters + filters** "
         "parameters; a Dense layer **inputs·units + units**. Edit the table and watch every column follow."
     )
+    url = UrlState("shape_calculator", FIELDS, PRESETS)
     state = st.session_state
     if "calc_arch" not in state:
         archs = ui.registry().architectures()
         state.calc_arch = archs[DEFAULT] if DEFAULT in archs else _fallback()
         state.calc_version = 0
+    _from_link(url)
     _loaders()
 
     arch = state.calc_arch
@@ -70,7 +88,10 @@ def render() -> None:
                  icon=":material/table_rows:")
         return
 
+    url.put("arch", _link_value(edited))
     _totals(table)
+    url.reports()
+    ui.exercises("shape_calculator", architecture=edited)
     results = _backends(edited, table)
     st.dataframe(_result_frame(table, results), hide_index=True, width="stretch",
                  height=min(36 * (len(table.rows) + 1) + 4, 640))
@@ -79,6 +100,31 @@ def render() -> None:
                          "application/json", icon=":material/download:")
     d[1].download_button("Download as YAML", spec.dumps_architecture(edited, "yaml"), f"{edited.name}.yaml",
                          "application/yaml", icon=":material/download:")
+
+
+def _from_link(url: UrlState) -> None:
+    """A link's architecture (a registered name or a packed file) replaces the table, once."""
+    raw = url.take("arch")
+    if raw is None:
+        return
+    archs = ui.registry().architectures()
+    try:
+        if raw in archs and archs[raw].is_spec:
+            _set(archs[raw])
+        else:
+            _set(spec.loads_architecture(unpack(raw), ".json"))
+    except (ValueError, spec.SpecError) as exc:
+        url.invalid("arch", raw, f"not a registered architecture or a readable file: {exc}")
+
+
+def _link_value(arch: spec.Architecture) -> str | None:
+    """The architecture as its link writes it: nothing for the default, a registered one's name, else packed."""
+    text = spec.dumps_architecture(arch, "json")
+    archs = ui.registry().architectures()
+    for name in (DEFAULT, arch.name):
+        if name in archs and archs[name].is_spec and spec.dumps_architecture(archs[name], "json") == text:
+            return None if name == DEFAULT else name
+    return pack(text)
 
 
 def _fallback() -> spec.Architecture:

@@ -18,7 +18,8 @@ import pluggy
 from workbench import hookspecs
 
 GROUP = "cnn_workbench"
-KINDS = ("backends", "architectures", "explainers", "datasets", "lessons", "native_builders", "benchmarks")
+KINDS = ("backends", "architectures", "explainers", "datasets", "lessons", "exercises", "native_builders",
+         "benchmarks")
 # What the workbench asks an architecture for by role, instead of naming a model (Architecture.roles).
 ROLES = {
     "explain": "the model the explanation lesson and `workbench explain` start with",
@@ -124,6 +125,9 @@ class Registry:
 
     def lessons(self) -> dict[str, Any]:
         return self._collect()["lessons"]
+
+    def exercises(self) -> dict[str, Any]:
+        return self._collect()["exercises"]
 
     def native_builders(self) -> dict[str, Any]:
         return self._collect()["native_builders"]

@@ -16,9 +16,11 @@ Only values that differ from the widget's default go into the link, so links sta
 
 from __future__ import annotations
 
+import base64
 import inspect
 import math
 import urllib.parse
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -26,7 +28,7 @@ import streamlit as st
 
 HIDE, PRESET = "hide", "preset"  # reserved URL names
 _STATE = "_urlstate"  # session_state: {lesson: _Lesson}
-_CHOICE = {"selectbox", "radio", "select_slider", "pills", "segmented_control"}
+_CHOICE = {"selectbox", "radio", "select_slider", "pills", "segmented_control", "tabs"}
 _MULTI = {"multiselect"}
 _NUMBER = {"slider", "number_input"}
 _BOOL = {"checkbox", "toggle"}
@@ -140,6 +142,10 @@ class UrlState:
                 except ValueError as exc:
                     st.session_state.pop(key, None)
                     self._notice(f"{name}={raw!r} ({exc})")
+        if kind == "tabs":  # the open tab: its label in session_state while on_change reruns
+            containers = widget(*args, key=key, **{"on_change": "rerun", **kwargs})
+            self._write(name, st.session_state.get(key, default), default)
+            return containers
         if name in s.hidden:
             value = st.session_state.get(key, default)
             st.session_state[key] = value  # kept for the next run, the widget being absent
@@ -239,6 +245,8 @@ def _arguments(kind: str, args: tuple, kwargs: dict) -> dict:
 
 
 def _default(kind: str, a: dict):
+    if kind == "tabs":
+        return a["default"] or list(a["tabs"])[0]
     if kind in ("selectbox", "radio"):
         options = list(a["options"])
         return options[a["index"]] if a["index"] is not None and options else None
@@ -263,7 +271,7 @@ def _default(kind: str, a: dict):
 def _parse(kind: str, a: dict, raw: str):
     """A URL string as the widget's value, checked against its options or bounds (ValueError if not)."""
     if kind in _CHOICE or kind in _MULTI:
-        options = list(a["options"])
+        options = list(a["tabs"] if kind == "tabs" else a["options"])
         by_text = {str(o): o for o in options}
         wanted = raw.split(",") if kind in _MULTI and raw else [raw] if kind not in _MULTI else []
         bad = [w for w in wanted if w not in by_text]
@@ -313,3 +321,24 @@ def _encode(kind: str, value) -> str | None:
     if isinstance(value, float):
         return format(value, ".12g")
     return str(value)
+
+
+# -- a long value (an architecture file) in a link ------------------------------------------
+def pack(text: str) -> str:
+    """A text as a short, URL-safe token: zlib-compressed, base64url, prefixed 'z.'."""
+    return "z." + base64.urlsafe_b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii").rstrip("=")
+
+
+def unpack(token: str, limit: int = 1 << 20) -> str:
+    """pack's text back (ValueError if the token is not one, or unpacks to more than ``limit`` bytes)."""
+    if not token.startswith("z."):
+        raise ValueError("not a packed value")
+    try:
+        data = base64.urlsafe_b64decode(token[2:] + "=" * (-len(token[2:]) % 4))
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(data, limit)
+        if inflater.unconsumed_tail:
+            raise ValueError("too large")
+        return text.decode("utf-8")
+    except (ValueError, zlib.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"a damaged packed value ({exc})") from None
