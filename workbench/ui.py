@@ -88,9 +88,9 @@ def exercises(lesson: str, **work) -> None:
         for e, v in verdicts:
             with st.container(border=True, key=f"exercise_{e.name}"):
                 st.markdown(f"**{e.title}**  \n{e.task}")
-                (st.success if v.passed else st.info)(("Passed: " if v.passed else "Not yet: ") + v.why,
-                                                      icon=":material/check_circle:" if v.passed
-                                                      else ":material/pending:")
+                # markdown, not st.info / st.success: a lesson's own notices stay the only boxes
+                st.markdown(f":green[:material/check_circle: **Passed**:] {v.why}" if v.passed
+                            else f":orange[:material/pending: **Not yet**:] {v.why}")
 
 
 # -- errors -------------------------------------------------------------------------------
