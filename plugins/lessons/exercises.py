@@ -9,6 +9,7 @@ import numpy as np
 from workbench import shapes
 from workbench import spec as S
 from workbench.exercises import Exercise, Verdict
+from workbench.explain.inputs import two_columns
 
 CONV_TARGET, CONV_BUDGET = (5, 5, 64), 50_000
 MNIST_TARGET, MNIST_EPOCHS = 0.95, 3
@@ -67,7 +68,7 @@ def occlusion_flips(backend, model, image, box, class_names=None) -> Verdict:
         return Verdict(False, f"the square ({top}, {left}) of side {size} is not inside the {x.shape[1]}x{x.shape[2]} image.")
     hidden = x.copy()
     hidden[:, top:top + size, left:left + size] = 0.0
-    before, after = backend.predict(model, np.concatenate([x, hidden]))
+    before, after = two_columns(backend.predict(model, np.concatenate([x, hidden])))  # a sigmoid head as two classes
     was, now = int(np.argmax(before)), int(np.argmax(after))
     name = (lambda k: class_names[k] if class_names is not None and k < len(class_names) else str(k))
     if was != now:
