@@ -88,7 +88,7 @@ def render() -> None:
                  icon=":material/table_rows:")
         return
 
-    url.put("arch", _link_value(edited))
+    url.put("arch", _link_value(edited), default=DEFAULT)
     _totals(table)
     url.reports()
     ui.exercises("shape_calculator", architecture=edited)
@@ -105,9 +105,11 @@ def render() -> None:
 def _from_link(url: UrlState) -> None:
     """A link's architecture (a registered name or a packed file) replaces the table, once."""
     raw = url.take("arch")
-    if raw is None:
-        return
     archs = ui.registry().architectures()
+    if raw is None:
+        if url.opened and DEFAULT in archs and st.session_state.calc_arch is not archs[DEFAULT]:
+            _set(archs[DEFAULT])  # a link without an architecture: the default one
+        return
     try:
         if raw in archs and archs[raw].is_spec:
             _set(archs[raw])
@@ -118,13 +120,13 @@ def _from_link(url: UrlState) -> None:
 
 
 def _link_value(arch: spec.Architecture) -> str | None:
-    """The architecture as its link writes it: nothing for the default, a registered one's name, else packed."""
-    text = spec.dumps_architecture(arch, "json")
+    """The architecture as its link writes it: a registered one's name (the table keeps no description
+    or source, so those are not compared), else packed."""
     archs = ui.registry().architectures()
-    for name in (DEFAULT, arch.name):
-        if name in archs and archs[name].is_spec and spec.dumps_architecture(archs[name], "json") == text:
-            return None if name == DEFAULT else name
-    return pack(text)
+    bare = lambda a: {k: v for k, v in a.to_dict().items() if k not in ("description", "source")}  # noqa: E731
+    if arch.name in archs and archs[arch.name].is_spec and bare(archs[arch.name]) == bare(arch):
+        return arch.name
+    return pack(spec.dumps_architecture(arch, "json"))
 
 
 def _fallback() -> spec.Architecture:

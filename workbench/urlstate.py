@@ -53,7 +53,7 @@ class _Lesson:
     taken: dict = field(default_factory=dict)  # values of fields a page reads itself (take)
     notices: list = field(default_factory=list)
     hidden: frozenset = frozenset()
-    preset: str | None = None  # the preset applied last, while the view still is that preset
+    presets: list = field(default_factory=list)  # the presets the view still matches, control by control
     values: dict = field(default_factory=dict)  # URL name -> the value its widget last had
 
 
@@ -66,6 +66,7 @@ class UrlState:
         self.keys = {key: name for name, key in self.fields.items() if key}
         self.presets = {p.name: p for p in presets}
         self._state: _Lesson = st.session_state.setdefault(_STATE, {}).setdefault(lesson, _Lesson())
+        self.opened = False  # True on the run that opens a new link (take() then says what it set)
         where = top or st
         self._notice_box = where.empty()
         self._bar = where.container()
@@ -83,6 +84,7 @@ class UrlState:
                 st.query_params.update(s.seen)
             return
         notices = []
+        self.opened = True
         if PRESET in params:
             asked = params.pop(PRESET)
             preset = self.presets.get(asked)
@@ -91,9 +93,9 @@ class UrlState:
                                f"presets: {', '.join(self.presets) or 'none'}")
             else:
                 params = {**preset.params, **{k: v for k, v in params.items() if k == HIDE}}
-            s.preset = preset.name if preset else None
-        else:
-            s.preset = s.preset if s.preset and params == dict(self.presets[s.preset].params) else None
+            s.presets = [preset.name] if preset else []
+        else:  # a copied link is its preset too, if its values are the preset's
+            s.presets = list(self.presets)
         hidden = [h for h in params.get(HIDE, "").split(",") if h]
         unknown_hidden = [h for h in hidden if h not in self.fields]
         if unknown_hidden:
@@ -159,9 +161,9 @@ class UrlState:
         """The raw URL value of a page-read field on the run its link was opened, once; else None."""
         return self._state.taken.pop(name, None)
 
-    def put(self, name: str, value: str | None) -> None:
-        """Write a page-read field's URL value (None: the default, left out of the link)."""
-        self._write(name, value, None)
+    def put(self, name: str, value: str | None, default: str | None = None) -> None:
+        """Write a page-read field's URL value (left out of the link when it is the default)."""
+        self._write(name, value, default)
 
     def invalid(self, name: str, raw: str, why: str) -> None:
         """Say that a page-read field's URL value could not be used."""
@@ -173,10 +175,8 @@ class UrlState:
     def _write(self, name: str, value: str | None, default: str | None) -> None:
         s = self._state
         s.values[name] = value
-        if s.preset:
-            expected = self.presets[s.preset].params.get(name)
-            if value != (expected if expected is not None else default):
-                s.preset = None
+        # a preset the view no longer matches is dropped (a value the preset leaves out must be the default)
+        s.presets = [p for p in s.presets if value == self.presets[p].params.get(name, default)]
         if value is None or value == default:
             if name in st.query_params:
                 del st.query_params[name]
@@ -218,8 +218,10 @@ class UrlState:
 
     @property
     def preset(self) -> Preset | None:
-        """The preset being shown, until a control moves away from it."""
-        return self.presets.get(self._state.preset) if self._state.preset else None
+        """The preset being shown, until a control moves away from it: the first that every control
+        it sets has matched so far."""
+        s = self._state
+        return next((self.presets[p] for p in s.presets if set(self.presets[p].params) <= set(s.values)), None)
 
     def reports(self, where=None) -> None:
         """Beside a result: the active preset's document and its own numbers."""
@@ -339,6 +341,8 @@ def unpack(token: str, limit: int = 1 << 20) -> str:
         text = inflater.decompress(data, limit)
         if inflater.unconsumed_tail:
             raise ValueError("too large")
+        if not inflater.eof:  # a link cut short: zlib hands back what it had without complaint
+            raise ValueError("cut short")
         return text.decode("utf-8")
     except (ValueError, zlib.error, UnicodeDecodeError) as exc:
         raise ValueError(f"a damaged packed value ({exc})") from None
