@@ -203,7 +203,7 @@ def presets_tab(url: UrlState) -> None:
         st.code(arith.nonzero_text, language=None, wrap_lines=True)
         st.markdown("A large number where the image has the curve the filter draws; **0** where it does not.")
     st.metric(f"output at ({i}, {j})", f"{arith.value:g}")
-    url.reports()
+    url.reports(only=("sharpen-320", "curve-detector"))
 
 
 # -- 3. stride and padding, one window at a time -----------------------------------------
@@ -223,7 +223,7 @@ def stride_tab(url: UrlState) -> None:
         return
     out = C.correlate2d(image, np.ones((k, k)), stride, padding)
     _step(url, image, out, k, stride, padding, "step", "Each output here is the sum of its window (a kernel of ones).")
-    url.reports()
+    url.reports(only=("stride-2", "padding-25"))
 
 
 def _step(url, image, out, k, stride, padding, key, caption) -> None:

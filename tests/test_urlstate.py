@@ -108,27 +108,27 @@ def test_hide_hides_the_controls_and_keeps_their_link_values(lesson_app):
     assert "conv_kernel" not in {w.key for w in at.selectbox}
 
 
-@pytest.mark.parametrize("name", ["sharpen-320", "curve-detector", "stride-2", "padding-25"])
-def test_every_convolution_preset(lesson_app, name):
+def test_every_convolution_preset(lesson_app):
     from workbench_pages.convolution import LESSON_PRESETS
 
-    preset = next(p for p in LESSON_PRESETS if p.name == name)
+    shown = {"sharpen-320": lambda at: any(m.value == "320" for m in at.metric),
+             "curve-detector": lambda at: any(m.value == "6600" for m in at.metric),
+             "stride-2": lambda at: any("a **3x3** output" in m.value for m in at.markdown),
+             "padding-25": lambda at: any("**25** windows of 3x3" in m.value for m in at.markdown)}
+    assert set(shown) == {p.name for p in LESSON_PRESETS}
     at = lesson_app("convolution")
-    at.button(key=f"_preset_convolution_{name}").click().run()
-    assert no_errors(at) == []
-    assert set(at.query_params.items()) <= set(preset.params.items())  # the preset's (defaults are left out)
-    assert any(preset.reports in r for r in reports(at))  # the document's own numbers, beside the result
-    shown = {"sharpen-320": lambda: any(m.value == "320" for m in at.metric),
-             "curve-detector": lambda: any(m.value == "6600" for m in at.metric),
-             "stride-2": lambda: any("a **3x3** output" in m.value for m in at.markdown),
-             "padding-25": lambda: any("**25** windows of 3x3" in m.value for m in at.markdown)}
-    assert shown[name]()
-    at2 = opened(lesson_app, "convolution", preset=name)  # the same as a link
-    assert dict(at2.query_params) == dict(at.query_params) and any(preset.reports in r for r in reports(at2))
-    at3 = opened(lesson_app, "convolution", **at.query_params)  # its copied link is the preset too
-    assert any(preset.reports in r for r in reports(at3))
-    at.slider(key="conv_stride").set_value(2).run()  # another control moves away from the preset ...
-    assert not any(preset.reports in r for r in reports(at))  # ... and the document's numbers go
+    for preset in LESSON_PRESETS:  # one click each, in one session
+        at.button(key=f"_preset_convolution_{preset.name}").click().run()
+        assert no_errors(at) == []
+        assert set(at.query_params.items()) <= set(preset.params.items())  # the preset's (defaults are left out)
+        assert [r for r in reports(at) if preset.reports in r]  # the document's own numbers, beside the result
+        assert shown[preset.name](at), preset.name
+    at.slider(key="step_k").set_value(2).run()  # a control moves away from the preset ...
+    assert not [r for r in reports(at) if LESSON_PRESETS[-1].reports in r]  # ... and the document's numbers go
+    linked = opened(lesson_app, "convolution", preset="curve-detector")  # a preset is a link
+    assert shown["curve-detector"](linked) and [r for r in reports(linked) if "6600" in r]
+    copied = opened(lesson_app, "convolution", **linked.query_params)  # and its copied link is the preset too
+    assert shown["curve-detector"](copied) and [r for r in reports(copied) if "6600" in r]
 
 
 def test_an_unknown_preset_is_a_notice(lesson_app):
@@ -176,33 +176,31 @@ def test_a_malformed_calculator_link_shows_a_notice_and_the_default(lesson_app):
     assert metric(at, "Total parameters") == "93,322"
 
 
-@pytest.mark.parametrize("name", ["mnist-cnn", "architecture-1", "architecture-2", "architecture-3", "cnn1", "cnn2"])
-def test_every_calculator_preset(lesson_app, name):
+def test_every_calculator_preset(lesson_app):
     from workbench_pages.shape_calculator import PRESETS
 
-    preset = next(p for p in PRESETS if p.name == name)
     at = lesson_app("shape_calculator")
-    at.button(key=f"_preset_shape_calculator_{name}").click().run()
-    assert no_errors(at) == []
-    arch = lookup.architecture(preset.params["arch"])
-    assert metric(at, "Total parameters") == f"{shapes.compute(arch).total_params:,}"
-    assert any(preset.reports in r for r in reports(at))
-    table = at.dataframe[-1].value
-    assert table["output shape"].tolist() == [str(tuple(r.output_shape)) for r in shapes.compute(arch).rows]
+    for preset in PRESETS[::-1]:  # the default architecture last: it must come back from another
+        at.button(key=f"_preset_shape_calculator_{preset.name}").click().run()
+        assert no_errors(at) == []
+        table = shapes.compute(lookup.architecture(preset.params["arch"]))
+        assert metric(at, "Total parameters") == f"{table.total_params:,}"
+        assert at.dataframe[-1].value["output shape"].tolist() == [str(tuple(r.output_shape)) for r in table.rows]
+        assert [r for r in reports(at) if preset.reports in r], preset.name
 
 
 # -- gallery and home ---------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["lenet-5", "vgg16", "architecture-1", "architecture-2", "architecture-3",
-                                  "naive-cnn-cifar10"])
-def test_every_gallery_preset(lesson_app, name):
+def test_every_gallery_preset(lesson_app):
     from workbench_pages.gallery import PRESETS
 
-    preset = next(p for p in PRESETS if p.name == name)
-    at = opened(lesson_app, "gallery", preset=name)
-    assert no_errors(at) == []
-    assert at.selectbox(key="gallery_pick").value == name
-    assert metric(at, "Parameters") == f"{shapes.compute(lookup.architecture(name)).total_params:,}"
-    assert any(preset.reports in r for r in reports(at))
+    at = lesson_app("gallery")
+    for preset in PRESETS:
+        at.button(key=f"_preset_gallery_{preset.name}").click().run()
+        assert no_errors(at) == []
+        name = preset.params["arch"]
+        assert at.selectbox(key="gallery_pick").value == name
+        assert metric(at, "Parameters") == f"{shapes.compute(lookup.architecture(name)).total_params:,}"
+        assert [r for r in reports(at) if preset.reports in r], name
 
 
 def test_a_gallery_link_and_a_malformed_one(lesson_app):

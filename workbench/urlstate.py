@@ -223,10 +223,11 @@ class UrlState:
         s = self._state
         return next((self.presets[p] for p in s.presets if set(self.presets[p].params) <= set(s.values)), None)
 
-    def reports(self, where=None) -> None:
-        """Beside a result: the active preset's document and its own numbers."""
+    def reports(self, where=None, only: tuple[str, ...] | None = None) -> None:
+        """Beside a result: the active preset's document and its own numbers (``only``: if it is one of
+        these presets, where a lesson's presets show different results)."""
         p = self.preset
-        if p is not None and p.reports:
+        if p is not None and p.reports and (only is None or p.name in only):
             (where or st).info(_reports(p), icon=":material/menu_book:")
 
 
