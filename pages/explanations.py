@@ -354,6 +354,7 @@ def render():
     if x is None:
         return
     _occlude_yourself(url, backend, model, arch, x, shown)
+    url.reports()
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
     if st.button("Explain", type="primary", key="ex_run"):
         progress = st.progress(0.0, text="starting")
@@ -370,7 +371,6 @@ def render():
         st.info("Choose the model, photos and methods, then press **Explain**.")
         return
     _, preds, result = stored
-    url.reports()
     st.subheader("Predictions")
     st.dataframe(pd.DataFrame([{"image": t, **{f"top {k + 1}": f"{p['name']} ({p['probability']:.2f})"
                                                for k, p in enumerate(top[:3])}} for t, top in zip(titles, preds)]),
