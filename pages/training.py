@@ -325,6 +325,7 @@ def render():
     url = UrlState("training", FIELDS, PRESETS)
     live = st.session_state.get(LIVE)  # a run that goes on while the page reruns
     ds_key, arch_name, backend_name, config, limit, standardize = _controls(url)
+    url.reports()
     backend = lookup.backend(backend_name)
     dataset = None
     with ui.guard("load the dataset"):
@@ -360,7 +361,6 @@ def render():
         with ui.guard("train"):
             _follow(live)
     runs = ui.trained_runs()
-    url.reports()
     ui.exercises("training", runs=runs or None)
     if runs:
         with ui.guard("show the results"):

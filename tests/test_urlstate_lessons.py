@@ -78,7 +78,7 @@ def test_training_link_presets_and_a_short_run(lesson_app):
     at.button(key="_preset_training_cnn1-raw").click().run()
     at.number_input(key="tr_epochs").set_value(1).run()
     at.number_input(key="tr_limit").set_value(200).run()
-    assert dict(at.query_params) == {"dataset": "mnist-5k", "arch": "cnn1", "limit": "200"}
+    assert dict(at.query_params) == {"arch": "cnn1", "limit": "200"}  # mnist-5k and 1 epoch: the defaults
     at.button(key="tr_train").click().run()
     assert no_errors(at) == []
     assert any(s.value.startswith("3. Results") for s in at.subheader)
@@ -109,8 +109,10 @@ def test_optimizers_link_presets_and_the_divergence_exercise(lesson_app):
     assert race["optimizer"].tolist() == ["sgd", "adam"] and race["lr"].tolist() == pytest.approx([0.01, 0.01])  # float32
     assert dict(at.query_params) == link
     assert_presets(at, "optimizers", PRESETS, FIELDS)
-    diverging = opened(lesson_app, "optimizers", optimizers="sgd", lr="0.01")  # Rosenbrock, the default surface
-    assert any("Passed" in m.value and "learning rate 0.01" in m.value for m in diverging.markdown)
+    assert any("Not yet" in m.value and "learning rate 0.001" in m.value for m in at.markdown)  # SGD converges
+    at.number_input(key="opt_lr_rosenbrock").set_value(0.01).run()  # the exercise: make SGD diverge
+    assert any("Passed" in m.value and "learning rate 0.01" in m.value for m in at.markdown)
+    assert at.query_params["lr"] == "0.01"
 
 
 def test_well_performing_link_and_presets(lesson_app):

@@ -221,7 +221,8 @@ class UrlState:
         """The preset being shown, until a control moves away from it: the first that every control
         it sets has matched so far."""
         s = self._state
-        return next((self.presets[p] for p in s.presets if set(self.presets[p].params) <= set(s.values)), None)
+        known = set(s.values) | set(s.pending)  # a control not drawn yet will get the link's value
+        return next((self.presets[p] for p in s.presets if set(self.presets[p].params) <= known), None)
 
     def reports(self, where=None, only: tuple[str, ...] | None = None) -> None:
         """Beside a result: the active preset's document and its own numbers (``only``: if it is one of
