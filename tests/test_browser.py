@@ -64,17 +64,22 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def playwright_driver():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"CI=true and {CHROMIUM} is missing; bin/test installs Debian's chromium", pytrace=False)
     playwright = require("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        profile = tmp_path_factory.mktemp("chromium-profile")
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 2400},
-        )
-        yield context
-        context.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver, tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 2400},
+    )
+    yield context
+    context.close()
 
 
 def lesson_paths() -> list[str]:
@@ -141,6 +146,36 @@ def test_the_320_example_in_the_browser(server, browser):
         assert page.locator('[data-testid="stMetricValue"]').all_inner_texts()[:1] == ["6600"]
     finally:
         page.close()
+
+
+def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(server, browser, playwright_driver):
+    # An instructor picks a preset and hides a control, copies the link from "Copy link"; a student's
+    # browser (a new browser, no shared state) opens it and sees the same tab, settings and result.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/convolution?hide=step_padding", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.get_by_role("button", name="7x7 at stride 2 (3x3)").click()
+        page.wait_for_function("() => location.search.includes('step_stride=2')", timeout=60_000)
+        wait_until_done(page)
+        page.get_by_role("button", name="Copy link").click()
+        link = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').inner_text().strip()
+        assert link.startswith(f"{server}/convolution?") and "step_stride=2" in link and "hide=step_padding" in link
+    finally:
+        page.close()
+    student = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    try:
+        fresh = student.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        fresh.goto(link, timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(fresh)
+        assert fresh.get_by_role("tab", name="Stride & padding").get_attribute("aria-selected") == "true"
+        text = fresh.locator('[data-testid="stMainBlockContainer"]').inner_text()
+        assert "a 3x3 output, 9 windows of 3x3" in text  # the slides' 7x7 input at stride 2
+        assert "7x7 input volume gives a 5x5 output volume at stride 1 and a 3x3 one at stride 2" in text
+        assert fresh.locator(".st-key-step_padding").count() == 0 and fresh.locator(".st-key-step_stride").count() == 1
+        assert fresh.locator('[data-testid="stException"]').count() == 0
+    finally:
+        student.close()
 
 
 def test_a_confusion_matrix_cell_shows_its_test_images(server, browser):
