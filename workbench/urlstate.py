@@ -190,12 +190,13 @@ class UrlState:
         cols = self._bar.columns([5, 1], vertical_alignment="center")
         if self.presets:
             with cols[0].container(horizontal=True):
-                st.caption("The course documents' experiments:")
+                # markdown, not captions: a lesson's own captions stay first in its page
+                st.markdown(":gray[The course documents' experiments:]")
                 for p in self.presets.values():
                     st.button(p.label, key=f"_preset_{self.lesson}_{p.name}", on_click=self.apply, args=(p.name,),
                               help=_reports(p) or None, type="tertiary", icon=":material/science:")
         with cols[1].popover("Copy link", icon=":material/link:"):
-            st.caption("This view, every setting included (hidden controls stay hidden):")
+            st.markdown(":gray[This view, every setting included (hidden controls stay hidden):]")
             self._link_box = st.empty()
         self._show_link()
 
