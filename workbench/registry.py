@@ -208,6 +208,7 @@ def _expected_kinds() -> dict[str, tuple[tuple[type, ...], str]]:
     from workbench.backend import Backend
     from workbench.contributed import Benchmark, NativeBuilder
     from workbench.data import Dataset
+    from workbench.exercises import Exercise
     from workbench.explain.base import Explainer
     from workbench.lesson import Lesson
     from workbench.spec import Architecture
@@ -218,6 +219,7 @@ def _expected_kinds() -> dict[str, tuple[tuple[type, ...], str]]:
         "explainers": ((Explainer,), "a workbench.explain.Explainer (a subclass or an instance)"),
         "datasets": ((Dataset,), "a workbench.data.Dataset (or a factory with .at(path))"),
         "lessons": ((Lesson,), "a workbench.lesson.Lesson"),
+        "exercises": ((Exercise,), "a workbench.exercises.Exercise"),
         "native_builders": ((NativeBuilder,), "a workbench.contributed.NativeBuilder"),
         "benchmarks": ((Benchmark,), "a workbench.contributed.Benchmark"),
     }
