@@ -9,11 +9,13 @@ import os
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+from conftest import require  # importorskip, but a failure under CI=true
 
-from workbench import lookup  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+require("torch")
+require("tensorflow")
+
+from workbench import lookup, shapes  # noqa: E402
 from workbench.cli import main  # noqa: E402
 from workbench.graph import frozen_before  # noqa: E402
 from workbench.transfer import cache as C  # noqa: E402
@@ -132,6 +134,23 @@ def test_cli_prints_the_issues_json(capsys):
     assert set(row) == {"val_accuracy", "val_loss", "test_accuracy", "trainable_tensors", "trainable_params", "seconds"}
     assert set(row["test_accuracy"]) == {"mean", "sd"} and row["trainable_tensors"] == 2
     assert set(out["fractions"]) == {"0.25", "1"}
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_bench_transfer_prints_its_figures(capsys, name):
+    # a tiny config (a spec base on 8x8 digits): the keys and sane values, not the speed
+    code = main(["bench", "transfer", "--backend", name, "--dataset", "digits-8x8", "--base", "mnist-cnn", "--limit",
+                 "40", "--epochs", "1", "--seeds", "1", "--repeats", "1", "--head-epochs", "1", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["base"] == "mnist-cnn-transfer" and set(out["backends"]) == {name}
+    frozen, head = out["backends"][name]["frozen"], out["backends"][name]["head"]
+    assert frozen["cached_seconds"] > 0 and frozen["uncached_seconds"] > 0
+    assert frozen["speedup"] == pytest.approx(frozen["uncached_seconds"] / frozen["cached_seconds"], rel=0.02)
+    assert head["workbench_ips"] > 0 and head["baseline_ips"] > 0 and head["goal"] == 0.9
+    assert head["ratio"] == pytest.approx(head["workbench_ips"] / head["baseline_ips"], rel=0.02)
+    assert head["meets_goal"] == (head["ratio"] >= 0.9)
+    rows = shapes.compute(base("mnist-cnn").arch).rows  # the head trains on the layer before head_flatten
+    assert head["feature_shape"] == list(rows[[r.name for r in rows].index("head_flatten") - 1].output_shape)
 
 
 def test_cli_bad_variant_is_one_line(capsys):

@@ -1,8 +1,8 @@
-"""`workbench bench {train,explain,optimize} --json`: speed as ratios against a baseline run in the same process."""
+"""`workbench bench {train,explain,optimize,transfer} --json`: speed as ratios against a baseline run in the same process."""
 
 import importlib
 
-TARGETS = ("train", "explain", "optimize")
+TARGETS = ("train", "explain", "optimize", "transfer")
 
 
 def add_parser(sub):
