@@ -156,8 +156,3 @@ def test_bench_transfer_prints_its_figures(capsys, name):
 def test_cli_bad_variant_is_one_line(capsys):
     assert main(["transfer", "--dataset", "faces-lfw", "--variants", "frozn", "--json"]) == 2
     assert "unknown variant" in json.loads(capsys.readouterr().out)["error"]
-
-
-def test_a_zoo_model_without_a_new_head_says_so():
-    with pytest.raises(ValueError, match="new head"):
-        base("vgg16-imagenet")
