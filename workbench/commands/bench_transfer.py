@@ -49,7 +49,7 @@ def bench_frozen(spec: ExperimentSpec, dataset, repeats: int) -> dict:
     for r in range(repeats):
         order = list(specs.items())
         for name, s in order if r % 2 == 0 else order[::-1]:
-            times[name].append(_timed(lambda: run(s)))
+            times[name].append(_timed(lambda s=s: run(s)))
     best = {k: min(v) for k, v in times.items()}
     return {"cached_seconds": round(best["cached"], 3), "uncached_seconds": round(best["uncached"], 3),
             "speedup": round(best["uncached"] / best["cached"], 3)}
