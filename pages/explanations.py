@@ -12,10 +12,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import samples, ui
+from workbench import image_decoder, samples, ui
 from workbench.explain.compare import parse_value, run_methods
 from workbench.explain.inputs import model_inputs, predictions
-from workbench.explain.render import overlay, pictures, to_uint8
+from workbench.explain.render import overlay, pictures, superpixel_boundaries, to_uint8
+from workbench.jobs import cache
+from workbench.model_facts import arch_of
+from workbench_pages import take_home
 
 TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
        "guided-grad-cam", "occlusion", "lime"]
@@ -38,11 +41,21 @@ def _choose_model():
     trained = {run.label: run for run in ui.trained_runs()}
     archs = sorted(registry.architectures())
     first = [a for a in archs if "explain" in registry.architectures()[a].roles][:1]  # a pretrained model
-    options = first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
+    with st.expander("Import a model file (.keras, or .safetensors + its architecture .json)"):
+        imported = take_home.imported_model(sorted(registry.backends()), key="ex_import")
+    own = [f"imported: {imported[2]}"] if imported else []  # the file just brought comes first
+    if imported and st.session_state.get("ex_import_shown") is not imported[1]:
+        st.session_state["ex_model"] = own[0]  # a newly imported model is the one to explain
+        st.session_state["ex_import_shown"] = imported[1]
+    options = own + first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
     cols = st.columns(2)
     label = cols[0].selectbox("Model", options, key="ex_model",
                               help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "
                                    "architectures have random weights unless you trained them in the Training lesson.")
+    if label.startswith("imported: ") and imported:
+        backend_name, model, _ = imported
+        cols[1].selectbox("Backend", [backend_name], key="ex_backend_imported", disabled=True)
+        return registry.backends()[backend_name], model, arch_of(model), label
     if label.startswith("trained: "):
         run = trained[label.removeprefix("trained: ")]
         cols[1].selectbox("Backend", [run.backend], key="ex_backend_trained", disabled=True)
@@ -63,7 +76,7 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
     with st.expander("Upload photos, or take images from a dataset"):
         for upload in st.file_uploader("Your own photos", accept_multiple_files=True, key="ex_upload") or []:
             try:
-                photos.append(samples.decode(upload.getvalue(), upload.name))
+                photos.append(image_decoder.decode(upload.getvalue(), upload.name))
                 titles.append(upload.name)
             except ValueError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
@@ -80,9 +93,10 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
     return titles, photos
 
 
-def _param_widgets(explainer) -> dict:
-    """One widget per parameter, from its default and bounds; returns only the changed values."""
-    values = {}
+def _param_widgets(explainer) -> tuple[dict, int]:
+    """One widget per parameter, from its default and bounds: (only the changed values, how many
+    values were refused). A value the method cannot take is refused under its own widget."""
+    values, refused = {}, 0
     for p in explainer.params:
         key = f"ex_p_{explainer.name}_{p.name}"
         if p.choices is not None:
@@ -97,9 +111,15 @@ def _param_widgets(explainer) -> dict:
         else:
             text = st.text_input(p.name, "" if p.default is None else str(p.default), key=key, help=p.help)
             value = parse_value(text.strip()) if text.strip() else None
+        try:
+            value = p.check(value)
+        except ValueError as exc:
+            st.error(str(exc), icon=":material/tune:")
+            refused += 1
+            continue
         if value != p.default:
             values[p.name] = value
-    return values
+    return values, refused
 
 
 def mebibytes(count: int | None) -> str:
@@ -204,12 +224,10 @@ def _inner_steps(result, shown):
         else:
             st.caption("Tick guided-backprop's show_masks parameter to see its ReLU masks.")
     if "lime" in ex:
-        from skimage.segmentation import mark_boundaries
-
         steps = ex["lime"].steps
         st.markdown("**LIME**: the superpixels of image 1 and the surrogate's coefficient for each.")
         cols = st.columns(2)
-        cols[0].image(mark_boundaries(shown[0], steps["superpixels"][0]), width="stretch",
+        cols[0].image(superpixel_boundaries(shown[0], steps["superpixels"][0]), width="stretch",
                       caption=f"{steps['superpixels'][0].max() + 1} superpixels")
         coef = steps["coefficients"][0]
         with cols[1]:
@@ -297,24 +315,32 @@ def render():
     available = [m for m in TEN if m in explainers] + [m for m in explainers if m not in TEN]
     methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in explainers],
                              key="ex_methods")
-    params = {}
-    with st.expander("Method parameters"):
+    params, refused = {}, 0
+    with st.expander("Method parameters", expanded=False):
         for name in methods:
             if explainers[name].params:
                 st.markdown(f"**{name}**: {explainers[name].description}")
-                params[name] = _param_widgets(explainers[name])
+                params[name], bad = _param_widgets(explainers[name])
+                refused += bad
+    if refused:
+        st.warning(f"{refused} method parameter(s) cannot be used as typed (see Method parameters); "
+                   "fix them to explain.", icon=":material/tune:")
     x = shown = None
     with ui.guard("prepare the images for this model"):
         x, shown = model_inputs(arch, backend.name, photos, model)  # standardised as in training, if it was
     if x is None:
         return
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
-    if st.button("Explain", type="primary", key="ex_run"):
+    if st.button("Explain", type="primary", key="ex_run", disabled=bool(refused)):
         progress = st.progress(0.0, text="starting")
         with ui.guard("explain the images"):
-            preds = predictions(backend, model, arch, x)
-            result = run_methods(backend, model, x, methods, params, steps=10,
-                                 progress=lambda name, f: progress.progress(f, text=f"running {name}"))
+            def explain():
+                return predictions(backend, model, arch, x), run_methods(
+                    backend, model, x, methods, params, steps=10,
+                    progress=lambda name, f: progress.progress(f, text=f"running {name}"))
+            # a registered model is the same for every student: its explanations are computed once per server
+            preds, result = explain() if label.startswith("trained: ") else cache.shared("explanations", 16).get(
+                cache.key(label, backend.name, x, tuple(methods), params, 10), explain)
             st.session_state[RESULT] = (config, preds, result)
             for key in ("ex_matrix", "ex_sanity", "ex_stab"):
                 st.session_state.pop(key, None)
@@ -324,19 +350,23 @@ def render():
         st.info("Choose the model, photos and methods, then press **Explain**.")
         return
     _, preds, result = stored
+    # each section guards itself: one that fails says so in its place, and the others still show
     st.subheader("Predictions")
-    st.dataframe(pd.DataFrame([{"image": t, **{f"top {k + 1}": f"{p['name']} ({p['probability']:.2f})"
-                                               for k, p in enumerate(top[:3])}} for t, top in zip(titles, preds)]),
-                 hide_index=True, width="stretch")
+    with ui.guard("show the predictions"):
+        st.dataframe(pd.DataFrame([{"image": t, **{f"top {k + 1}": f"{p['name']} ({p['probability']:.2f})"
+                                                   for k, p in enumerate(top[:3])}}
+                                   for t, top in zip(titles, preds)]), hide_index=True, width="stretch")
     st.subheader("Methods x images")
-    _grid(result, titles, shown)
+    with ui.guard("draw the methods x images grid"):
+        _grid(result, titles, shown)
     st.subheader("Cost and faithfulness")
-    _scores(result)
-    with st.expander("Inner steps"):
+    with ui.guard("show the cost and faithfulness"):
+        _scores(result)
+    with st.expander("Inner steps"), ui.guard("show the inner steps"):
         _inner_steps(result, shown)
-    with st.expander("Class x image matrix (Grad-CAM)"):
+    with st.expander("Class x image matrix (Grad-CAM)"), ui.guard("show the class x image matrix"):
         _class_matrix(backend, model, arch, x, shown, preds)
-    with st.expander("Sanity check: randomise the model"):
+    with st.expander("Sanity check: randomise the model"), ui.guard("show the sanity check"):
         _sanity(backend, model, x, shown, result["targets"], result["explanations"])
-    with st.expander("LIME's stability across seeds"):
+    with st.expander("LIME's stability across seeds"), ui.guard("show LIME's stability"):
         _lime_stability(backend, model, x, shown, result["targets"])

@@ -66,15 +66,19 @@ def _plugins() -> None:
             "plugin": p.name,
             "version": p.version or "",
             "hooks": ", ".join(h.removeprefix("register_") for h in p.hooks),
-            "status": "error" if p.error else "ok",
+            "status": "error" if p.error else "warning" if p.warnings else "ok",
             "error": p.error or "",
+            "warnings": "; ".join(p.warnings),
         }
         for p in registry.plugins()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     for p in registry.plugins():
         if p.error:
-            st.warning(f"Plugin **{p.name}** did not load and was skipped: {p.error}")
+            what = "had an error (what it registered in that hook was skipped)" if p.hooks else "did not load and was skipped"
+            st.warning(f"Plugin **{p.name}** {what}: {p.error}")
+        for warning in p.warnings:
+            st.warning(f"Plugin **{p.name}**: {warning}")
     counts = {kind: len(getattr(registry, kind)()) for kind in ("backends", "architectures", "explainers", "datasets", "lessons")}
     st.caption(" · ".join(f"{n} {kind}" for kind, n in counts.items())
                + f" · cnn-workbench {importlib.metadata.version('cnn-workbench')}")

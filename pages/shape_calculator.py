@@ -9,6 +9,7 @@ import streamlit as st
 
 from workbench import layer_table as T
 from workbench import shapes, spec, ui
+from workbench_pages import take_home
 
 DEFAULT = "mnist-cnn"  # seed 001's first ConvNet: 93,322 parameters
 
@@ -79,6 +80,7 @@ def render() -> None:
                          "application/json", icon=":material/download:")
     d[1].download_button("Download as YAML", spec.dumps_architecture(edited, "yaml"), f"{edited.name}.yaml",
                          "application/yaml", icon=":material/download:")
+    take_home.code_section(edited, key="calc_code")  # the training settings' defaults
 
 
 def _fallback() -> spec.Architecture:
@@ -128,7 +130,9 @@ def _loaders() -> None:
         if upload is not None and state.get("calc_uploaded") != upload.file_id:
             state.calc_uploaded, state.calc_upload_error = upload.file_id, None
             try:
-                _set(spec.loads_architecture(upload.getvalue().decode("utf-8", "replace"), "." + upload.name.rsplit(".", 1)[-1]))
+                # bounded before anything is parsed or built (workbench.model.limits): one student's
+                # hostile file costs milliseconds, not the server
+                _set(spec.loads_architecture(upload.getvalue(), "." + upload.name.rsplit(".", 1)[-1]))
             except spec.SpecError as exc:
                 state.calc_upload_error = f"{upload.name}: {_spec_message(exc)}"
         if upload is not None and state.get("calc_upload_error"):  # stays while that file is in the box

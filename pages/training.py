@@ -14,23 +14,19 @@ from plotly.subplots import make_subplots
 
 from workbench import augment as A
 from workbench import data as D
-from workbench import graph, lookup, ui
+from workbench import folders, graph, lookup, ui
 from workbench.backend import TrainConfig
-from workbench.runs import BackgroundRun, RunSpec, TrainedRun, prepare_run
-from workbench.training import OPTIMIZERS, check_config, input_normalization
+from workbench.codegen import Settings
+from workbench.jobs import limits
+from workbench.jobs.train import QueuedRun
+from workbench.runs import RunSpec, TrainedRun
+from workbench.training import OPTIMIZERS, check_config, input_normalization, with_dataset_head
+from workbench_pages import take_home
 
-LIVE = "training_live"  # the BackgroundRun of this session while it trains; finished runs: ui.trained_runs()
+LIVE = "training_live"  # the QueuedRun of this session while it waits or trains; finished runs: ui.trained_runs()
 
 
 # -- cached data ----------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Preparing the images for the model ...", max_entries=4)
-def _prepared(dataset_name: str, arch_name: str, standardize: bool, backend_name: str | None, limit: int):
-    """(arch with the dataset's head, splits as the model is fed, Standardizer or None); a spec
-    model's data is the same for both backends (backend_name None)."""
-    spec = RunSpec(dataset_name, arch_name, backend_name or "", standardize=standardize, limit=limit or None)
-    return prepare_run(spec, _dataset(dataset_name))
-
-
 @st.cache_resource(show_spinner="Reading the model's layers ...", max_entries=8)
 def _native_layers(arch_name: str, backend_name: str) -> list[str]:
     """A native (pretrained) model's layer names, read off the real model once per server."""
@@ -38,8 +34,12 @@ def _native_layers(arch_name: str, backend_name: str) -> list[str]:
     return backend.layer_names(backend.build(lookup.architecture(arch_name)))
 
 
-@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
 def _dataset(name: str):
+    return _dataset_cached(name, folders.dataset_contents(name))
+
+
+@st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
+def _dataset_cached(name: str, contents):
     ds = lookup.dataset(name)
     ds.load("train")
     return ds
@@ -66,7 +66,7 @@ def _images(x: np.ndarray, cols: int, tile: int = 56) -> np.ndarray:
 # -- figures --------------------------------------------------------------------------------
 def curves(runs: list, title: str = "") -> go.Figure:
     """Loss and accuracy per epoch, train (solid) vs validation (dashed), one colour per run (each
-    a TrainedRun or a BackgroundRun: a label and a history)."""
+    a TrainedRun or a QueuedRun: a label and a history)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     palette = ["#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]
     for i, run in enumerate(runs):
@@ -158,7 +158,7 @@ def _controls():
         if not path:
             st.info("Type the path of a folder of images, one sub-folder per class.")
             st.stop()
-        ds_key = f"folder:{path}"
+        ds_key = ui.app_folder(path, c[0])
     registered = ui.registry().architectures()
     # spec architectures start from scratch; pretrained ones that take a new head fine-tune: transfer learning
     archs = sorted((n for n, a in registered.items() if a.is_spec or a.new_head),
@@ -197,22 +197,20 @@ def _controls():
 
 
 # -- training -------------------------------------------------------------------------------
-def _start(spec: RunSpec, continue_model) -> BackgroundRun:
-    """Train (or continue training) in the background: workbench.runs, the CLI's run. The live run
-    is in the session until it ends, and joins the session's runs only if it ends without error."""
-    arch = lookup.architecture(spec.arch)
-    prepared = _prepared(spec.dataset, spec.arch, spec.standardize, None if arch.is_spec else spec.backend,
-                         spec.limit or 0)
+def _start(spec: RunSpec, continue_model) -> QueuedRun:
+    """Train (or continue training) as a job of the server's queue (workbench.jobs: a worker
+    process, or a Ray cluster), the CLI's run. The live run is in the session until it ends, and
+    joins the session's runs only if it ends without error."""
     runs = ui.trained_runs()
     label = f"run {len(runs) + 1}: {spec.backend} {spec.config.optimizer} lr={spec.config.learning_rate:g}"
-    # on_done runs in the run's thread, once: the finished run joins the session's runs
-    job = BackgroundRun(spec, label, on_done=runs.append, dataset=_dataset(spec.dataset), prepared=prepared,
-                        model=continue_model)
+    # on_done runs once, in the script run that first sees the job done: the run joins the session's runs
+    job = QueuedRun(spec, label, on_done=lambda run: limits.keep(runs, run), owner=ui.session_id(),
+                    model=continue_model)
     st.session_state[LIVE] = job
     return job.start()
 
 
-def _follow(job: BackgroundRun) -> None:
+def _follow(job: QueuedRun) -> None:
     """Show the live run until it ends. A click (Stop, or any widget) reruns the page: the new
     script run finds the run here again, so one model never trains twice at once."""
     epochs = job.spec.config.epochs
@@ -236,6 +234,9 @@ def _follow(job: BackgroundRun) -> None:
 
 
 def _status(job, history, epochs, seconds) -> str:
+    position = getattr(job, "position", None)
+    if position is not None:
+        return f"queued, position {position}: waiting for a free worker ... ({seconds:.0f} s)"
     if job.stop_event.is_set():
         return f"stopping after the current batch ... ({seconds:.0f} s)"
     if not history:
@@ -311,6 +312,10 @@ def render():
     if dataset is None:
         return
     augment = _augment_controls(dataset.load("train")[0][0], backend)
+    with ui.guard("write the code"):
+        take_home.code_section(with_dataset_head(lookup.architecture(arch_name), dataset.num_classes),
+                               Settings.of(check_config(config, augment=augment.as_dict()), standardize),
+                               key="tr_code")
     runs = ui.trained_runs()
     last = runs[-1] if runs else None
     c = st.columns(2)
@@ -338,4 +343,5 @@ def render():
     if runs:
         with ui.guard("show the results"):
             _results(runs[-1])
+        take_home.export_run(runs[-1], key="tr_export")
         _history_table(runs)

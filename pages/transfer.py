@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from workbench_pages import take_home
 from workbench_pages.training import confusion_figure, curves
 from workbench import lookup, ui
 from workbench.transfer import documents as DOC
@@ -52,6 +53,8 @@ def _controls() -> ExperimentSpec:
     c = st.columns(4)
     dataset = c[0].selectbox("Dataset", DATASETS, key="xf_dataset", help="the first four are offline")
     folder = c[0].text_input("or folder:PATH", key="xf_folder", placeholder="folder:/path/to/images")
+    if folder.strip():  # only inside the server's data roots (workbench.folders)
+        folder = ui.app_folder(folder.strip().removeprefix("folder:"), c[0])
     base = c[1].selectbox("Pretrained base", _bases(), key="xf_base", help="the first ships with pip (offline); "
                           "vgg16 is the lecture's spec with random weights (its trainable counts); the -imagenet "
                           "zoo models get a new head, and load only when their weights are in the framework's "
@@ -148,6 +151,10 @@ def _results(exp):
         fig.update_layout(title="test accuracy by fraction of the training data", height=340,
                           xaxis=dict(title="fraction", type="log"), yaxis=dict(title="test accuracy"))
         ui.show(fig, key="xf_fractions_plot")
+    trained = {r.variant: r.run for r in first}
+    if trained:
+        variant = st.selectbox("Export the model of", list(trained), key="xf_export_variant")
+        take_home.export_run(trained[variant], key=f"xf_export_{variant}")
     _documents(exp)
     _traps(exp)
     runs = ui.trained_runs()

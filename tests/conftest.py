@@ -9,6 +9,9 @@ import socket
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the pages' job queue (workbench.jobs) gets one worker process here: it imports each framework once
+# for every page test that trains, instead of once per worker
+os.environ.setdefault("WORKBENCH_JOBS", "1")
 import workbench_plugins.tensorflow_backend  # noqa: E402,F401 - loads triton before any test imports tensorflow
 
 def in_ci() -> bool:

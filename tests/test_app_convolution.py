@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import no_errors
 from workbench import convolution as C
-from workbench import samples
+from workbench import image_decoder, samples
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_uploads_in_other_modes_become_grey_images():
     for mode, size in (("RGBA", (30, 20)), ("L", (12, 9)), ("P", (8, 8)), ("I;16", (5, 7))):
         buf = io.BytesIO()
         Image.new(mode, size).save(buf, format="PNG")
-        grey = samples.to_grey(samples.decode(buf.getvalue(), f"x.{mode}.png"))
+        grey = samples.to_grey(image_decoder.decode(buf.getvalue(), f"x.{mode}.png"))
         assert grey.shape == (size[1], size[0]) and grey.dtype == float
     with pytest.raises(ValueError, match="empty.png is empty"):
-        samples.decode(b"", "empty.png")
+        image_decoder.decode(b"", "empty.png")

@@ -122,3 +122,56 @@ def test_an_impossible_layer_inside_a_block_names_the_blocks_row(at):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith(f"Row {block + 1} (inside the block on row {block + 1})")
     assert "larger than its" in errors[0] and not at.exception
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """The media stores of the AppTest runs (one per run), so a test can read what a download button serves."""
+    from streamlit.testing.v1 import app_test
+
+    stores = []
+
+    class Recording(app_test.MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    return stores
+
+
+def downloaded(at, media, label):
+    """(file name, mimetype, text) that the download button labelled `label` hands the browser."""
+    button = next(b for b in at.get("download_button") if b.label == label)
+    served = media[-1].get_file(button.proto.url.rsplit("/", 1)[-1])
+    return served.filename, served.mimetype, served.content.decode()
+
+
+def test_the_json_and_yaml_downloads_are_the_edited_architecture_with_the_same_table(media, at):
+    at.selectbox(key="calc_pick").set_value("residual-cifar10")
+    at.button(key="calc_load").click().run()
+    version = at.session_state["calc_version"]
+    at.text_input(key=f"calc_name_{version}").set_value("my-resnet").run()
+    at.session_state[f"calc_table_{version}"] = {"edited_rows": {0: {"filters": 16}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert no_errors(at) == []
+    shown = at.dataframe[-1].value[["layer", "output shape", "params"]]
+    loaded = {}
+    for label, ext, mime in (("Download as JSON", ".json", "application/json"), ("Download as YAML", ".yaml", "application/yaml")):
+        name, mimetype, text = downloaded(at, media, label)
+        assert (name, mimetype) == (f"my-resnet{ext}", mime)
+        arch = loaded[ext] = spec.loads_architecture(text, ext)
+        assert arch.name == "my-resnet" and arch.layers[0].filters == 16  # the edits, not the registered model
+        assert any(isinstance(layer, spec.Residual) for layer in arch.layers)
+        table = shapes.compute(arch)
+        assert [(r.name, str(tuple(r.output_shape)), r.params) for r in table.rows] == \
+            [(layer.strip().removeprefix("↳ "), shape, params) for layer, shape, params in shown.itertuples(index=False)]
+    assert loaded[".json"] == loaded[".yaml"]
+    assert json.loads(downloaded(at, media, "Download as JSON")[2])["layers"][0]["filters"] == 16
+    with pytest.raises(json.JSONDecodeError):  # YAML proper (JSON would also parse as YAML)
+        json.loads(downloaded(at, media, "Download as YAML")[2])
+    # and the file uploaded back gives the page the same table
+    name, _, text = downloaded(at, media, "Download as YAML")
+    at.file_uploader(key="calc_upload").set_value((name, text.encode(), "application/yaml")).run()
+    assert no_errors(at) == []
+    assert at.dataframe[-1].value[["layer", "output shape", "params"]].equals(shown)

@@ -125,9 +125,9 @@ def test_plugins_json_lists_builtins_and_both_backends_without_errors():
     assert done.returncode == 0, done.stderr
     plugins = {p["name"]: p for p in json.loads(done.stdout)}
     for p in plugins.values():
-        assert set(p) == {"name", "version", "hooks", "error"}
+        assert set(p) == {"name", "version", "hooks", "error", "warnings"}
     for name in ("architectures", "explainers", "datasets", "lessons", *BACKEND_PLUGINS):
-        assert plugins[name]["error"] is None, plugins[name]
+        assert plugins[name]["error"] is None and plugins[name]["warnings"] == [], plugins[name]
         assert plugins[name]["version"]
     assert plugins["architectures"]["hooks"] == ["register_architectures"]
     for name in BACKEND_PLUGINS:

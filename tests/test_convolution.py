@@ -115,3 +115,67 @@ def test_bad_inputs_get_clear_errors():
         C.arithmetic(np.zeros((7, 7)), C.SHARPEN, 5, 0)
     with pytest.raises(ValueError, match="2-D"):
         C.correlate2d(np.zeros((4, 4, 3)), C.SHARPEN)
+
+
+# -- the checks that come before the maths (issue 17: mutants that survived bin/mutate) ------
+@pytest.mark.parametrize("stride, padding", [(0, 0), (-1, 1), (1, -1), (2, (0, -1)), (1, (-2, 0))])
+def test_a_bad_stride_or_padding_alone_is_refused_with_the_reason(stride, padding):
+    """Either one bad is enough (`or`, not `and`); otherwise numpy fails later, or divides by zero."""
+    with pytest.raises(ValueError, match=r"stride must be >= 1 and padding >= 0"):
+        C.correlate2d(np.ones((6, 6)), C.SHARPEN, stride=stride, padding=padding)
+
+
+def test_a_kernel_bigger_than_the_image_fits_once_padded():
+    """The fit check counts the padding: a 5x5 kernel on a 3x3 image padded by 1 has one position."""
+    rng = np.random.default_rng(0)
+    image, kernel = rng.random((3, 3)), rng.random((5, 5))
+    out = C.correlate2d(image, kernel, padding=1)
+    np.testing.assert_allclose(out, signal.correlate2d(np.pad(image, 1), kernel, mode="valid"))
+    assert out.shape == (1, 1)
+    tall = C.correlate2d(rng.random((3, 6)), rng.random((5, 2)), padding=(1, 0))  # rows padded, columns not
+    assert tall.shape == (1, 5)
+    with pytest.raises(ValueError, match="does not fit"):
+        C.correlate2d(image, kernel, padding=(1, 0))
+
+
+def test_arithmetic_reaches_the_last_row_and_column_and_no_further():
+    """A 5x7 image and a 2x3 kernel: a 4x5 output whose width differs from every kernel size."""
+    rng = np.random.default_rng(1)
+    image, kernel = rng.random((5, 7)), rng.random((2, 3))
+    out = C.correlate2d(image, kernel)
+    assert out.shape == (4, 5)
+    for i, j in ((3, 4), (0, 4), (3, 0)):
+        assert C.arithmetic(image, kernel, i, j).value == pytest.approx(out[i, j])
+    for i, j in ((4, 0), (0, 5), (-1, 0), (0, -1)):
+        with pytest.raises(ValueError, match=rf"position \({i}, {j}\) is outside the 4x5 output"):
+            C.arithmetic(image, kernel, i, j)
+
+
+def test_a_tall_kernel_is_checked_against_the_height():
+    """A 3x1 kernel on a 2x6 image: the width fits, the height does not (kshape[0] is the height)."""
+    with pytest.raises(ValueError, match=r"a 3x1 window does not fit a 2x6 image padded by 0"):
+        C.correlate2d(np.ones((2, 6)), np.ones((3, 1)))
+
+
+def test_the_defaults_are_the_course_notes():
+    """Stride 1 and no padding, 2x2 pooling windows, a 5x5 Gaussian of sigma 1 (scipy's window)."""
+    assert C.output_size(7, 3) == 5 and C.window(1, 2, 3) == (1, 2, 4, 5)
+    x = np.arange(36.0).reshape(6, 6)
+    np.testing.assert_array_equal(C.pool2d(x), x.reshape(3, 2, 3, 2).max(axis=(1, 3)))
+    for args, (size, sigma) in (((), (5, 1.0)), ((7, 1.5), (7, 1.5))):
+        g = signal.windows.gaussian(size, sigma)
+        np.testing.assert_allclose(C.gaussian_kernel(*args), np.outer(g, g) / np.outer(g, g).sum())
+
+
+def test_the_arithmetic_text_writes_whole_numbers_whole_and_the_rest_in_decimals():
+    a = C.arithmetic(np.array([[1.5, 100000.0]]), np.array([[2.0, 0.25]]), 0, 0)
+    assert a.text == "1.5*2+100000*0.25 = 25003"
+
+
+def test_the_convolution_theorem_on_odd_sizes():
+    """A 5x7 image and a 3x3 kernel: a 7x9 full convolution, odd both ways (irfft2 needs the shape)."""
+    rng = np.random.default_rng(2)
+    image, kernel = rng.random((5, 7)), rng.random((3, 3))
+    check = C.convolution_theorem(image, kernel)
+    assert check.fourier.shape == (7, 9)
+    np.testing.assert_allclose(check.fourier, signal.fftconvolve(image, kernel, mode="full"), atol=1e-9)

@@ -184,3 +184,72 @@ def test_caltech101_five_classes_50_10_20(tmp_path):
     small = dl.caltech101_5(url=archive.as_uri(), known_hash=sha(archive), counts=(4, 2, 3), size=(8, 8))
     assert small.load("train")[0].shape == (20, 8, 8, 3) and len(small.load("test")[0]) == 15
     assert ds.notes == small.notes == []
+
+
+# -- no network, or a connection that drops: they say so and keep nothing -------------------
+def cache_files(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_no_network_says_so_and_keeps_nothing(monkeypatch, cache):
+    """The registered MNIST as a laptop with no network sees it: no name resolves."""
+    import socket
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    ds = dl.mnist()
+    with pytest.raises(RuntimeError, match=r"could not download https://storage\.googleapis\.com/.*"
+                                           r"needs the internet once, then loads from .*mnist"):
+        ds.load("train")
+    assert cache_files(cache / "mnist") == []
+
+
+class Mirror:
+    """A local HTTP server for one file; `cut` makes it promise the whole file and send only the
+    first half before hanging up, as a connection lost mid-download does."""
+
+    def __init__(self, payload: bytes):
+        import http.server
+        import threading
+
+        mirror = self
+        self.payload, self.cut = payload, False
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(mirror.payload)))
+                self.end_headers()
+                self.wfile.write(mirror.payload[:len(mirror.payload) // 2] if mirror.cut else mirror.payload)
+                self.wfile.flush()
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cifar-10-python.tar.gz"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_download_cut_off_midway_says_so_keeps_nothing_and_the_next_one_works(tmp_path, cache):
+    rng = np.random.default_rng(2)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    cifar_archive(archive, {"data_batch_1": cifar_batch(rng, 50)[1], "test_batch": cifar_batch(rng, 10)[1]})
+    mirror = Mirror(archive.read_bytes())
+    try:
+        mirror.cut = True
+        with pytest.raises(RuntimeError, match=rf"could not download {mirror.url} .*needs the internet once"):
+            dl.cifar10(url=mirror.url, known_hash=sha(archive)).load("train")
+        assert cache_files(cache / "cifar10") == []  # no half archive, no temporary file
+        mirror.cut = False  # the network is back: a new Dataset downloads it whole
+        assert dl.cifar10(url=mirror.url, known_hash=sha(archive)).load("test")[0].shape == (10, 32, 32, 3)
+        assert cache_files(cache / "cifar10") == [archive.name]
+    finally:
+        mirror.close()

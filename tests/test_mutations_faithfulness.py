@@ -67,6 +67,27 @@ def test_curve_switches_pixels_in_order_and_reads_the_target():
     assert backend.batches[-1] == (4, 2)  # one call for all the frames, in the batch size asked for
 
 
+class Weights(np.ndarray):
+    """The linear model's weights as a model object the batch-size memory can key on (weakly, by identity)."""
+
+    __hash__, __eq__ = object.__hash__, object.__eq__
+
+
+def test_curve_without_a_batch_size_measures_one_on_this_model_and_image():
+    from workbench.explain import batching
+
+    backend = LinearBackend()
+    backend.device = lambda: "cpu"
+    weights = np.arange(1.0, 7.0).reshape(2, 3).view(Weights)
+    image = np.ones((2, 3, 1), np.float32)
+    order = np.array([5, 0, 4, 1, 3, 2])
+    values = curve(backend, weights, image, 0, order, image, np.zeros_like(image), steps=3)
+    assert values == pytest.approx([1.0, 1 - 7 / 21, 1 - 14 / 21, 0.0])
+    chosen = batching._chosen[weights][((2, 3, 1), "cpu")]  # measured on copies of this image, for this model
+    assert chosen in batching.CPU_SIZES and backend.batches[-1] == (4, chosen)
+    assert {size for n, size in backend.batches[:-1]} <= set(batching.CPU_SIZES)  # the trials
+
+
 def test_deletion_and_insertion_by_hand():
     backend = LinearBackend()
     rng = np.random.default_rng(1)
@@ -134,5 +155,12 @@ def test_the_defaults_scale_with_the_image_twenty_steps_squares_and_blur_of_a_28
     np.testing.assert_allclose(result["insertion"], by_hand["insertion"], rtol=1e-6)
     blurred = gaussian_filter(image[0], sigma=(2, 2, 0))  # no blur across the channels
     assert result["deletion"][-1] == pytest.approx((blurred[..., 0] * weights).sum() / weights.sum(), rel=1e-5)
+    # the squares are the `cell` asked for: the same curve as through pixel_order(map, 2) (at
+    # curve's own default of 20 steps), and another one with cell 1
+    square_order = pixel_order(weights, 2)
+    np.testing.assert_allclose(curve(backend, weights, image[0], 0, square_order, image[0], blurred, batch=64),
+                               by_hand["deletion"], rtol=1e-6)
+    (single,) = deletion_insertion(backend, weights, image, [0], weights[None], steps=20, blur=2, cell=1, batch=64)
+    assert np.abs(single["deletion"] - by_hand["deletion"]).max() > 1e-3
     assert set(mean_scores([result])) == {"deletion_auc", "insertion_auc"}
     assert mean_scores([result])["insertion_auc"] == pytest.approx(result["insertion_auc"])

@@ -133,6 +133,27 @@ def test_keras_zoo_offline_message(monkeypatch, tmp_path):
         keras_pretrained.load_pretrained("alexnet")
 
 
+def test_keras_zoo_weights_with_the_wrong_hash_are_refused_and_not_kept(monkeypatch, tmp_path):
+    """keras.applications' real download from a local mirror whose file does not match the hash
+    ResNet50 expects; Keras itself would keep the corrupt file in its cache."""
+    from keras.src.applications import resnet
+    from keras.src.backend import config
+
+    (tmp_path / "home").mkdir()  # an unwritable or missing home sends Keras to /tmp/.keras
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "home"))
+    name = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+    (tmp_path / name).write_bytes(b"not the weights ResNet50 expects" * 100)
+    monkeypatch.setattr(resnet, "BASE_WEIGHTS_PATH", tmp_path.as_uri() + "/")
+    models = tmp_path / "home" / "models"
+    for stale in (False, True):  # an empty cache, then one holding an old corrupt copy
+        if stale:
+            (models / name).write_bytes(b"an old corrupt copy")
+        with pytest.raises(RuntimeError, match=r"weights of resnet50 downloaded into .*models failed their hash "
+                                               r"check, so they were refused and deleted"):
+            keras_pretrained.load_pretrained("resnet50-imagenet")
+        assert list(models.iterdir()) == []
+
+
 def test_a_shared_keras_layer_is_refused():
     import keras
 

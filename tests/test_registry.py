@@ -19,7 +19,7 @@ from workbench.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "workbench-example-plugin"
-OUR_MODULES = ("workbench_example_plugin", "broken_plugin", "raising_plugin")
+OUR_MODULES = ("workbench_example_plugin", "broken_plugin", "raising_plugin", "exiting_plugin")
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +39,19 @@ def example_site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bad_site(tmp_path_factory):
-    """Two plugins installed by hand (a dist-info with an entry point): one raises on import, one in its hook."""
+    """Plugins installed by hand (a dist-info with an entry point): one raises on import, one calls
+    sys.exit on import, one raises in its hook."""
     site = tmp_path_factory.mktemp("bad")
     (site / "broken_plugin.py").write_text('raise RuntimeError("this plugin is broken on purpose")\n')
+    (site / "exiting_plugin.py").write_text('import sys\n\nsys.exit("leaving on import")\n')
     (site / "raising_plugin.py").write_text(
         "from workbench.hookspecs import hookimpl\n\n\n"
         "@hookimpl\ndef register_architectures(register):\n"
         "    raise ValueError('no architectures today')\n\n\n"
         "@hookimpl\ndef register_datasets(register):\n    pass\n"
     )
-    for dist, name, module in [("broken_plugin", "broken", "broken_plugin"), ("raising_plugin", "raising", "raising_plugin")]:
+    for dist, name, module in [("broken_plugin", "broken", "broken_plugin"), ("raising_plugin", "raising", "raising_plugin"),
+                               ("exiting_plugin", "exiting", "exiting_plugin")]:
         info = site / f"{dist}-0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist.replace('_', '-')}\nVersion: 0.1\n")
@@ -85,7 +88,7 @@ def test_example_plugin_is_discovered_and_contributes_an_architecture(example_si
         plugins = {p.name: p for p in registry.plugins()}
         archs = registry.architectures()
     assert plugins["example"].as_dict() == {
-        "name": "example", "version": "0.1.0", "hooks": ["register_architectures"], "error": None,
+        "name": "example", "version": "0.1.0", "hooks": ["register_architectures"], "error": None, "warnings": [],
     }
     tiny = archs["example-tinynet"]
     assert [r.output_shape for r in shapes.compute(tiny).rows] == [(28, 28, 8), (14, 14, 8), (14, 14, 16), (7, 7, 16), (16,), (10,)]
@@ -100,6 +103,7 @@ def test_a_plugin_that_fails_to_import_is_listed_with_its_error(example_site, ba
     broken = plugins["broken"]
     assert broken.version == "0.1" and broken.hooks == []
     assert broken.error.startswith("RuntimeError: this plugin is broken on purpose (broken_plugin.py:1)")
+    assert plugins["exiting"].error.startswith("SystemExit: leaving on import (exiting_plugin.py:3)")  # not the end of us
     # the rest still load: built-ins and the example plugin
     assert {"mnist-cnn", "vgg16", "example-tinynet"} <= set(archs)
     assert plugins["example"].error is None and plugins["architectures"].error is None

@@ -6,6 +6,8 @@ training split only, and the initial weight scales."""
 import numpy as np
 import pytest
 
+from conftest import require
+
 from workbench import lookup
 from workbench import spec as S
 from workbench.regularise import batchnorm as BN
@@ -20,7 +22,12 @@ BACKENDS = ("tensorflow", "pytorch")
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
-    return lookup.backend(request.param)
+    backend = lookup.backend(request.param)
+    if request.param == "pytorch":
+        # Keras' Dropout is seeded when the model is built; torch's draws from the global generator,
+        # so seed that: the Monte-Carlo checks' 3-sigma bounds would otherwise fail ~0.3% of runs
+        require("torch").manual_seed(0)
+    return backend
 
 
 # -- dropout --------------------------------------------------------------------------------

@@ -227,3 +227,81 @@ def test_conv_and_dense_macs_match_torch_flop_counter():
 def test_activation_memory_is_float32_outputs():
     table = shapes.compute(registered("mnist-cnn"))
     assert table.row("conv2d_1").memory_bytes == 26 * 26 * 32 * 4
+
+
+# -- receptive fields by brute force (no framework: issue 17's framework-free mutation run) ---
+def _reaches(layers, hw):
+    """Per layer, reached[p, i, j]: whether input pixel p changes output (i, j). Each pixel's
+    one-hot image is pushed through the windows with scipy (ones as weights, so a pixel counts
+    once it is in a window), "same" padding as TensorFlow splits it (the smaller half before)."""
+    from scipy.signal import correlate2d
+
+    reached = [[] for _ in layers]
+    for p in range(hw[0] * hw[1]):
+        y = np.zeros(hw)
+        y.flat[p] = 1.0
+        for depth, ((kh, kw), (sh, sw), padding) in enumerate(layers):
+            if padding == "same":
+                total = [max((-(-n // s) - 1) * s + k - n, 0) for n, k, s in zip(y.shape, (kh, kw), (sh, sw))]
+                y = np.pad(y, [(t // 2, t - t // 2) for t in total])
+            y = correlate2d(y, np.ones((kh, kw)), mode="valid")[::sh, ::sw]
+            reached[depth].append(y != 0)
+    return [np.array(r) for r in reached]
+
+
+def _box(reached, i, j, width):
+    rows, cols = np.divmod(np.flatnonzero(reached[:, i, j]), width)
+    return rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+
+
+def test_receptive_field_windows_of_a_non_square_stack_match_brute_force():
+    """Kernels, strides and paddings that differ between rows and columns, so no mix-up of the
+    two axes (start[0] for start[1], size[0] for size[1]) goes unseen."""
+    layers = [((3, 5), (1, 2), "valid"), ((2, 3), (2, 1), "same"), ((3, 1), (1, 3), "same"), ((4, 4), (2, 2), "same")]
+    stack = arch([{"type": "Conv2D", "filters": 2, "kernel_size": list(k), "strides": list(s), "padding": p}
+                  for k, s, p in layers], input_shape=(13, 19, 1))
+    table = shapes.compute(stack)
+    for row, reached in zip(table.rows, _reaches(layers, (13, 19))):
+        assert reached.shape[1:] == row.output_shape[:2]
+        for i, j in np.ndindex(*reached.shape[1:]):
+            assert row.receptive_field.window(i, j, (13, 19)) == _box(reached, i, j, 19), (row.name, i, j)
+    # "same" pads (s * (ceil(n / s) - 1) + k - n) in all, the smaller half before, as the formula says
+    assert [r.formula for r in table.rows[1:3]] == [
+        "H: ceil(11 / 2) = 6  (same: pad 0+1); W: ceil(8 / 1) = 8  (same: pad 1+1)",
+        "H: ceil(6 / 1) = 6  (same: pad 1+1); W: ceil(8 / 3) = 3  (same: pad 0+0)"]
+
+
+@pytest.mark.parametrize("wide_first", [True, False])
+def test_a_block_sees_what_its_widest_part_sees(wide_first):
+    """Inception: a 1x1 branch beside two 3x3s (5x5 together); Residual: a 3x3 body beside the identity."""
+    conv = {"type": "Conv2D", "filters": 2, "padding": "same"}
+    narrow, wide = [{**conv, "kernel_size": 1}], [{**conv, "kernel_size": 3}, {**conv, "kernel_size": 3}]
+    table = shapes.compute(arch([
+        {"type": "Inception", "name": "mixed", "branches": [wide, narrow] if wide_first else [narrow, wide]},
+        {"type": "Residual", "name": "add", "body": [{**conv, "kernel_size": 3, "filters": 4}], "shortcut": []},
+    ], input_shape=(9, 9, 1)))
+    assert table.row("mixed").receptive_field == table.rows[1 if wide_first else 2].receptive_field  # the second 3x3
+    assert table.row("mixed").receptive_field.size == (5, 5)
+    assert table.row("add").receptive_field.size == (7, 7)  # 5 + (3 - 1), the body's; the identity adds nothing
+
+
+def test_rows_are_numbered_nested_and_costed_by_hand():
+    conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3}
+    table = shapes.compute(arch([
+        {**conv, "name": "first"},
+        {"type": "Residual", "name": "add", "body": [{**conv, "padding": "same", "name": "inner"}], "shortcut": []},
+        {"type": "Flatten", "name": "flat"}, {"type": "Dense", "units": 4, "name": "out"},
+    ], input_shape=(10, 12, 1)))
+    assert (table.architecture, table.input_shape) == ("t", (10, 12, 1))
+    assert [(r.row, r.name, r.depth) for r in table.rows] == [
+        (1, "first", 0), (2, "inner", 1), (3, "add", 0), (4, "flat", 0), (5, "out", 0)]
+    # MACs: output positions x filters x the window's weights; the Add one per value; Dense inputs x units
+    assert [r.macs for r in table.rows] == [8 * 10 * 8 * 3 * 3 * 1, 8 * 10 * 8 * 3 * 3 * 8, 8 * 10 * 8, 0, 8 * 10 * 8 * 4]
+    assert table.row("first").formula.startswith("H: ")  # a 10x12 input: each axis its own formula
+    square = shapes.compute(arch([{**conv, "name": "first"}], input_shape=(10, 10, 1))).row("first")
+    assert square.formula.startswith("W_out = ")
+
+
+def test_a_window_too_tall_for_a_valid_input_says_so():
+    with pytest.raises(ShapeError, match=r"its 5x1 window is larger than its 3x8 input"):
+        shapes.compute(arch([{"type": "Conv2D", "filters": 2, "kernel_size": [5, 1]}], input_shape=(3, 8, 1)))

@@ -70,11 +70,21 @@ def test_divergence_is_explained_not_a_traceback(at):
     assert any("diverged" in w.value and "too large" in w.value for w in at.warning)
 
 
-def test_bad_folder_is_a_clear_message(at, tmp_path):
+def test_bad_folder_is_a_clear_message(at, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))  # the app reads folders inside its data roots only
     at.selectbox(key="tr_dataset").set_value("folder").run()
     at.text_input(key="tr_folder").set_value(str(tmp_path)).run()
     assert [e.value for e in at.exception] == []
     assert any("no class sub-folders" in e.value for e in at.error)
+
+
+def in_process(monkeypatch):
+    """The server's job queue runs its jobs in threads of this process (workbench.jobs'
+    ThreadExecutor), so that the backend patched here is the one that trains."""
+    from workbench.jobs import queue as Q
+    from workbench.jobs.executors import ThreadExecutor
+
+    monkeypatch.setattr(Q, "_SERVER", Q.JobQueue(ThreadExecutor(slots=1)))
 
 
 def gated_train(monkeypatch, calls):
@@ -82,6 +92,7 @@ def gated_train(monkeypatch, calls):
     (as a long run is when a student clicks Stop during epoch 2)."""
     from workbench_plugins.tensorflow_backend import training as T
 
+    in_process(monkeypatch)
     real = T.train
 
     def train(backend, model, data, config, on_epoch=None):
@@ -106,7 +117,7 @@ def test_stop_ends_the_run_after_the_current_batch_and_keeps_it(at, monkeypatch)
     # new one; here the abandoned run is the one that times out while the training goes on.
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=8)
-    job = at.session_state["training_live"]  # a workbench.runs.BackgroundRun
+    job = at.session_state["training_live"]  # a workbench.jobs.train.QueuedRun
     assert job.running and [r["epoch"] for r in job.history] == [1]
     assert len(calls) == 1 and calls[0].stop is job.stop_event  # the event the Stop button sets
     job.stop()  # Stop's on_click
@@ -130,6 +141,7 @@ def test_a_failed_run_is_reported_and_not_recorded(at, monkeypatch):
     def broken(backend, model, data, config, on_epoch=None):
         raise RuntimeError("the GPU ran out of memory")
 
+    in_process(monkeypatch)
     monkeypatch.setattr(T, "train", broken)
     at.number_input(key="tr_limit").set_value(100).run()
     at.button(key="tr_train").click().run()

@@ -30,6 +30,7 @@ def _page(lesson, default: bool) -> st.Page:
 
 def main() -> None:
     st.set_page_config(page_title="CNN Workbench", page_icon=":material/grid_on:", layout="wide")
+    ui.job_queue()  # once per server: the job queue's workers start now, not on the first Train
     lessons = ui.lessons()
     if not lessons:
         st.error("No lessons are registered: is the cnn-workbench package installed (pip install -e .)?")

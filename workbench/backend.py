@@ -97,6 +97,14 @@ class Backend(Protocol):
     def load(self, path) -> Any:
         """Load what save wrote; never unpickles code."""
 
+    def export_formats(self) -> dict[str, str]:
+        """The formats ``export`` writes ("onnx", "keras", ...: workbench.export's names) and their suffixes."""
+
+    def export(self, model, path, fmt: str, transform) -> Any:
+        """The model as a ``fmt`` file that takes NHWC pixels in [0, 1] (``transform``, a
+        workbench.export.InputTransform, folded in) and gives class probabilities; the file written.
+        ``load`` reads back the formats it can."""
+
     def layer_names(self, model) -> list[str]:
         """The addressable layers in order (a spec's: like workbench.shapes.compute's rows)."""
 

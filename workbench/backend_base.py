@@ -12,14 +12,16 @@ import contextlib
 import dataclasses
 import functools
 import importlib
+import importlib.util
 import threading
 import weakref
 
 import numpy as np
 
-from workbench import graph
+from workbench import graph, shapes
 from workbench import spec as S
 from workbench import weights as W
+from workbench.model import limits
 from workbench.model_facts import arch_of, attach, standardizer_of
 
 
@@ -77,6 +79,9 @@ class BackendBase:
     summary.summary(model) / layer_config(model, name)  list[LayerInfo] / one layer's settings
     weights.layer_names / get_weights / set_weights / set_frozen
     io.NATIVE_FORMAT, io.save_native(model, path), io.load_native(model, path)
+    export.FORMATS / write(model, path, fmt, transform) / READS / read(path)   (optional)
+                                                   the formats it exports to (workbench.export), and
+                                                   which of them it loads back (safely)
     training.train / augment                     the framework's own training loop and augmentation
     optimize.optimize / defaults                 the framework's own optimizers (the optimizer lesson)
 
@@ -97,7 +102,10 @@ class BackendBase:
         return self._module("inference").gpu_name() or cpu_name()
 
     def build(self, architecture: S.Architecture, input_shape=None, num_classes=None, seed: int = 0):
-        return self._module("builder").build(self.architecture(architecture, input_shape, num_classes), seed)
+        arch = self.architecture(architecture, input_shape, num_classes)
+        if arch.is_spec:  # a Dense(10**9) is refused here, not after the framework tried to allocate it
+            limits.check_memory(shapes.compute(arch))
+        return self._module("builder").build(arch, seed)
 
     def layer_names(self, model) -> list[str]:
         """The addressable layers in order (a spec's: like workbench.shapes.compute's rows)."""
@@ -111,7 +119,7 @@ class BackendBase:
     def logits(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Pre-activation scores of the last layer (a final softmax/sigmoid left out)."""
         x = graph.check_images(arch_of(model), x)
-        return self._module("inference").forward(model, x, [], batch_size, logits=True)[0]
+        return self._module("inference").forward(model, x, [], graph.check_batch_size(batch_size), logits=True)[0]
 
     def predict(self, model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Class probabilities: the softmax of the logits (a sigmoid for a one-unit head)."""
@@ -122,7 +130,8 @@ class BackendBase:
                     training: bool = False) -> dict[str, np.ndarray]:
         names = graph.check_layers(layers, self.layer_names(model))
         x = graph.check_images(arch_of(model), x)
-        return self._module("inference").forward(model, x, names, batch_size, logits=False, training=training)[1]
+        return self._module("inference").forward(model, x, names, graph.check_batch_size(batch_size), logits=False,
+                                                 training=training)[1]
 
     @locked
     def layer_config(self, model, layer: str) -> dict:
@@ -156,30 +165,56 @@ class BackendBase:
         A model trained on standardised images keeps its statistics in a .standardizer.npz beside."""
         arch = arch_of(model)
         if arch.is_spec:
-            target = W.save_spec(path, arch, self.get_weights(model), self.name)
+            target = W.spec_weights_path(path)
         else:
             io = self._module("io")
             target = W.weights_path(path, io.NATIVE_SUFFIX)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            io.save_native(model, target)
-            W.write_architecture(arch, target, self.name)
-        W.write_standardizer(target, standardizer_of(model))
+        with W.written_together(target) as staged:  # all files, or the old model untouched
+            if arch.is_spec:
+                W.save_spec(staged, arch, self.get_weights(model), self.name)
+            else:
+                io.save_native(model, staged)
+                W.write_architecture(arch, staged, self.name)
+            W.write_standardizer(staged, standardizer_of(model))
         return target
 
     def load(self, path):
-        """What save wrote (or the other backend's Keras-layout file); never unpickles."""
+        """What save wrote (or the other backend's Keras-layout file), or a file this backend
+        exports and reads back (a .keras file); never unpickles."""
+        reads = getattr(self._export_module(), "READS", ())
+        if str(path).endswith(tuple(reads)):
+            return self._export_module().read(path)
         source = W.find_weights(path)
         fmt = W.file_format(source)
         model = self.build(W.read_architecture(source))
         io = self._module("io")
         if fmt == W.KERAS_LAYOUT:
-            self.set_weights(model, W.load_file(source))
+            self.set_weights(model, W.read_weights(source, arch_of(model)))
         elif fmt == io.NATIVE_FORMAT:
             io.load_native(model, source)
+            W.check_finite(self.get_weights(model), source)
         else:
             raise ValueError(f"{source} holds {fmt} weights, which the {self.name} backend cannot read")
         attach(model, standardizer=W.read_standardizer(source))
         return model
+
+    def _export_module(self):
+        if importlib.util.find_spec(f"{self.package}.export") is None:
+            return None  # a backend that exports nothing
+        return self._module("export")
+
+    def export_formats(self) -> dict[str, str]:
+        """The formats ``export`` writes (workbench.export's names) and their file suffixes."""
+        return dict(getattr(self._export_module(), "FORMATS", {}))
+
+    @locked
+    def export(self, model, path, fmt: str, transform):
+        """The model as a file that takes NHWC pixels in [0, 1] (``transform``, a
+        workbench.export.InputTransform, folded in) and gives class probabilities; the path written."""
+        if fmt not in self.export_formats():
+            raise ValueError(f"the {self.name} backend does not export {fmt}; it exports: "
+                             f"{', '.join(self.export_formats()) or 'nothing'}")
+        return self._export_module().write(model, path, fmt, transform)
 
     def reset_peak_memory(self) -> None:
         self._module("inference").reset_peak_memory()

@@ -8,7 +8,8 @@ import importlib
 import json
 import sys
 
-COMMANDS = ("plugins", "list", "shapes", "ui", "train", "explain", "transfer", "optimize", "regularise", "bench")
+COMMANDS = ("plugins", "list", "shapes", "ui", "train", "explain", "transfer", "optimize", "regularise", "jobs", "bench",
+            "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

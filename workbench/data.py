@@ -86,6 +86,13 @@ def split(x: np.ndarray, y: np.ndarray, fractions=(0.7, 0.15, 0.15), seed: int =
     """Train/val/test split (sklearn), stratified so every class is in every split when the
     classes are big enough; a test fraction of 0 gives train and val only."""
     train_f, val_f, test_f = fractions
+    n = len(x)
+    rest = n - int(train_f * n)  # scikit-learn's sizes; its own message for an empty part speaks of n_samples
+    val = int(val_f / (val_f + test_f) * rest) if test_f else rest
+    if min(n - rest, rest, val, rest - val if test_f else 1) < 1:
+        parts = "train, val and test" if test_f else "train and val"
+        raise ValueError(f"{n} images are too few to split into {parts} "
+                         f"({' / '.join(f'{f:.0%}' for f in fractions if f)}): each part needs at least one image")
     x_train, x_rest, y_train, y_rest = _split(x, y, train_f, seed)
     if not test_f:  # the test split comes from elsewhere (MNIST's t10k, CIFAR's test_batch)
         return {"train": (x_train, y_train), "val": (x_rest, y_rest)}

@@ -94,6 +94,13 @@ def check_images(arch: S.Architecture | None, x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4:
         raise ValueError(f"expected images as an (N, H, W, C) array, got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError("no images: the batch is empty")
+    # refused here, so no backend answers NaN and another finite numbers; the sum is one pass
+    # without a mask as big as the batch, and NaN or infinite exactly when a pixel is
+    if not np.isfinite(x.sum(dtype=np.float64)):
+        bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
+        raise ValueError(f"{bad} of the {len(x)} images contain NaN or infinite pixels")
     if arch is not None:
         h, w, c = arch.input_shape
         if x.shape[3] != c:
@@ -102,6 +109,12 @@ def check_images(arch: S.Architecture | None, x) -> np.ndarray:
             raise ValueError(f"{arch.name} is built for {h}x{w} images, got {x.shape[1]}x{x.shape[2]}; "
                              "resize them or build it with input_shape")
     return x
+
+
+def check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
 
 
 def check_layers(requested: Sequence[str], known: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ import re
 import pandas as pd
 
 from workbench import spec as S
+from workbench.model import limits
 
 COLUMNS = ["type", "name", "filters", "kernel_size", "strides", "padding", "activation", "pool_size", "units", "rate", "more"]
 PAIRS = ("kernel_size", "strides", "pool_size")
@@ -85,8 +86,13 @@ def row_to_layer(row: dict, index: int) -> dict:
         elif key == "more":
             try:
                 more = json.loads(str(value))
+                limits.check_data(more)  # a cell is as bounded as a file (workbench.model.limits)
             except json.JSONDecodeError as exc:
                 raise S.SpecError(where, "more", f"is not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise S.SpecError(where, "more", f"nested more than {limits.MAX_DEPTH} levels deep") from None
+            except limits.LimitError as exc:
+                raise S.SpecError(where, "more", exc.reason) from None
             if not isinstance(more, dict):
                 raise S.SpecError(where, "more", "must be a JSON object like {\"use_bias\": false}")
             layer.update(more)

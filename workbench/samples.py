@@ -1,5 +1,5 @@
-"""The one catalogue of offline sample photos (shipped with scikit-image and scikit-learn),
-decoding an upload, and the grey views the convolution lesson works on.
+"""The one catalogue of offline sample photos (shipped with scikit-image and scikit-learn)
+and the grey views the convolution lesson works on.
 
 Every photo comes back as an HxWx3 uint8 RGB array, so a lesson can show it as it is and hand
 it to ``workbench.imagenet.preprocess`` for a pretrained model; ``grey`` gives the same photo
@@ -8,13 +8,11 @@ as grey floats in [0, 1] for hand-written convolutions.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from workbench.imagenet import as_rgb_uint8
 
@@ -117,29 +115,3 @@ def fit(image: np.ndarray, max_side: int) -> np.ndarray:
         return image
     return skimage.transform.rescale(image, max_side / max(image.shape), anti_aliasing=True)
 
-
-class ImageDecodeError(ValueError):
-    """An uploaded file that is not a readable image."""
-
-
-MAX_PIXELS = 4096 * 4096  # a phone photo fits; a 100-megapixel scan would stall a classroom server
-
-
-def decode(data: bytes | io.IOBase, name: str = "the file") -> np.ndarray:
-    """An uploaded image file (PNG, JPEG, ...) -> HxWx3 uint8 RGB, or a clear ImageDecodeError."""
-    raw = data.read() if hasattr(data, "read") else data
-    if not raw:
-        raise ImageDecodeError(f"{name} is empty")
-    expected = "PNG, JPEG, BMP, GIF, TIFF or WebP expected"
-    try:
-        with Image.open(io.BytesIO(raw)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageDecodeError(f"{name} is {image.width}x{image.height}; please upload an image under 16 megapixels")
-            image.load()  # decode now: a truncated file fails here, not later
-            return as_rgb_uint8(np.asarray(image.convert("RGB")))
-    except UnidentifiedImageError:  # its message is only the buffer's repr
-        raise ImageDecodeError(f"{name} is not an image that can be read ({expected})") from None
-    except ImageDecodeError:
-        raise
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged: say what the decoder said
-        raise ImageDecodeError(f"{name} is a damaged image ({exc}); {expected}") from None

@@ -128,7 +128,7 @@ class _Calculator:
     def __init__(self):
         self.rows: list[LayerRow] = []
 
-    def emit(self, layer, in_shape, out_shape, formula, trainable=0, non_trainable=0, rf=None, macs=0, depth=0):
+    def emit(self, layer, in_shape, out_shape, formula, trainable, non_trainable, rf, macs, depth):
         self.rows.append(
             LayerRow(
                 row=len(self.rows) + 1, name=layer.name, type=layer.type,

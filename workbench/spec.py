@@ -23,6 +23,7 @@ from typing import Any, Callable, Union
 # `from workbench import spec as S; S.Conv2D(...)` reads like Keras.
 from workbench.model.blocks import *  # noqa: F401,F403 - Block, Residual, Inception, BLOCK_TYPES
 from workbench.model.blocks import BLOCK_TYPES, Block
+from workbench.model import limits
 from workbench.model.checks import ACTIVATIONS, PADDINGS, SpecError, positive_int  # noqa: F401
 from workbench.model.layers import *  # noqa: F401,F403 - Layer, Conv2D, ..., SqueezeExcite, PLAIN_TYPES, CONV_TYPES
 from workbench.model.layers import CONV_TYPES, PLAIN_TYPES, Dense, Layer
@@ -107,7 +108,7 @@ def parse_layer(data: Any, where: str = "layers[0]") -> Layer:
     if not isinstance(data, dict):
         raise SpecError(where, None, f"a layer must be an object with a 'type', got {data!r}")
     kind = data.get("type")
-    if kind not in LAYER_TYPES:
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
         raise SpecError(where, "type", f"unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
     cls = LAYER_TYPES[kind]
     allowed = {f.name: f for f in fields(cls)}
@@ -179,6 +180,7 @@ def parse_architecture(data: dict[str, Any], **extra) -> Architecture:
         or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
     ):
         raise SpecError("architecture", "input_shape", f"must be [height, width, channels], got {shape!r}")
+    limits.check_input_shape(shape)
     num_classes = data.get("num_classes")
     layers_data = data.get("layers")
     if not isinstance(layers_data, list) or not layers_data:
@@ -196,6 +198,7 @@ def parse_architecture(data: dict[str, Any], **extra) -> Architecture:
     taken = {layer.name for layer in walk(layers) if layer.name}
     if len(taken) != sum(1 for layer in walk(layers) if layer.name):
         raise SpecError("architecture", "layers", "layer names must be unique")
+    limits.check_layer_count(len(walk(layers)))
     layers = _assign_names(layers, {}, taken)
     return Architecture(
         name=name,
@@ -231,18 +234,23 @@ def _layers_to_json(value):
 
 
 def load_architecture_file(path: str | Path) -> Architecture:
-    """Read a JSON or YAML architecture file."""
+    """Read a JSON or YAML architecture file (bounded: workbench.model.limits)."""
     path = Path(path)
-    text = path.read_text()
-    return loads_architecture(text, suffix=path.suffix)
+    limits.check_file_size(path.stat().st_size, str(path))
+    return loads_architecture(path.read_bytes(), suffix=path.suffix)
 
 
-def loads_architecture(text: str, suffix: str = ".json") -> Architecture:
+def loads_data(text: str | bytes, suffix: str = ".json") -> Any:
+    """An architecture file's text -> plain data, refused (SpecError) before it can expand past
+    the bounds of workbench.model.limits: the one reader for files, uploads and saved models."""
+    limits.check_file_size(len(text))
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
     if suffix.lower() in (".yaml", ".yml"):
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = limits.load_yaml(text)
         except yaml.YAMLError as exc:
             raise SpecError("file", None, f"not valid YAML: {exc}") from None
     else:
@@ -250,7 +258,14 @@ def loads_architecture(text: str, suffix: str = ".json") -> Architecture:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError("file", None, f"not valid JSON: {exc}") from None
-    return parse_architecture(data)
+        except RecursionError:
+            raise SpecError("file", None, f"nested more than {limits.MAX_DEPTH} levels deep") from None
+    limits.check_data(data)
+    return data
+
+
+def loads_architecture(text: str | bytes, suffix: str = ".json") -> Architecture:
+    return parse_architecture(loads_data(text, suffix))
 
 
 def dumps_architecture(arch: Architecture, fmt: str = "json") -> str:

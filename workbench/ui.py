@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import samples
+from workbench import image_decoder, samples
 from workbench.registry import get_registry
 
 # -- cached registry objects --------------------------------------------------------------
@@ -57,9 +57,25 @@ def backend_devices() -> dict:
     return dict(_device_probe())
 
 
+@st.cache_resource(show_spinner=False)
+def job_queue():
+    """The server's job queue (workbench.jobs.queue.server_queue), started with the server so that its
+    workers are up (and, with WORKBENCH_WARM, their frameworks imported) before the first student."""
+    from workbench.jobs.queue import server_queue
+
+    return server_queue()
+
+
 # The Training lesson's finished runs (workbench.runs.TrainedRun), oldest first: the explanation
 # lesson offers their models.
 TRAINED_RUNS = "training_runs"
+
+
+def session_id() -> str:
+    """This browser session's own id, the owner of its jobs (workbench.jobs)."""
+    import uuid
+
+    return st.session_state.setdefault("workbench_session", uuid.uuid4().hex)
 
 
 def trained_runs() -> list:
@@ -102,6 +118,19 @@ class guard(contextlib.ContextDecorator):
         return True
 
 
+def app_folder(path: str, where=st) -> str:
+    """`folder:PATH` for a folder inside the server's data roots (workbench.folders); otherwise the
+    refusal is shown where the path was typed and the page stops there (nothing below has data)."""
+    from workbench import folders
+
+    try:
+        folders.confine(path)
+    except (PermissionError, ValueError) as exc:
+        where.error(friendly(exc), icon=":material/folder_off:")
+        st.stop()
+    return f"folder:{path}"
+
+
 # -- images -------------------------------------------------------------------------------
 def image_picker(key: str, default: str = "camera", max_side: int | None = 256) -> np.ndarray | None:
     """A sample photo (workbench.samples) or an upload, as a grey float image; None (after a
@@ -112,7 +141,7 @@ def image_picker(key: str, default: str = "camera", max_side: int | None = 256) 
                              format_func=lambda n: samples.SAMPLES[n].description.capitalize(), key=f"{key}_sample")
     upload = cols[1].file_uploader("... or upload your own", type=None, key=f"{key}_upload")
     try:
-        image = samples.to_grey(samples.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)
+        image = samples.to_grey(image_decoder.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)
     except ValueError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         return None

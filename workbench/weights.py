@@ -15,14 +15,19 @@ Each layer type states its own (workbench.model.layers: ``weight_shapes``, ``ini
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from workbench import shapes
 from workbench import spec as S
+from workbench.model import limits
 
 Weights = dict[str, list[np.ndarray]]
 
@@ -58,6 +63,24 @@ def check_weights(arch: S.Architecture, weights: Weights) -> None:
         got = [tuple(np.shape(a)) for a in arrays]
         if got != want:
             raise ValueError(f"layer {name!r} expects weights of shapes {want}, got {got}")
+
+
+def check_complete(arch: S.Architecture, weights: Weights, source) -> None:
+    """A file loaded as a whole model must hold every layer that has weights: a layer left out
+    would keep its random initial values without a word."""
+    missing = [name for name in weight_shapes(arch) if name not in weights]
+    if missing:
+        raise ValueError(f"{source} has no weights for layer{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(map(repr, missing))} of {arch.name}; it was not saved from this architecture")
+
+
+def check_finite(weights: Weights, source) -> None:
+    """Refuse NaN or infinite weights (a diverged run's), which would only ever predict NaN."""
+    for name, arrays in weights.items():
+        for i, array in enumerate(arrays):
+            if not np.isfinite(array).all():
+                raise ValueError(f"{source}: layer {name!r} has NaN or infinite weights (array {i}); "
+                                 "a run that diverged saves such weights; train it again")
 
 
 # -- files -------------------------------------------------------------------------------
@@ -106,11 +129,35 @@ def read_standardizer(path: str | Path):
     return Standardizer.load(target) if target.exists() else None
 
 
-def read_architecture(path: str | Path) -> S.Architecture:
+@contextlib.contextmanager
+def _beside(path):
+    """A SpecError about the architecture JSON beside ``path``, said as one sentence naming it."""
+    try:
+        yield
+    except S.SpecError as exc:
+        raise S.SpecError(str(architecture_path(path)), None, f"the architecture saved beside "
+                                                              f"{Path(path).name} cannot be read: {exc}") from None
+
+
+def read_saved(path: str | Path) -> dict:
+    """The JSON beside the weights, {"backend", "architecture"}: read within the bounds of
+    workbench.model.limits, like any architecture file, with errors that name it."""
     target = architecture_path(path)
     if not target.exists():
         raise FileNotFoundError(f"no architecture file {target} beside the weights {path}")
-    data = json.loads(target.read_text())["architecture"]
+    with _beside(path):
+        limits.check_file_size(target.stat().st_size, str(target))
+        saved = S.loads_data(target.read_bytes(), ".json")
+        if not isinstance(saved, dict) or not isinstance(saved.get("architecture"), dict):
+            raise S.SpecError("file", None, "expected {\"backend\": ..., \"architecture\": {...}}")
+    return saved
+
+
+def read_architecture(path: str | Path) -> S.Architecture:
+    data = read_saved(path)["architecture"]
+    if not data.get("native"):
+        with _beside(path):
+            return S.parse_architecture(data)
     if data.get("native"):
         from workbench.registry import get_registry
 
@@ -119,7 +166,6 @@ def read_architecture(path: str | Path) -> S.Architecture:
             raise ValueError(f"{path} holds the native model {data['name']!r}, which no plugin registers")
         # a fine-tuned zoo model may have another head or input size than the registered one
         return dataclasses.replace(found, input_shape=tuple(data["input_shape"]), num_classes=data["num_classes"])
-    return S.parse_architecture(data)
 
 
 def save_file(weights: Weights, path: str | Path, metadata: dict[str, str] | None = None) -> None:
@@ -130,10 +176,19 @@ def save_file(weights: Weights, path: str | Path, metadata: dict[str, str] | Non
     write(flat, str(path), metadata=metadata)
 
 
+def read_weights(path: str | Path, arch: S.Architecture) -> Weights:
+    """A whole model's Keras-layout weights from ``path``: every layer there, every number finite."""
+    weights = load_file(path)
+    check_complete(arch, weights, path)
+    check_finite(weights, path)
+    return weights
+
+
 def load_file(path: str | Path) -> Weights:
     from safetensors.numpy import load_file as read
 
-    flat = read(str(path))
+    with _safetensors_only(path):
+        flat = read(str(path))
     out: dict[str, dict[int, np.ndarray]] = {}
     for key, array in flat.items():
         name, _, index = key.rpartition("/")
@@ -170,19 +225,89 @@ def file_format(path: str | Path) -> str:
         return "keras-h5"
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="numpy") as f:
+    with _safetensors_only(path), safe_open(str(path), framework="numpy") as f:
         return (f.metadata() or {}).get("format", KERAS_LAYOUT)
+
+
+@contextlib.contextmanager
+def _safetensors_only(path):
+    """safetensors' own errors (a pickle's bytes read as a header: "header too large") as one
+    sentence naming the file; the file is only ever parsed as safetensors, never unpickled."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as exc:
+        raise ValueError(f"{path} is not a safetensors weights file ({exc}); the workbench loads models "
+                         "only from the .safetensors (or Keras .weights.h5) files it saves, never pickles") from None
+
+
+def spec_weights_path(path: str | Path) -> Path:
+    """Where a spec model's weights go: always a .safetensors file (see save_spec)."""
+    target = Path(path)
+    if target.name.endswith(".weights.h5"):
+        target = target.with_name(target.name[: -len(".weights.h5")])
+    return weights_path(target)
 
 
 def save_spec(path: str | Path, arch: S.Architecture, weights: Weights, backend: str) -> Path:
     """A spec model's weights in the Keras layout (safetensors) plus its architecture JSON.
     Always a .safetensors file (a name ending .weights.h5 gets that suffix instead), so that the
     file's name says what it holds; the path written is returned."""
-    target = Path(path)
-    if target.name.endswith(".weights.h5"):
-        target = target.with_name(target.name[: -len(".weights.h5")])
-    target = weights_path(target)
+    target = spec_weights_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(weights, target, metadata={"format": KERAS_LAYOUT, "backend": backend})
     write_architecture(arch, target, backend)
     return target
+
+
+# -- where a model is saved: checked before the work, written all at once ----------------
+def model_files(path: str | Path) -> list[Path]:
+    """The files a saved model at `path` consists of, whichever backend wrote it."""
+    path = Path(path)
+    weights = [weights_path(path), weights_path(path, ".weights.h5")]
+    if path.name.endswith(".weights.h5"):  # a spec model given this name is saved as .safetensors
+        weights.append(weights_path(path.with_name(path.name[: -len(".weights.h5")])))
+    return list(dict.fromkeys(weights + [architecture_path(path), standardizer_path(path)]))
+
+
+def check_destination(path: str | Path, overwrite: bool = False) -> None:
+    """Raise before any work if a model cannot be saved at `path`: a folder is in the way, the
+    nearest existing folder is not writable, or a saved model is there and `overwrite` is False."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save to {path}: it is a folder; give a file name inside it, "
+                                f"e.g. {path / 'model.safetensors'}")
+    existing = [f for f in model_files(path) if f.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"a saved model is already at {path} ({', '.join(f.name for f in existing)}); "
+                              "pass --overwrite to replace it, or choose another name")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot save to {path}: {folder} is a file, not a folder")
+    try:  # a real write: permission bits do not tell for root, read-only mounts or /proc
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise PermissionError(f"cannot save to {path}: {folder} is not writable ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def written_together(target: Path):
+    """Yield a path standing for `target` in a hidden folder beside it; whatever is written there
+    (the weights and the files beside them) replaces the old files with os.replace once all of it is
+    written, so an error or a crash half-way leaves the old model whole. Files of the old model
+    that the new one does not have (a standardiser) are removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".saving", dir=target.parent))
+    try:
+        yield staging / target.name
+        written = sorted(staging.iterdir(), key=lambda f: f.name == target.name)  # the weights last
+        for f in written:
+            os.replace(f, target.parent / f.name)
+        for old in set(model_files(target)) - {target.parent / f.name for f in written}:
+            old.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

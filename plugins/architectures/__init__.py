@@ -4,6 +4,7 @@ Each file in specs/ is written in the same YAML format a student writes (docs/ar
 with its source and a description for the gallery, so the gallery's models double as examples.
 """
 
+import functools
 from importlib import resources
 
 from workbench.hookspecs import hookimpl
@@ -16,8 +17,9 @@ def spec_files() -> list:
     return sorted((p for p in folder.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
 
 
-def load_all() -> list[Architecture]:
-    return [loads_architecture(p.read_text(encoding="utf-8"), suffix=".yaml") for p in spec_files()]
+@functools.cache  # the shipped files do not change while the process runs; Architectures are frozen
+def load_all() -> tuple[Architecture, ...]:
+    return tuple(loads_architecture(p.read_text(encoding="utf-8"), suffix=".yaml") for p in spec_files())
 
 
 @hookimpl

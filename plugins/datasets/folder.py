@@ -9,23 +9,30 @@ the dataset's notes; bad layouts are refused with a sentence that says what to f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .images import decode_many, is_image_name
 from workbench.data import Dataset, split
+from workbench.folders import files
+from workbench.image_decoder import ImageDecodeError, peek
 
 LAYOUT = "expected PATH/<class>/<image> or PATH/train/<class>/<image> (+ val/, test/)"
 
 
 def _classes(folder: Path) -> dict[str, list[Path]]:
-    out = {}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        images = sorted(p for p in sub.rglob("*") if p.is_file() and is_image_name(p.name))
-        if images:
-            out[sub.name] = images
-    return out
+    """Class name (the first sub-folder) -> its images, in one bounded walk that passes over what
+    it cannot read (folder:/ meets /proc)."""
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise PermissionError(f"cannot read the folder {folder}")
+    out: dict[str, list[Path]] = {}
+    for f in files(folder):
+        parts = f.relative_to(folder).parts
+        if len(parts) > 1 and is_image_name(f.name):
+            out.setdefault(parts[0], []).append(f)
+    return dict(sorted(out.items()))
 
 
 def scan(path: Path) -> dict[str, dict[str, list[Path]]]:
@@ -50,14 +57,10 @@ def scan(path: Path) -> dict[str, dict[str, list[Path]]]:
 
 
 def _shape(files: list[Path], size) -> tuple[int, int, int]:
-    from PIL import Image
-
     for f in files:
         try:
-            with Image.open(f) as img:
-                channels = 1 if img.mode in ("L", "1", "I;16", "I") else 3
-                w, h = img.size
-        except Exception:  # noqa: BLE001 - a corrupt first image: look at the next
+            h, w, channels = peek(f)
+        except ImageDecodeError:  # a corrupt first image: look at the next
             continue
         if size is None:
             size = (h, w) if max(h, w) <= 256 else (150, 150)  # seed 001's target_size for big photos
@@ -81,14 +84,25 @@ def folder_dataset(path, size=None, fractions=(0.7, 0.15, 0.15), seed: int = 0) 
             ds.notes.extend(f"skipped corrupt image {n}" for n in skipped)
             if len(x) == 0:
                 raise ValueError(f"no image of {path / s} could be read")
+            # a class with no readable image would vanish and the rest score as if it never existed
+            lost = [c for c in classes if not np.any(y == class_names.index(c))]
+            if lost:
+                where = path / s if s != "all" else path
+                raise ValueError(f"none of the images of class {', '.join(lost)} in {where} could be read "
+                                 f"({len(skipped)} skipped, e.g. {skipped[0]}); fix or remove the class folder")
             out[s] = (x, y)
         if "all" in out:
-            return split(*out.pop("all"), fractions, seed)
+            out = split(*out.pop("all"), fractions, seed)
         train_f, val_f, test_f = fractions
         for s, f in (("test", test_f), ("val", val_f)):  # carve what is missing from train
             if s not in out:
                 parts = split(*out["train"], (1 - f, f, 0), seed)
                 out["train"], out[s] = parts["train"], parts["val"]
+        for s in ("train", "test"):  # a class too small to reach a split: its accuracy there says nothing
+            absent = [c for k, c in enumerate(class_names) if not np.any(out[s][1] == k)]
+            if absent:
+                ds.notes.append(f"class {', '.join(absent)} has no image in the {s} split (too few images): "
+                                f"the {s} numbers say nothing about it")
         return out
 
     ds = Dataset(f"folder:{path}", f"Images from {path}, one folder per class ({len(class_names)} classes).",

@@ -31,20 +31,26 @@ def _given(array):
     return initializer
 
 
+@keras.saving.register_keras_serializable(package="cnn_workbench")
 class SqueezeExcite(keras.layers.Layer):
     """The spec's SqueezeExcite from Keras' own layers, as one named unit (its four arrays are
     addressed by the spec name): GlobalAveragePooling2D(keepdims) -> Dense(units, activation)
-    -> Dense(channels, gate) -> Multiply with the input."""
+    -> Dense(channels, gate) -> Multiply with the input. Registered, so that a .keras file holding
+    it loads in safe mode."""
 
-    def __init__(self, layer: S.SqueezeExcite, initial: list, **kwargs):
-        super().__init__(name=layer.name, **kwargs)
-        channels = initial[0].shape[0]
+    def __init__(self, units: int, channels: int, activation="relu", gate="sigmoid", initial=None, **kwargs):
+        super().__init__(**kwargs)
+        # not "activation": the backend's logits and guided modes swap layers' own activations
+        self.units, self.channels, self.config_activation, self.config_gate = units, channels, activation, gate
+        first, second = (_given(initial[0]), _given(initial[2])) if initial else ("glorot_uniform",) * 2
         self.pool = keras.layers.GlobalAveragePooling2D(keepdims=True, name="squeeze_pool")
-        self.squeeze = keras.layers.Dense(layer.units, activation=layer.activation,
-                                          kernel_initializer=_given(initial[0]), name="squeeze")
-        self.excite = keras.layers.Dense(channels, activation=layer.gate,
-                                         kernel_initializer=_given(initial[2]), name="excite")
+        self.squeeze = keras.layers.Dense(units, activation=activation, kernel_initializer=first, name="squeeze")
+        self.excite = keras.layers.Dense(channels, activation=gate, kernel_initializer=second, name="excite")
         self.multiply = keras.layers.Multiply(name="scale")
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "channels": self.channels,
+                "activation": self.config_activation, "gate": self.config_gate}
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -87,7 +93,8 @@ KERAS_LAYERS = {
         kernel_initializer=_given(initial[0]), name=layer.name),
     S.Activation: lambda layer, initial, seed: keras.layers.Activation(layer.activation, name=layer.name),
     S.ZeroPadding2D: lambda layer, initial, seed: keras.layers.ZeroPadding2D(layer.padding, name=layer.name),
-    S.SqueezeExcite: lambda layer, initial, seed: SqueezeExcite(layer, initial),
+    S.SqueezeExcite: lambda layer, initial, seed: SqueezeExcite(
+        layer.units, initial[0].shape[0], layer.activation, layer.gate, initial, name=layer.name),
     # blocks: what merges their parts
     S.Residual: lambda layer, initial, seed: keras.layers.Add(name=layer.name),
     S.Inception: lambda layer, initial, seed: keras.layers.Concatenate(axis=-1, name=layer.name),
@@ -122,17 +129,25 @@ class _KerasOps:
         return _layer(block, self.seed, [])(inputs)
 
 
+def free_name(arch: S.Architecture, candidates) -> str:
+    """The first of the candidate names that no spec layer has."""
+    taken = set(graph.layer_names(arch))
+    return next(n for n in candidates if n not in taken)
+
+
+def spec_graph(arch: S.Architecture, x, seed: int):
+    """The spec's layers wired onto the symbolic tensor x; their output."""
+    return graph.run(arch.layers, x, _KerasOps(seed, W.initial_weights(arch, seed)))
+
+
 def build(arch: S.Architecture, seed: int):
     if arch.native.get("tensorflow") is not None:
         model = graph.call_native(arch.native["tensorflow"], arch, seed)
     else:
         if not arch.is_spec:
             raise ValueError(f"{arch.name} has no spec and no TensorFlow builder")
-        taken = set(graph.layer_names(arch))
-        input_name = next(n for n in ("input", "input_image", "workbench_input") if n not in taken)
-        inputs = keras.Input(shape=arch.input_shape, name=input_name)
-        outputs = graph.run(arch.layers, inputs, _KerasOps(seed, W.initial_weights(arch, seed)))
-        model = keras.Model(inputs, outputs, name=model_name(arch.name))
+        inputs = keras.Input(shape=arch.input_shape, name=free_name(arch, ("input", "input_image", "workbench_input")))
+        model = keras.Model(inputs, spec_graph(arch, inputs, seed), name=model_name(arch.name))
     if arch_of(model) is None:
         attach(model, arch=arch)
     return model

@@ -123,21 +123,41 @@ def keras_home() -> str:
         return os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras"))
 
 
+# keras.utils.get_file writes straight into the cache file, and keeps one that failed its hash
+# check: one zoo download at a time, so what a failed one wrote (new or rewritten) is its to remove.
+_ZOO_LOCK = threading.Lock()
+
+
+def _files(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
+
+
 def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> keras.Model:
     arch = native_request(f"{name}-imagenet", input_shape, num_classes)
     constructor = getattr(keras.applications, ZOO[name])
-    try:
-        # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise. get_file
-        # says "Downloading data from ..." on stdout: to stderr, so a --json command prints only JSON.
-        with contextlib.redirect_stdout(sys.stderr):
-            model = constructor(weights="imagenet", classifier_activation=None)
-    except Exception as exc:  # noqa: BLE001 - keras' get_file raises a bare Exception when offline
-        cache = os.path.join(keras_home(), "models")
-        raise RuntimeError(
-            f"the ImageNet weights of {name} are not in the Keras cache ({cache}) and could not be "
-            f"downloaded ({type(exc).__name__}: {exc}). Connect to the internet once, or use "
-            f"'{EFFICIENTNET}', whose weights ship with pip."
-        ) from None
+    cache = Path(keras_home()) / "models"
+    with _ZOO_LOCK:
+        before = _files(cache)
+        try:
+            # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise. get_file
+            # says "Downloading data from ..." on stdout: to stderr, so a --json command prints only JSON.
+            with contextlib.redirect_stdout(sys.stderr):
+                model = constructor(weights="imagenet", classifier_activation=None)
+        except Exception as exc:  # noqa: BLE001 - keras' get_file raises a bare Exception when offline
+            for path, written in _files(cache).items():
+                if before.get(path) != written:
+                    path.unlink(missing_ok=True)
+            if "hash does not match" in str(exc):
+                raise RuntimeError(
+                    f"the ImageNet weights of {name} downloaded into {cache} failed their hash check, so they "
+                    f"were refused and deleted ({exc}): the download is corrupt or the file has changed. "
+                    f"Try again, or use '{EFFICIENTNET}', whose weights ship with pip."
+                ) from None
+            raise RuntimeError(
+                f"the ImageNet weights of {name} are not in the Keras cache ({cache}) and could not be "
+                f"downloaded ({type(exc).__name__}: {exc}). Connect to the internet once, or use "
+                f"'{EFFICIENTNET}', whose weights ship with pip."
+            ) from None
     if arch.num_classes != model.get_layer("predictions").units:  # a fresh classifier: transfer learning
         keras.utils.set_random_seed(seed)
         features = model.get_layer("predictions").input

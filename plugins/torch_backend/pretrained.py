@@ -263,6 +263,14 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> n
             f"({type(exc).__name__}: {exc}). Connect to the internet once, or copy {weights.url} to {path}. "
             f"Offline, use '{EFFICIENTNET}', whose weights ship with pip."
         ) from None
+    except RuntimeError as exc:  # torch.hub checked the sha256 against the file name's prefix and deleted the file
+        if "invalid hash value" not in str(exc):
+            raise
+        raise RuntimeError(
+            f"the ImageNet weights of {name} downloaded from {weights.url} failed their hash check, so they "
+            f"were refused and deleted ({exc}): the download is corrupt or the file has changed. Try again, "
+            f"or copy a good file to {path}."
+        ) from None
     model = getattr(tvm, builder)(weights=None)
     model.load_state_dict(state, strict=True)
     layers = naming(model)

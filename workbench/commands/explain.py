@@ -32,6 +32,7 @@ def add_parser(sub):
 def run(args) -> int:
     from workbench import lookup
     from workbench.explain.compare import parse_params, run_methods
+    from workbench.explain.faithfulness import check_steps
     from workbench.explain.inputs import load_image, load_model, model_inputs, predictions
     from workbench.explain.render import grid_png
     from workbench.registry import get_registry
@@ -44,6 +45,13 @@ def run(args) -> int:
     if unknown:  # say so before loading any model
         raise ValueError(f"unknown method {', '.join(unknown)}; known: {', '.join(known)}")
     params = parse_params(args.param)
+    for method, given in params.items():  # wrong types and ranges, before any model is loaded
+        if method not in known:
+            raise ValueError(f"--param names the unknown method {method!r}; known: {', '.join(known)}")
+        if method not in methods:
+            raise ValueError(f"--param {method}.{next(iter(given))}=... is for a method not in --methods")
+        getattr(known[method], "resolve_params", dict)(given)
+    check_steps(args.steps)
     photos = [load_image(source) for source in args.images]
     backend = lookup.backend(args.backend) if args.backend else lookup.default_backend()
     args.model = args.model or get_registry().with_role("explain").name

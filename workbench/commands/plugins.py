@@ -1,4 +1,4 @@
-"""`workbench plugins [--json]`: every plugin with its version, hooks and load error."""
+"""`workbench plugins [--json]`: every plugin with its version, hooks, load error and warnings."""
 
 import json
 
@@ -19,4 +19,6 @@ def run(args) -> int:
         for p in plugins:
             status = f"ERROR {p['error']}" if p["error"] else ", ".join(p["hooks"])
             print(f"{p['name']} {p['version'] or ''}: {status}")
+            for warning in p["warnings"]:
+                print(f"  warning: {warning}")
     return 0

@@ -7,6 +7,8 @@ so the same code explains a TensorFlow and a PyTorch model.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -31,12 +33,40 @@ class Param:
     choices: tuple | None = None
     help: str = ""
 
+    @property
+    def kind(self) -> type | None:
+        """int, float or bool when the parameter is a number or a switch (by its default, else its
+        bounds); None when it also takes text (a layer name, 'mean')."""
+        if isinstance(self.default, bool):
+            return bool
+        if isinstance(self.default, (int, float)):
+            return type(self.default)
+        bounds = [b for b in (self.low, self.high) if b is not None]
+        if self.default is None and bounds:
+            return float if any(isinstance(b, float) for b in bounds) else int
+        return None
+
     def check(self, value):
+        """`value` if it fits (an int for a float parameter becomes a float); else a ValueError
+        that names the parameter and says what it takes."""
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}")
-        if self.low is not None and value is not None and value < self.low:
+        kind = self.kind
+        if value is None:
+            if self.default is not None:
+                raise ValueError(f"{self.name} needs a value (its default is {self.default!r})")
+            return value
+        if kind is bool and not isinstance(value, bool):
+            raise ValueError(f"{self.name} must be true or false, not {value!r}")
+        if kind in (int, float):
+            whole = kind is int
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
+                    whole and not float(value).is_integer()):
+                raise ValueError(f"{self.name} must be {'a whole number' if whole else 'a number'}, not {value!r}")
+            value = int(value) if whole else float(value)
+        if self.low is not None and value < self.low:
             raise ValueError(f"{self.name} must be at least {self.low}, not {value!r}")
-        if self.high is not None and value is not None and value > self.high:
+        if self.high is not None and value > self.high:
             raise ValueError(f"{self.name} must be at most {self.high}, not {value!r}")
         return value
 

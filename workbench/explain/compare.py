@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from workbench.explain.faithfulness import deletion_insertion, mean_scores, random_baseline
+from workbench.explain.faithfulness import check_steps, deletion_insertion, mean_scores, random_baseline
 from workbench.explain.heads import two_class_view
 from workbench.registry import get_registry
 
@@ -19,6 +19,7 @@ def run_methods(backend, model, images, methods: list[str], params: dict[str, di
     unknown = [m for m in methods if m not in registry]
     if unknown:
         raise ValueError(f"unknown method {', '.join(unknown)}; known: {', '.join(registry)}")
+    check_steps(steps)
     params = params or {}
     backend = two_class_view(backend)  # a one-unit sigmoid head explained as its two classes
     if targets is None:  # explain each image's predicted class, the same for every method

@@ -19,6 +19,18 @@ from scipy.ndimage import gaussian_filter
 from workbench.explain.batching import batch_size_for
 
 
+MAX_STEPS = 200  # every point of a curve is one image in memory at once: 200 at 224x224x3 is 120 MB
+
+
+def check_steps(steps) -> int:
+    """The number of points on the curves, checked: 0 gives no curve (and NaN areas), a huge one
+    a batch that does not fit in memory."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps (points on the deletion / insertion curves) must be a whole number from 1 to "
+                         f"{MAX_STEPS}, not {steps!r}")
+    return steps
+
+
 def pixel_order(saliency: np.ndarray, cell: int = 1) -> np.ndarray:
     """Pixel indices from the most to the least important, moved `cell` x `cell` squares at a time
     (ranked by their mean importance). Squares, not single pixels: deleting scattered pixels makes

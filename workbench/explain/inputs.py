@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from workbench import imagenet, lookup, samples
+from workbench import image_decoder, imagenet, lookup, samples
 from workbench.explain.heads import two_columns
 from workbench.model_facts import arch_of, standardizer_of
 
@@ -24,7 +24,7 @@ def load_image(source: str) -> np.ndarray:
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"no image file {source} (or use sample:NAME, one of {', '.join(samples.names())})")
-    return samples.decode(path.read_bytes(), name=str(path))
+    return image_decoder.decode(path)
 
 
 def load_model(backend, name: str):

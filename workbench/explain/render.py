@@ -31,6 +31,16 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
 
 
+def superpixel_boundaries(image: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """An (H, W, C) image in [0, 1], grey or colour, with its superpixels' boundaries drawn
+    (scikit-image's mark_boundaries, which takes (H, W) or (H, W, 3), never (H, W, 1)): uint8 RGB."""
+    from skimage.segmentation import mark_boundaries
+
+    image = np.clip(np.asarray(image, np.float32), 0, 1)
+    rgb = np.repeat(image, 3, axis=-1) if image.ndim == 3 and image.shape[-1] == 1 else image
+    return (mark_boundaries(rgb, segments) * 255).round().astype(np.uint8)
+
+
 def layer_grids(explanation: Explanation, index: int) -> dict[str, np.ndarray]:
     """Pictures of image `index` made per layer (feature maps), by layer name, in the chosen order."""
     suffix = f" (image {index + 1})"

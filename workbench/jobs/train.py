@@ -1,0 +1,165 @@
+"""The training run as a job: ``train`` is the kind a worker runs (workbench.runs.run_training, its
+data prepared once per worker process), ``QueuedRun`` is what a page holds while it waits for it.
+
+Across the process boundary a run is JSON (its RunSpec, history, class names), arrays (test labels
+and probabilities) and the files ``Backend.save`` writes (safetensors, the architecture's JSON, the
+standardiser), as bytes; the page loads the model back with ``Backend.load``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from workbench import folders, lookup
+from workbench.backend import TrainConfig
+from workbench.jobs import cache
+from workbench.jobs.job import CANCELLED, DONE, QUEUED, JobFailed, Resources
+from workbench.model_facts import arch_of, standardizer_of
+from workbench.runs import Background, RunSpec, TrainedRun, prepare_run, run_training
+
+
+def spec_json(spec: RunSpec) -> dict:
+    return asdict(spec)
+
+
+def spec_from_json(data: dict) -> RunSpec:
+    return RunSpec(**{**data, "config": TrainConfig(**data["config"])})
+
+
+def model_files(backend, model) -> dict:
+    """What ``backend.save`` writes for ``model``, as {"weights": its file name, "files": {name: bytes}}."""
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(backend.save(model, Path(folder) / "model.safetensors"))
+        return {"weights": target.name, "files": {p.name: p.read_bytes() for p in Path(folder).iterdir()}}
+
+
+def load_model(backend, files: dict):
+    """The model ``model_files`` packed, loaded as ``Backend.load`` loads a saved one (no pickles)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, data in files["files"].items():
+            (Path(folder) / Path(name).name).write_bytes(data)
+        return backend.load(Path(folder) / Path(files["weights"]).name)
+
+
+def prepared_once(spec: RunSpec):
+    """(dataset, prepared data) for a spec, from this process's class-wide caches: the same data for
+    every student who trains on it (a spec model's the same in both backends)."""
+    contents = folders.dataset_contents(spec.dataset)  # a changed folder is read again
+    dataset = cache.shared("datasets", 8).get(cache.key(spec.dataset, contents), lambda: lookup.dataset(spec.dataset))
+    arch = lookup.architecture(spec.arch)
+    k = cache.key(spec.dataset, contents, spec.arch, spec.standardize, None if arch.is_spec else spec.backend, spec.limit)
+    return dataset, cache.shared("prepared", 8).get(k, lambda: prepare_run(spec, dataset))
+
+
+def train(args: dict, progress, stop: threading.Event) -> dict:
+    """The "train" job kind: one run_training, its epochs streamed, its model handed back as files."""
+    spec = spec_from_json(args["spec"])
+    backend = lookup.backend(spec.backend)
+    model = load_model(backend, args["model"]) if args.get("model") else None
+    dataset, prepared = prepared_once(spec)
+    run = run_training(spec, progress, stop, label=args.get("label", ""), dataset=dataset, prepared=prepared,
+                       model=model)
+    return {"spec": spec_json(run.spec), "label": run.label, "history": run.history, "images": run.images,
+            "class_names": list(run.class_names), "test_labels": np.asarray(run.test_labels),
+            "test_probs": np.asarray(run.test_probs), "dataset_name": run.dataset_name, "device": run.device,
+            "notes": list(run.notes), "model": model_files(backend, run.model)}
+
+
+def trained_run(result: dict) -> TrainedRun:
+    """A finished job's result as the TrainedRun the pages use (its model loaded in this process)."""
+    spec = spec_from_json(result["spec"])
+    model = load_model(lookup.backend(spec.backend), result["model"])
+    names = tuple(result["class_names"])
+    return TrainedRun(spec=spec, label=result["label"], model=model, arch=replace(arch_of(model), class_names=names),
+                      standardizer=standardizer_of(model), history=result["history"], images=result["images"],
+                      class_names=names, test_labels=result["test_labels"], test_probs=result["test_probs"],
+                      dataset_name=result["dataset_name"], device=result["device"], notes=tuple(result["notes"]))
+
+
+class QueuedRun(Background):
+    """A training run submitted to the job queue, followed as a BackgroundRun is (``running``,
+    ``history``, ``stop``, ``wait``, ``result`` / ``error``) and also ``status`` and ``position``.
+
+    Every look at ``running`` tells the queue the owner's session is still there. The result is
+    turned into a TrainedRun by the first caller that sees the job done (a page's script run), and
+    ``on_done(run)`` is called then, once; a failed or cancelled job leaves ``error`` and no result.
+    """
+
+    def __init__(self, spec: RunSpec, label: str = "", on_done: Callable[[TrainedRun], None] | None = None, *,
+                 owner: str, model=None, queue=None, resources: Resources | None = None):
+        from workbench.jobs.queue import server_queue
+
+        self.spec, self.label, self.owner = spec, label, owner
+        self.queue = queue if queue is not None else server_queue()
+        self.result: TrainedRun | None = None
+        self.error: Exception | None = None
+        self._on_done, self._resources = on_done, resources
+        self._model = None if model is None else model_files(lookup.backend(spec.backend), model)
+        self._collected = threading.Lock()
+        self.job = None
+
+    def start(self):
+        args = {"spec": spec_json(self.spec), "label": self.label, "model": self._model}
+        self.job, self._model = self.queue.submit("train", args, self.owner, self._resources, self.label), None
+        return self
+
+    @property
+    def stop_event(self) -> threading.Event:
+        return self.job.stop_event
+
+    def stop(self) -> None:
+        self.queue.stop(self.job)
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+    @property
+    def position(self) -> int | None:
+        return self.queue.position(self.job) if self.job.status == QUEUED else None
+
+    @property
+    def history(self) -> list[dict]:
+        return self.result.history if self.result is not None else list(self.job.events)
+
+    @property
+    def stopped(self) -> str | None:
+        history = self.history
+        return history[-1].get("stopped") if history else None
+
+    @property
+    def running(self) -> bool:
+        self.queue.touch(self.owner)
+        if not self.job.ended:
+            return True
+        self._collect()
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        ended = self.job.wait(timeout)
+        if ended:
+            self._collect()
+        return ended
+
+    def _collect(self) -> None:
+        with self._collected:
+            if self.result is not None or self.error is not None:
+                return
+            if self.job.status != DONE:
+                what = "was cancelled" if self.job.status == CANCELLED else "failed"
+                self.error = JobFailed(self.job.error or f"the run {what}")
+                return
+            try:
+                self.result = trained_run(self.job.result)
+            except Exception as exc:  # noqa: BLE001 - shown to the owner like a failed run
+                self.error = exc
+                return
+            self.job.result = None  # the session holds the run now; the queue's copy is dropped
+        if self._on_done is not None:
+            self._on_done(self.result)
