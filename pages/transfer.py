@@ -72,7 +72,8 @@ def _controls(url: UrlState) -> ExperimentSpec:
         folder = ui.app_folder(folder.strip().removeprefix("folder:"), c[0])
     base = url.bind(c[1].selectbox, "Pretrained base", _bases(), key="xf_base", help="the first ships with pip (offline); "
                           "vgg16 is the lecture's spec with random weights (its trainable counts); the -imagenet "
-                          "zoo models load only when their weights are cached, and take no new head yet")
+                          "zoo models get a new head, and load only when their weights are in the framework's "
+                          "cache (or can be downloaded): otherwise they say where to put the file")
     backend = url.bind(c[2].selectbox, "Backend", list(ui.registry().backends()), key="xf_backend")
     scratch = url.bind(c[3].text_input, "Scratch CNN", "mnist-cnn", key="xf_scratch",
                               help="any registered spec, e.g. naive-cnn-cats-dogs (the CS 577 report's)")

@@ -294,3 +294,43 @@ def test_the_well_performing_lesson_dropout_and_dead_relus(server, browser):
         assert page.get_by_text("fraction of dead ReLU units per layer").count() >= 1
     finally:
         page.close()
+
+
+TABLES_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"] table')].map(t => ({
+    columns: [...t.querySelectorAll('th')].map(th => th.textContent),
+    rows: [...t.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))
+        .filter(r => r.length)}))"""
+
+
+def test_a_short_transfer_experiment_shows_its_table(server, browser):
+    # The transfer lesson's strategy cell "little data, similar task" sets up frozen + features at 5%
+    # of the training data; one seed, Run, and the results table shows a row per variant (read from
+    # the data grid's accessible table: the grid itself is drawn on a canvas).
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/transfer", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.locator(".st-key-xf_cell_little_similar button").click()
+        wait_until_done(page)
+        seeds = page.locator(".st-key-xf_seeds input")
+        seeds.fill("1")
+        seeds.press("Enter")
+        wait_until_done(page)
+        assert page.locator(".st-key-xf_variants").inner_text().split()[1:] == ["frozen", "features"]
+        page.locator(".st-key-xf_run button").click()
+        page.get_by_text("3. Results").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stDataFrame\"] table')",
+                               timeout=60_000)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        table = next(t for t in page.evaluate(TABLES_JS) if t["columns"][:1] == ["variant"])
+        rows = {row[0]: dict(zip(table["columns"], row)) for row in table["rows"]}
+        assert list(rows) == ["frozen", "features"]
+        assert rows["frozen"]["trainable tensors"] == "2" and rows["frozen"]["epochs"] == "2"
+        for row in rows.values():  # mean ± sd over one seed: the sd is 0
+            mean, sd = row["test accuracy"].split(" ± ")
+            assert 0 <= float(mean) <= 1 and float(sd) == 0
+        assert page.get_by_text("4. Beside the course documents").count() == 1
+    finally:
+        page.close()
