@@ -22,7 +22,7 @@ import math
 import urllib.parse
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import streamlit as st
 
