@@ -18,6 +18,7 @@ from workbench.explain.inputs import model_inputs, predictions
 from workbench.explain.render import overlay, pictures, superpixel_boundaries, to_uint8
 from workbench.jobs import cache
 from workbench.model_facts import arch_of
+from workbench.urlstate import Preset, UrlState
 from workbench_pages import take_home
 
 TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", "guided-backprop", "grad-cam",
@@ -25,6 +26,27 @@ TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", 
 DEFAULT_METHODS = TEN  # the issue's "done when": all ten side by side on the pretrained model
 SANITY_FAMILIES = ("gradient", "cam", "perturbation")  # the methods that make a map of the image
 RESULT = "ex_result"
+# URL name -> widget key (workbench.urlstate); each method parameter is "method.parameter" (fields())
+FIELDS = {"model": "ex_model", "backend": "ex_backend", "photos": "ex_samples", "dataset": "ex_dataset",
+          "dataset_images": "ex_dataset_count", "methods": "ex_methods", "sanity_method": "ex_sanity_method",
+          "sanity_stages": "ex_sanity_stages", "sanity_lime_samples": "ex_sanity_lime_samples",
+          "lime_seeds": "ex_stab_seeds", "lime_samples": "ex_stab_samples", "occlude": "ex_occ_on",
+          "occlude_row": "ex_occ_row", "occlude_col": "ex_occ_col", "occlude_size": "ex_occ_size"}
+PRESETS = (
+    Preset("grad-cam", "Grad-CAM and Guided Grad-CAM", {"methods": "grad-cam,guided-grad-cam"}, "gradcam-project",
+           "Grad-CAM's class heat map and Guided Grad-CAM, the product of Grad-CAM with guided backpropagation."),
+    Preset("part-2", "Occlusion, saliency and LIME", {"methods": "occlusion,saliency,lime"}, "cnns-part-2",
+           "occlusion (slide a grey square, watch the class probability), saliency maps (the gradient of the class "
+           "score) and LIME (a linear model on superpixels)."),
+    Preset("cs671", "Feature maps, max-patches, guided backprop", {"methods": "feature-maps,max-patches,guided-backprop"},
+           "cs671-report", "feature maps per layer, maximally activating patches traced back through receptive "
+                           "fields, guided backpropagation of single neurons."),
+)
+
+
+def fields(explainers) -> dict:
+    """The page's URL fields, each registered explainer's parameters included."""
+    return {**FIELDS, **{f"{e.name}.{p.name}": f"ex_p_{e.name}_{p.name}" for e in explainers.values() for p in e.params}}
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -34,7 +56,7 @@ def _model(backend_name: str, arch_name: str):
     return backend.build(ui.registry().architectures()[arch_name])
 
 
-def _choose_model():
+def _choose_model(url: UrlState):
     """(backend, model, arch, label) from the widgets; trained models come from the training page."""
     registry = ui.registry()
     # models trained in the Training lesson this session (workbench.runs.TrainedRun), by label
@@ -49,7 +71,7 @@ def _choose_model():
         st.session_state["ex_import_shown"] = imported[1]
     options = own + first + [f"trained: {name}" for name in trained] + [a for a in archs if a not in first]
     cols = st.columns(2)
-    label = cols[0].selectbox("Model", options, key="ex_model",
+    label = url.bind(cols[0].selectbox, "Model", options, key="ex_model",
                               help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "
                                    "architectures have random weights unless you trained them in the Training lesson.")
     if label.startswith("imported: ") and imported:
@@ -61,16 +83,16 @@ def _choose_model():
         cols[1].selectbox("Backend", [run.backend], key="ex_backend_trained", disabled=True)
         return registry.backends()[run.backend], run.model, run.arch, label
     backends = sorted(registry.backends())
-    backend_name = cols[1].selectbox("Backend", backends, key="ex_backend",
+    backend_name = url.bind(cols[1].selectbox, "Backend", backends, key="ex_backend",
                                      index=backends.index("pytorch") if "pytorch" in backends else 0)
     with st.spinner(f"Loading {label} in {backend_name}..."):
         model = _model(backend_name, label)
     return registry.backends()[backend_name], model, registry.architectures()[label], label
 
 
-def _choose_images() -> tuple[list[str], list[np.ndarray]]:
+def _choose_images(url: UrlState) -> tuple[list[str], list[np.ndarray]]:
     names = samples.names()
-    picked = st.multiselect("Sample photos", names, default=["chelsea", "coffee"], key="ex_samples",
+    picked = url.bind(st.multiselect, "Sample photos", names, default=["chelsea", "coffee"], key="ex_samples",
                             format_func=lambda n: f"{n}: {samples.SAMPLES[n].description}")
     titles, photos = list(picked), [samples.load(n) for n in picked]
     with st.expander("Upload photos, or take images from a dataset"):
@@ -81,9 +103,9 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
             except ValueError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
         datasets = ["(none)"] + sorted(n for n, d in ui.registry().datasets().items() if hasattr(d, "load"))
-        dataset = st.selectbox("Dataset", datasets, key="ex_dataset")
+        dataset = url.bind(st.selectbox, "Dataset", datasets, key="ex_dataset")
         if dataset != "(none)":
-            count = st.number_input("Test images", 1, 8, 2, key="ex_dataset_count")
+            count = url.bind(st.number_input, "Test images", 1, 8, 2, key="ex_dataset_count")
             with ui.guard(f"load {dataset}"):
                 ds = ui.registry().datasets()[dataset]
                 x, y = ds.load("test")
@@ -93,23 +115,23 @@ def _choose_images() -> tuple[list[str], list[np.ndarray]]:
     return titles, photos
 
 
-def _param_widgets(explainer) -> tuple[dict, int]:
+def _param_widgets(url: UrlState, explainer) -> tuple[dict, int]:
     """One widget per parameter, from its default and bounds: (only the changed values, how many
     values were refused). A value the method cannot take is refused under its own widget."""
     values, refused = {}, 0
     for p in explainer.params:
         key = f"ex_p_{explainer.name}_{p.name}"
         if p.choices is not None:
-            value = st.selectbox(p.name, p.choices, index=list(p.choices).index(p.default), key=key, help=p.help)
+            value = url.bind(st.selectbox, p.name, p.choices, index=list(p.choices).index(p.default), key=key, help=p.help)
         elif isinstance(p.default, bool):
-            value = st.checkbox(p.name, p.default, key=key, help=p.help)
+            value = url.bind(st.checkbox, p.name, p.default, key=key, help=p.help)
         elif isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
             cast = float if isinstance(p.default, float) else int
-            value = st.number_input(p.name, min_value=None if p.low is None else cast(p.low),
+            value = url.bind(st.number_input, p.name, min_value=None if p.low is None else cast(p.low),
                                     max_value=None if p.high is None else cast(p.high), value=p.default, key=key,
                                     help=p.help)
         else:
-            text = st.text_input(p.name, "" if p.default is None else str(p.default), key=key, help=p.help)
+            text = url.bind(st.text_input, p.name, "" if p.default is None else str(p.default), key=key, help=p.help)
             value = parse_value(text.strip()) if text.strip() else None
         try:
             value = p.check(value)
@@ -255,7 +277,7 @@ def _class_matrix(backend, model, arch, x, shown, preds):
                 col.image(overlay(image, m), width="stretch", caption=f"{names.get(c, c)} · image {n + 1}")
 
 
-def _sanity(backend, model, x, shown, targets, explained):
+def _sanity(url, backend, model, x, shown, targets, explained):
     from workbench.explain.sanity import cascading_randomisation
 
     st.markdown("Adebayo et al. (2018): randomise the model's layers from the top down. A map that does not "
@@ -264,11 +286,11 @@ def _sanity(backend, model, x, shown, targets, explained):
     # every method that makes a map of the image; LIME with few samples, it runs once per stage
     choices = [m for m in explained if m in explainers and explainers[m].family in SANITY_FAMILIES] or ["grad-cam"]
     cols = st.columns(3)
-    method = cols[0].selectbox("Method", choices, key="ex_sanity_method")
-    stages = cols[1].slider("Stages", 2, 8, 4, key="ex_sanity_stages")
+    method = url.bind(cols[0].selectbox, "Method", choices, key="ex_sanity_method")
+    stages = url.bind(cols[1].slider, "Stages", 2, 8, 4, key="ex_sanity_stages")
     params = dict(explained[method].params) if method in explained else {}  # as in the grid above
     if method == "lime":
-        params["samples"] = int(cols[2].number_input("LIME samples per stage", 50, 2000, 150, step=50,
+        params["samples"] = int(url.bind(cols[2].number_input, "LIME samples per stage", 50, 2000, 150, step=50,
                                                      key="ex_sanity_lime_samples"))
     if st.button("Run the randomisation check", key="ex_sanity_run"):
         with st.spinner("Randomising and re-explaining..."), ui.guard("run the sanity check"):
@@ -282,12 +304,12 @@ def _sanity(backend, model, x, shown, targets, explained):
             col.image(overlay(shown[0], step["maps"][0]), caption=f"{label}: ρ = {step['spearman']:.2f}", width="stretch")
 
 
-def _lime_stability(backend, model, x, shown, targets):
+def _lime_stability(url, backend, model, x, shown, targets):
     from workbench.explain.sanity import lime_stability
 
     cols = st.columns(2)
-    seeds = cols[0].slider("Seeds", 2, 6, 3, key="ex_stab_seeds")
-    count = cols[1].number_input("Samples per run", 50, 5000, 300, step=50, key="ex_stab_samples")
+    seeds = url.bind(cols[0].slider, "Seeds", 2, 6, 3, key="ex_stab_seeds")
+    count = url.bind(cols[1].number_input, "Samples per run", 50, 5000, 300, step=50, key="ex_stab_samples")
     if st.button("Run LIME with each seed", key="ex_stab_run"):
         with st.spinner("LIME, once per seed..."), ui.guard("measure LIME's stability"):
             st.session_state["ex_stab"] = lime_stability(backend, model, x[0], targets[0], seeds=tuple(range(seeds)),
@@ -302,25 +324,48 @@ def _lime_stability(backend, model, x, shown, targets):
             col.image(overlay(shown[0], run.maps[0]), caption=f"seed {seed}", width="stretch")
 
 
+def _occlude_yourself(url, backend, model, arch, x, shown):
+    """A grey square of the student's choosing over the first image, and the model's answer: the
+    explanation lesson's exercise (workbench.exercises) checks it."""
+    box = None
+    with st.expander("Occlude a square yourself"):
+        if url.bind(st.toggle, "Hide a square of the first image", key="ex_occ_on"):
+            h, w = x.shape[1:3]
+            c = st.columns(3)
+            size = url.bind(c[2].slider, "Side", 4, max(4, min(h, w)), max(4, min(h, w) // 4), key="ex_occ_size")
+            top = url.bind(c[0].slider, "Top", 0, max(0, h - size), max(0, (h - size) // 2), key="ex_occ_row")
+            left = url.bind(c[1].slider, "Left", 0, max(0, w - size), max(0, (w - size) // 2), key="ex_occ_col")
+            box = (top, left, size)
+            scale = shown[0].shape[0] / h  # the photo as shown may be larger than the model's input
+            grey = np.array(shown[0], dtype=float, copy=True)
+            r0, c0, side = int(top * scale), int(left * scale), int(np.ceil(size * scale))
+            grey[r0:r0 + side, c0:c0 + side] = 0.5 * (grey.max() if grey.max() > 1 else 1)
+            st.image(to_uint8(grey), caption="the first image with the square hidden (filled with 0 in the "
+                                             "model's input units)", width=300)
+    ui.exercises("explanations", backend=backend, model=model, image=x[0] if box else None, box=box,
+                 class_names=getattr(arch, "class_names", None))
+
+
 def render():
     st.title("Explanations")
     st.markdown("Which pixels made the model decide? Ten methods from the course notes side by side, with what "
                 "each one costs and how faithful it is. Every method is written once and runs in either backend.")
-    backend, model, arch, label = _choose_model()
-    titles, photos = _choose_images()
+    explainers = ui.registry().explainers()
+    url = UrlState("explanations", fields(explainers), PRESETS)
+    backend, model, arch, label = _choose_model(url)
+    titles, photos = _choose_images(url)
     if not photos:
         st.info("Pick at least one photo.")
         return
-    explainers = ui.registry().explainers()
     available = [m for m in TEN if m in explainers] + [m for m in explainers if m not in TEN]
-    methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in explainers],
+    methods = url.bind(st.multiselect, "Methods", available, default=[m for m in DEFAULT_METHODS if m in explainers],
                              key="ex_methods")
     params, refused = {}, 0
     with st.expander("Method parameters", expanded=False):
         for name in methods:
             if explainers[name].params:
                 st.markdown(f"**{name}**: {explainers[name].description}")
-                params[name], bad = _param_widgets(explainers[name])
+                params[name], bad = _param_widgets(url, explainers[name])
                 refused += bad
     if refused:
         st.warning(f"{refused} method parameter(s) cannot be used as typed (see Method parameters); "
@@ -330,6 +375,8 @@ def render():
         x, shown = model_inputs(arch, backend.name, photos, model)  # standardised as in training, if it was
     if x is None:
         return
+    _occlude_yourself(url, backend, model, arch, x, shown)
+    url.reports()
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
     if st.button("Explain", type="primary", key="ex_run", disabled=bool(refused)):
         progress = st.progress(0.0, text="starting")
@@ -367,6 +414,6 @@ def render():
     with st.expander("Class x image matrix (Grad-CAM)"), ui.guard("show the class x image matrix"):
         _class_matrix(backend, model, arch, x, shown, preds)
     with st.expander("Sanity check: randomise the model"), ui.guard("show the sanity check"):
-        _sanity(backend, model, x, shown, result["targets"], result["explanations"])
+        _sanity(url, backend, model, x, shown, result["targets"], result["explanations"])
     with st.expander("LIME's stability across seeds"), ui.guard("show LIME's stability"):
-        _lime_stability(backend, model, x, shown, result["targets"])
+        _lime_stability(url, backend, model, x, shown, result["targets"])

@@ -10,6 +10,7 @@ import streamlit as st
 
 from workbench import shapes, sources, ui
 from workbench import spec as S
+from workbench.urlstate import Preset, UrlState
 
 # The ImageNet history: the summary table of the lecture slides "Convolutional Neural Networks (CNN)" as
 # printed (None where the slides leave a cell empty), then the landmarks the workbench registers, each from
@@ -42,6 +43,22 @@ HISTORY = pd.DataFrame(
              "workbench model"],
 )
 
+FIELDS = {"arch": "gallery_pick"}
+PRESETS = (
+    Preset("lenet-5", "LeNet-5 (60 thousand)", {"arch": "lenet-5"}, "cnn-slides",
+           "the summary table: LeNet (1998), 60 thousand parameters."),
+    Preset("vgg16", "VGG16 (138 million)", {"arch": "vgg16"}, "cnn-slides",
+           "the summary table: VGG Net (16), 2014, 138 million parameters, top-5 error 7.3%."),
+    Preset("architecture-1", "Architecture 1", {"arch": "architecture-1"}, "cs671-report",
+           "Table 3: 224x224x3 → 54x54x8 → 26x26x8 → 22x22x16 → 10x10x16."),
+    Preset("architecture-2", "Architecture 2", {"arch": "architecture-2"}, "cs671-report",
+           "Architecture 2: ... → 10x10x16 → 8x8x32 → 3x3x32, the report's best model."),
+    Preset("architecture-3", "Architecture 3", {"arch": "architecture-3"}, "cs671-report",
+           "Table 5: ... → 10x10x16 → 8x8x32 → 6x6x64 → 2x2x64."),
+    Preset("naive-cnn-cifar10", "The naive CIFAR-10 CNN (374,986)", {"arch": "naive-cnn-cifar10"}, "cs577-report",
+           "Fig. 2's model summary: Total params 374,986, Trainable params 374,858, Non-trainable params 128."),
+)
+
 # a colour per kind of layer (each layer type says its kind: workbench.model.layers' ``family``)
 COLOURS = {
     "convolution": "#4c78a8", "depthwise convolution": "#72b7b2", "pooling": "#e45756",
@@ -64,13 +81,14 @@ def render() -> None:
     st.title("Architecture gallery")
     st.markdown("The networks of the course notes, from LeNet's digits to the ImageNet winners, each built "
                 "from the same layer vocabulary you can edit in the shape calculator.")
+    url = UrlState("gallery", FIELDS, PRESETS)
     archs = ui.registry().architectures()
     if not archs:
         st.warning("No architecture is registered: install the architectures plugin (it ships with cnn-workbench).")
     else:
         with ui.guard("show the architectures"):
             _overview(archs)
-            _one(archs)
+            _one(archs, url)
     with ui.guard("show the history table"):
         _history(archs)
 
@@ -93,9 +111,10 @@ def _overview(archs) -> None:
                  column_config={"parameters": st.column_config.NumberColumn(format="localized")})
 
 
-def _one(archs) -> None:
+def _one(archs, url: UrlState) -> None:
     names = sorted(archs)
-    name = st.selectbox("Look closer at", names, index=names.index("vgg16") if "vgg16" in names else 0, key="gallery_pick")
+    name = url.bind(st.selectbox, "Look closer at", names, index=names.index("vgg16") if "vgg16" in names else 0,
+                    key="gallery_pick")
     arch = archs[name]
     st.subheader(name)
     st.markdown(arch.description or "*(no description)*")
@@ -106,6 +125,7 @@ def _one(archs) -> None:
         return
     table = _table(name)
     st.metric("Parameters", ui.number(table.total_params), help="computed by workbench.shapes from the spec")
+    url.reports()
     ui.show(diagram(table), key="gallery_diagram")
     st.dataframe(
         pd.DataFrame([{"layer": "  " * r.depth + r.name, "type": r.type, "output shape": str(tuple(r.output_shape)),

@@ -9,10 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from workbench import sources, ui
+from workbench.urlstate import UrlState
 
 
 def render() -> None:
     st.title("CNN Workbench")
+    UrlState("home", {})  # nothing to set here: its link, and a notice for a link meant for a lesson
     st.markdown(
         "A workbench for learning how **convolutional neural networks** see. Every number the course "
         "notes work out on paper is computed here live, on real images and real models, in "

@@ -17,9 +17,24 @@ from workbench.optimize import rules
 from workbench.optimize import settings as S
 from workbench.optimize.surfaces import SURFACES, surface
 from workbench.training import OPTIMIZERS, prepare
+from workbench.urlstate import Preset, UrlState
 
 CNN_LIVE = "opt_cnn_live"
 FLAVOUR = {"tensorflow": "keras", "pytorch": "torch"}  # whose documented rules each backend follows
+# URL name -> widget key (workbench.urlstate); "*" keys depend on the surface; start is read by the page
+FIELDS = {"backend": "opt_backend", "surface": "opt_surface", "steps": "opt_steps", "mode": "opt_mode",
+          "formula": "opt_formula", "optimizers": "opt_chosen", "lr": "opt_lr_*", "start": None,
+          **{f"lr_{n}": "opt_lr_*" for n in OPTIMIZERS}, "compare": "opt_cmp", "tolerance": "opt_tol",
+          "state": "opt_state_name", "step": "opt_state_step", "cnn_arch": "opt_cnn_arch",
+          "cnn_steps": "opt_cnn_steps", "cnn_batch": "opt_cnn_batch", "cnn_images": "opt_cnn_images",
+          **{f"cnn_lr_{n}": f"opt_cnn_lr_{n}" for n in OPTIMIZERS}}
+PRESETS = (
+    Preset("ten-optimizers", "The ten optimizers", {}, "cnns-part-2",
+           "SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, Adam, AdaMax, Nadam and AMSGrad: \u201cGetting the "
+           "learning rate right is most important!\u201d"),
+    Preset("rmsprop-hinton", "RMSprop as Hinton suggests", {"optimizers": "rmsprop,sgd", "lr": "0.001"}, "cnns-part-2",
+           "Hinton suggests setting the weight of past squared gradients to 0.9 and the learning rate to 0.001."),
+)
 
 
 @st.cache_data(show_spinner="Reading each framework's defaults ...", max_entries=2)
@@ -32,18 +47,18 @@ def _cnn_data(dataset: str, arch: str, images: int):
     return prepare(lookup.dataset(dataset), lookup.architecture(arch), limit=images)
 
 
-def _controls():
+def _controls(url: UrlState):
     c = st.columns([2, 2, 1, 1])
     backends = sorted(ui.registry().backends())
-    backend = c[0].selectbox("Backend", backends, index=backends.index("tensorflow") if "tensorflow" in backends else 0,
+    backend = url.bind(c[0].selectbox, "Backend", backends, index=backends.index("tensorflow") if "tensorflow" in backends else 0,
                              key="opt_backend")
     choices = [*SURFACES, "your own formula"]
-    name = c[1].selectbox("Surface", choices, key="opt_surface")
-    steps = c[2].number_input("Steps", 1, 2000, 300, key="opt_steps")
-    mode = c[3].selectbox("Settings", S.MODES, key="opt_mode",
+    name = url.bind(c[1].selectbox, "Surface", choices, key="opt_surface")
+    steps = url.bind(c[2].number_input, "Steps", 1, 2000, 300, key="opt_steps")
+    mode = url.bind(c[3].selectbox, "Settings", S.MODES, key="opt_mode",
                           help="defaults: each framework's own; matched: the same values given to both")
     if name == "your own formula":
-        text = st.text_input("f(x, y) =", "x^2 + 3 sin(y)^2 + 0.1 y^2", key="opt_formula",
+        text = url.bind(st.text_input, "f(x, y) =", "x^2 + 3 sin(y)^2 + 0.1 y^2", key="opt_formula",
                              help="numbers, x, y, + - * / ^, parentheses, exp, log, sin, cos, tanh, sqrt, abs")
         try:
             surf = surface(text)
@@ -53,22 +68,34 @@ def _controls():
     else:
         surf = SURFACES[name]
     st.caption(surf.description + (f" Minimum at {surf.minimum}." if surf.minimum else ""))
-    chosen = st.multiselect("Optimizers", list(OPTIMIZERS), default=list(OPTIMIZERS), format_func=OPTIMIZERS.get,
+    chosen = url.bind(st.multiselect, "Optimizers", list(OPTIMIZERS), default=list(OPTIMIZERS), format_func=OPTIMIZERS.get,
                             key="opt_chosen")
     if not chosen:
         st.info("Choose at least one optimizer.")
         st.stop()
     with st.expander("Learning rate per optimizer", expanded=False):
-        base = st.number_input("For all", 1e-6, 100.0, surf.learning_rate, format="%.6g", key=f"opt_lr_{surf.name}")
+        base = url.bind(st.number_input, "For all", 1e-6, 100.0, surf.learning_rate, format="%.6g",
+                        key=f"opt_lr_{surf.name}", name="lr")
         cols = st.columns(5)
-        rates = {n: cols[i % 5].number_input(n, 1e-6, 100.0, base, format="%.6g", key=f"opt_lr_{surf.name}_{n}_{base}")
+        rates = {n: url.bind(cols[i % 5].number_input, n, 1e-6, 100.0, base, format="%.6g",
+                             key=f"opt_lr_{surf.name}_{n}_{base}", name=f"lr_{n}")
                  for i, n in enumerate(chosen)}
     key = f"opt_start_{surf.name}"
     if key not in st.session_state:
         st.session_state[key] = surf.start
+    linked = url.take("start")
+    if linked is not None:
+        try:
+            x, y = (float(v) for v in linked.split(","))
+            if not (np.isfinite(x) and np.isfinite(y) and abs(x) <= 1e3 and abs(y) <= 1e3):
+                raise ValueError
+            st.session_state[key] = (x, y)
+        except ValueError:
+            url.invalid("start", linked, "two numbers x,y within ±1000")
     c = st.columns(2)
     x0 = c[0].number_input("start x", -1e3, 1e3, float(st.session_state[key][0]), key=f"{key}_x_{st.session_state[key]}")
     y0 = c[1].number_input("start y", -1e3, 1e3, float(st.session_state[key][1]), key=f"{key}_y_{st.session_state[key]}")
+    url.put("start", None if (x0, y0) == tuple(surf.start) else f"{x0:g},{y0:g}")
     return lookup.backend(backend), surf, chosen, int(steps), mode, rates, (x0, y0), key
 
 
@@ -111,14 +138,14 @@ def _clicked(event):
     return (round(float(points[0]["x"]), 3), round(float(points[0]["y"]), 3)) if points else None
 
 
-def _compare_tab(surf, chosen, steps, mode, rates, start):
+def _compare_tab(url, surf, chosen, steps, mode, rates, start):
     backends = sorted(ui.registry().backends())
     if len(backends) < 2:
         st.info("Install both backends to compare them.")
         return
-    name = st.selectbox("Optimizer", chosen, index=chosen.index("rmsprop") if "rmsprop" in chosen else 0,
-                        format_func=OPTIMIZERS.get, key="opt_cmp")
-    tol = st.number_input("Tolerance (distance, as a fraction of the view)", 1e-12, 1.0, 1e-6, format="%.1e",
+    name = url.bind(st.selectbox, "Optimizer", chosen, index=chosen.index("rmsprop") if "rmsprop" in chosen else 0,
+                    format_func=OPTIMIZERS.get, key="opt_cmp")
+    tol = url.bind(st.number_input, "Tolerance (distance, as a fraction of the view)", 1e-12, 1.0, 1e-6, format="%.1e",
                           key="opt_tol")
     runs = {b: R.race(lookup.backend(b), surf, [name], steps, rates[name], start, mode)[name] for b in backends}
     labelled = {f"{name} ({b})": t.points for b, t in runs.items()}
@@ -154,16 +181,16 @@ def _compare_tab(surf, chosen, steps, mode, rates, start):
                                               for _ in r], axis=1), hide_index=True, height=360)
 
 
-def _state_tab(paths, backend):
+def _state_tab(url, paths, backend):
     c = st.columns(2)
     names = list(paths)
-    name = c[0].selectbox("Optimizer", names, index=names.index("adam") if "adam" in names else 0,
+    name = url.bind(c[0].selectbox, "Optimizer", names, index=names.index("adam") if "adam" in names else 0,
                           format_func=OPTIMIZERS.get, key="opt_state_name")
     t = paths[name]
     if len(t.points) < 2:
         st.info("This path has no step to show.")
         return
-    k = c[1].slider("Step", 1, len(t.points) - 1, min(10, len(t.points) - 1), key="opt_state_step")
+    k = url.bind(c[1].slider, "Step", 1, len(t.points) - 1, min(10, len(t.points) - 1), key="opt_state_step")
     before = t.states[k - 1]
     read = "optimizer.variables" if backend.name == "tensorflow" else "optimizer.state[p]"
     st.markdown(f"**{t.framework_class}** before step {k}, read off the framework (`{read}`), and the gradient at "
@@ -207,17 +234,17 @@ def _sweep_tab(surf, chosen, steps, mode, start):
         ui.show(F.loss_figure({n: t.loss for n, t in fair.items()}, "fair race: loss per step"), key="opt_fair_loss")
 
 
-def _cnn_tab(backend, chosen, mode):
+def _cnn_tab(url, backend, chosen, mode):
     st.markdown("The same optimizers training a real CNN on 5,000 real MNIST digits: built fresh with the same seed "
                 "for each (the same initial weights), fed the same mini-batches in the same order.")
     archs = [a for a in ("mnist-cnn", "cnn1", "cnn2") if a in ui.registry().architectures()]
     c = st.columns(4)
-    arch = c[0].selectbox("Architecture", archs, key="opt_cnn_arch")
-    steps = c[1].number_input("Steps", 1, 2000, 60, key="opt_cnn_steps")
-    batch = c[2].number_input("Batch size", 1, 512, 64, key="opt_cnn_batch")
-    images = c[3].number_input("Training images", 100, 5000, 2000, step=100, key="opt_cnn_images")
+    arch = url.bind(c[0].selectbox, "Architecture", archs, key="opt_cnn_arch")
+    steps = url.bind(c[1].number_input, "Steps", 1, 2000, 60, key="opt_cnn_steps")
+    batch = url.bind(c[2].number_input, "Batch size", 1, 512, 64, key="opt_cnn_batch")
+    images = url.bind(c[3].number_input, "Training images", 100, 5000, 2000, step=100, key="opt_cnn_images")
     cols = st.columns(5)
-    rates = {n: cols[i % 5].number_input(f"{n} lr", 1e-6, 10.0, S.CNN_RATES[n], format="%.6g", key=f"opt_cnn_lr_{n}")
+    rates = {n: url.bind(cols[i % 5].number_input, f"{n} lr", 1e-6, 10.0, S.CNN_RATES[n], format="%.6g", key=f"opt_cnn_lr_{n}")
              for i, n in enumerate(chosen)}
     live = st.session_state.get(CNN_LIVE)
     if st.button("Race on the CNN", type="primary", key="opt_cnn_go", disabled=live is not None and live.running):
@@ -251,19 +278,22 @@ def render():
     st.caption('The ten optimizers of the lecture "CNNs part II" (SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, '
                "Adam, AdaMax, Nadam, AMSGrad), each run by keras.optimizers or torch.optim itself, the way Alec "
                "Radford's animation races them.")
-    backend, surf, chosen, steps, mode, rates, start, key = _controls()
+    url = UrlState("optimizers", FIELDS, PRESETS)
+    backend, surf, chosen, steps, mode, rates, start, key = _controls(url)
     tabs = st.tabs(["Race", "Keras vs PyTorch", "State and update rule", "Learning-rate sweep", "On a CNN"])
     paths = None
     with tabs[0], ui.guard("race the optimizers"):
         paths = _race_tab(backend, surf, chosen, steps, mode, rates, start, key)
+        url.reports()
+        ui.exercises("optimizers", surface=surf, paths=paths)
     with tabs[1], ui.guard("compare the frameworks"):
-        _compare_tab(surf, chosen, steps, mode, rates, start)
+        _compare_tab(url, surf, chosen, steps, mode, rates, start)
     with tabs[2], ui.guard("show the optimizer's state"):
         if paths is None:
             st.info("The race did not run; see its tab.")
         else:
-            _state_tab(paths, backend)
+            _state_tab(url, paths, backend)
     with tabs[3], ui.guard("sweep the learning rates"):
         _sweep_tab(surf, chosen, steps, mode, start)
     with tabs[4], ui.guard("race on the CNN"):
-        _cnn_tab(backend, chosen, mode)
+        _cnn_tab(url, backend, chosen, mode)

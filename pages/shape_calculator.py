@@ -9,9 +9,25 @@ import streamlit as st
 
 from workbench import layer_table as T
 from workbench import shapes, spec, ui
+from workbench.urlstate import Preset, UrlState, pack, unpack
 from workbench_pages import take_home
 
 DEFAULT = "mnist-cnn"  # seed 001's first ConvNet: 93,322 parameters
+# The architecture is in the link: a registered one by name, an edited one packed (workbench.urlstate.pack).
+FIELDS = {"arch": None}
+PRESETS = (
+    Preset("mnist-cnn", "The MNIST CNN (93,322)", {"arch": "mnist-cnn"}, "cnn-slides",
+           "model.summary(): 26x26x32, 13x13x32, 11x11x64, 5x5x64, 3x3x64, then Dense 64 and 10; "
+           "Total params: 93,322."),
+    Preset("architecture-1", "Architecture 1", {"arch": "architecture-1"}, "cs671-report",
+           "Table 3: 224x224x3 → 54x54x8 → 26x26x8 → 22x22x16 → 10x10x16, each (W − F + 2P)/S + 1."),
+    Preset("architecture-2", "Architecture 2", {"arch": "architecture-2"}, "cs671-report",
+           "Architecture 2: ... → 10x10x16 → 8x8x32 → 3x3x32, each (W − F + 2P)/S + 1."),
+    Preset("architecture-3", "Architecture 3", {"arch": "architecture-3"}, "cs671-report",
+           "Table 5: ... → 10x10x16 → 8x8x32 → 6x6x64 → 2x2x64, each (W − F + 2P)/S + 1."),
+    Preset("cnn1", "cnn1 (~251k)", {"arch": "cnn1"}, "cnns-part-2", "cnn1 has ~251k weights."),
+    Preset("cnn2", "cnn2 (~36k)", {"arch": "cnn2"}, "cnns-part-2", "cnn2 has less parameters (~36k) than cnn1."),
+)
 
 
 def render() -> None:
@@ -22,11 +38,13 @@ def render() -> None:
         "keeps ⌈W / S⌉). A Conv2D with F×F kernels on C input channels has **F·F·C·filters + filters** "
         "parameters; a Dense layer **inputs·units + units**. Edit the table and watch every column follow."
     )
+    url = UrlState("shape_calculator", FIELDS, PRESETS)
     state = st.session_state
     if "calc_arch" not in state:
         archs = ui.registry().architectures()
         state.calc_arch = archs[DEFAULT] if DEFAULT in archs else _fallback()
         state.calc_version = 0
+    _from_link(url)
     _loaders()
 
     arch = state.calc_arch
@@ -71,7 +89,10 @@ def render() -> None:
                  icon=":material/table_rows:")
         return
 
+    url.put("arch", _link_value(edited), default=DEFAULT)
     _totals(table)
+    url.reports()
+    ui.exercises("shape_calculator", architecture=edited)
     results = _backends(edited, table)
     st.dataframe(_result_frame(table, results), hide_index=True, width="stretch",
                  height=min(36 * (len(table.rows) + 1) + 4, 640))
@@ -81,6 +102,33 @@ def render() -> None:
     d[1].download_button("Download as YAML", spec.dumps_architecture(edited, "yaml"), f"{edited.name}.yaml",
                          "application/yaml", icon=":material/download:")
     take_home.code_section(edited, key="calc_code")  # the training settings' defaults
+
+
+def _from_link(url: UrlState) -> None:
+    """A link's architecture (a registered name or a packed file) replaces the table, once."""
+    raw = url.take("arch")
+    archs = ui.registry().architectures()
+    if raw is None:
+        if url.opened and DEFAULT in archs and st.session_state.calc_arch is not archs[DEFAULT]:
+            _set(archs[DEFAULT])  # a link without an architecture: the default one
+        return
+    try:
+        if raw in archs and archs[raw].is_spec:
+            _set(archs[raw])
+        else:
+            _set(spec.loads_architecture(unpack(raw), ".json"))
+    except (ValueError, spec.SpecError) as exc:
+        url.invalid("arch", raw, f"not a registered architecture or a readable file: {exc}")
+
+
+def _link_value(arch: spec.Architecture) -> str | None:
+    """The architecture as its link writes it: a registered one's name (the table keeps no description
+    or source, so those are not compared), else packed."""
+    archs = ui.registry().architectures()
+    bare = lambda a: {k: v for k, v in a.to_dict().items() if k not in ("description", "source")}  # noqa: E731
+    if arch.name in archs and archs[arch.name].is_spec and bare(archs[arch.name]) == bare(arch):
+        return arch.name
+    return pack(spec.dumps_architecture(arch, "json"))
 
 
 def _fallback() -> spec.Architecture:

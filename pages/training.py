@@ -21,9 +21,33 @@ from workbench.jobs import limits
 from workbench.jobs.train import QueuedRun
 from workbench.runs import RunSpec, TrainedRun
 from workbench.training import OPTIMIZERS, check_config, input_normalization, with_dataset_head
+from workbench.urlstate import Preset, UrlState
 from workbench_pages import take_home
 
 LIVE = "training_live"  # the QueuedRun of this session while it waits or trains; finished runs: ui.trained_runs()
+# URL name -> widget key (workbench.urlstate): the settings a link carries
+FIELDS = {"dataset": "tr_dataset", "folder": "tr_folder", "arch": "tr_arch", "backend": "tr_backend",
+          "optimizer": "tr_optimizer", "lr": "tr_lr", "epochs": "tr_epochs", "batch": "tr_batch", "limit": "tr_limit",
+          "patience": "tr_patience", "standardize": "tr_standardize", "from": "tr_from",
+          **{k: f"tr_aug_{k}" for k in A.Augment().as_dict()}}
+_AUGMENTED = {k: str(v).lower() if isinstance(v, bool) else str(v)  # the slides' settings that are not the default
+              for k, v in A.SEED_001.as_dict().items() if v != A.Augment().as_dict()[k]}
+PRESETS = (
+    Preset("mnist-cnn", "The MNIST CNN", {"dataset": "mnist-5k", "arch": "mnist-cnn", "epochs": "3"}, "cnn-slides",
+           "the first ConvNet: Total params 93,322 (conv 320, 18,496, 36,928; dense 36,928 and 650)."),
+    Preset("cats-vs-dogs-augmentation", "Cats vs dogs, augmented",
+           {"dataset": "cats-vs-dogs", "arch": "cats-vs-dogs-cnn", "batch": "20", "epochs": "30", **_AUGMENTED},
+           "cnn-slides", "ImageDataGenerator(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2, "
+           "shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode='nearest'); 150x150 images in "
+           "batches of 20, 30 epochs."),
+    Preset("cnn1-standardised", "cnn1, standardised per pixel",
+           {"dataset": "mnist-5k", "arch": "cnn1", "standardize": "true", "epochs": "5"}, "cnns-part-2",
+           "cnn1 on 4,000 MNIST images: \u201conly after standardizing the input data the CNN could be trained "
+           "properly\u201d, (X − mean) / (std + 0.0001) per pixel."),
+    Preset("cnn1-raw", "cnn1, not standardised", {"dataset": "mnist-5k", "arch": "cnn1", "epochs": "5"},
+           "cnns-part-2", "cnn1 on 4,000 MNIST images without standardisation: the lecture says it could not be "
+           "trained properly."),
+)
 
 
 # -- cached data ----------------------------------------------------------------------------
@@ -116,7 +140,7 @@ def clicked_cell(event) -> tuple[str, str] | None:
 
 
 # -- the controls ---------------------------------------------------------------------------
-def _augment_controls(image: np.ndarray | None, backend) -> A.Augment:
+def _augment_controls(url: UrlState, image: np.ndarray | None, backend) -> A.Augment:
     with st.expander("Data augmentation (ImageDataGenerator settings)"):
         if st.button("Use the settings of the lecture slides “Convolutional Neural Networks (CNN)”",
                      key="tr_aug_seed"):
@@ -124,17 +148,17 @@ def _augment_controls(image: np.ndarray | None, backend) -> A.Augment:
                 st.session_state[f"tr_aug_{k}"] = v
         c = st.columns(4)
         values = {
-            "rotation_range": c[0].slider("rotation_range (deg)", 0, 180, 0, key="tr_aug_rotation_range"),
-            "width_shift_range": c[1].slider("width_shift_range", 0.0, 0.5, 0.0, 0.05, key="tr_aug_width_shift_range"),
-            "height_shift_range": c[2].slider("height_shift_range", 0.0, 0.5, 0.0, 0.05,
+            "rotation_range": url.bind(c[0].slider, "rotation_range (deg)", 0, 180, 0, key="tr_aug_rotation_range"),
+            "width_shift_range": url.bind(c[1].slider, "width_shift_range", 0.0, 0.5, 0.0, 0.05, key="tr_aug_width_shift_range"),
+            "height_shift_range": url.bind(c[2].slider, "height_shift_range", 0.0, 0.5, 0.0, 0.05,
                                               key="tr_aug_height_shift_range"),
-            "shear_range": c[3].slider("shear_range (deg)", 0.0, 45.0, 0.0, 0.1, key="tr_aug_shear_range"),
+            "shear_range": url.bind(c[3].slider, "shear_range (deg)", 0.0, 45.0, 0.0, 0.1, key="tr_aug_shear_range"),
         }
         c = st.columns(4)
-        values["zoom_range"] = c[0].slider("zoom_range", 0.0, 0.5, 0.0, 0.05, key="tr_aug_zoom_range")
-        values["horizontal_flip"] = c[1].checkbox("horizontal_flip", key="tr_aug_horizontal_flip")
-        values["vertical_flip"] = c[2].checkbox("vertical_flip", key="tr_aug_vertical_flip")
-        values["fill_mode"] = c[3].selectbox("fill_mode", A.FILL_MODES, key="tr_aug_fill_mode")
+        values["zoom_range"] = url.bind(c[0].slider, "zoom_range", 0.0, 0.5, 0.0, 0.05, key="tr_aug_zoom_range")
+        values["horizontal_flip"] = url.bind(c[1].checkbox, "horizontal_flip", key="tr_aug_horizontal_flip")
+        values["vertical_flip"] = url.bind(c[2].checkbox, "vertical_flip", key="tr_aug_vertical_flip")
+        values["fill_mode"] = url.bind(c[3].selectbox, "fill_mode", A.FILL_MODES, key="tr_aug_fill_mode")
         spec = A.parse(values)
         if spec.active and image is not None:
             with ui.guard("preview the augmentation"):
@@ -145,15 +169,15 @@ def _augment_controls(image: np.ndarray | None, backend) -> A.Augment:
     return spec
 
 
-def _controls():
+def _controls(url: UrlState):
     st.subheader("1. Data, architecture, backend")
     c = st.columns(3)
     names = _datasets()
     keys = list(names)
-    ds_key = c[0].selectbox("Dataset", keys, index=keys.index("mnist-5k") if "mnist-5k" in keys else 0,
+    ds_key = url.bind(c[0].selectbox, "Dataset", keys, index=keys.index("mnist-5k") if "mnist-5k" in keys else 0,
                             format_func=names.get, key="tr_dataset")
     if ds_key == "folder":
-        path = c[0].text_input("Folder", placeholder="/path/to/images (train/val/test/<class>/ or <class>/)",
+        path = url.bind(c[0].text_input, "Folder", placeholder="/path/to/images (train/val/test/<class>/ or <class>/)",
                                key="tr_folder")
         if not path:
             st.info("Type the path of a folder of images, one sub-folder per class.")
@@ -163,30 +187,30 @@ def _controls():
     # spec architectures start from scratch; pretrained ones that take a new head fine-tune: transfer learning
     archs = sorted((n for n, a in registered.items() if a.is_spec or a.new_head),
                    key=lambda n: (not registered[n].is_spec, n))
-    arch_name = c[1].selectbox("Architecture", archs, index=archs.index("mnist-cnn") if "mnist-cnn" in archs else 0,
+    arch_name = url.bind(c[1].selectbox, "Architecture", archs, index=archs.index("mnist-cnn") if "mnist-cnn" in archs else 0,
                                format_func=lambda n: n if registered[n].is_spec else f"{n} (pretrained: fine-tune)",
                                key="tr_arch")
     backends = sorted(ui.registry().backends())
     if not backends:
         st.error("No backend is installed: pip install 'cnn-workbench[tensorflow]' or '[torch]'.")
         st.stop()
-    backend_name = c[2].selectbox("Backend", backends,
+    backend_name = url.bind(c[2].selectbox, "Backend", backends,
                                   index=backends.index("tensorflow") if "tensorflow" in backends else 0,
                                   key="tr_backend")
     st.subheader("2. Optimizer and schedule")
     c = st.columns(6)
     opt_names = list(OPTIMIZERS)
-    optimizer = c[0].selectbox("Optimizer", opt_names, index=opt_names.index("adam"), format_func=OPTIMIZERS.get,
+    optimizer = url.bind(c[0].selectbox, "Optimizer", opt_names, index=opt_names.index("adam"), format_func=OPTIMIZERS.get,
                                key="tr_optimizer")
-    lr = c[1].number_input("Learning rate", 1e-6, 1e7, 1e-3, format="%.6g", key="tr_lr")
-    epochs = c[2].number_input("Epochs", 1, 100, 1, key="tr_epochs")
-    batch = c[3].number_input("Batch size", 1, 1024, 64, key="tr_batch")
-    limit = c[4].number_input("Training images (0 = all)", 0, 100000, 0, step=500, key="tr_limit")
-    patience = c[5].number_input("Early stopping patience (0 = off)", 0, 50, 0, key="tr_patience")
+    lr = url.bind(c[1].number_input, "Learning rate", 1e-6, 1e7, 1e-3, format="%.6g", key="tr_lr")
+    epochs = url.bind(c[2].number_input, "Epochs", 1, 100, 1, key="tr_epochs")
+    batch = url.bind(c[3].number_input, "Batch size", 1, 1024, 64, key="tr_batch")
+    limit = url.bind(c[4].number_input, "Training images (0 = all)", 0, 100000, 0, step=500, key="tr_limit")
+    patience = url.bind(c[5].number_input, "Early stopping patience (0 = off)", 0, 50, 0, key="tr_patience")
     own = None
     with ui.guard("read the model's input normalisation"):
         own = input_normalization(registered[arch_name], backend_name)
-    standardize = st.checkbox("Standardise each pixel with the training split's mean and std (the lecture slides "
+    standardize = url.bind(st.checkbox, "Standardise each pixel with the training split's mean and std (the lecture slides "
                               "“CNNs part II”)",
                               key="tr_standardize", disabled=own is not None,
                               help="off for a pretrained model: it is fed its own (ImageNet) normalisation"
@@ -299,8 +323,10 @@ def render():
     st.caption("Train the MNIST CNN of the lecture slides “Convolutional Neural Networks (CNN)” (or any "
                "architecture) with TensorFlow or PyTorch's own optimizers, "
                "augmentation and data pipelines; watch train vs validation curves; read the confusion matrix.")
+    url = UrlState("training", FIELDS, PRESETS)
     live = st.session_state.get(LIVE)  # a run that goes on while the page reruns
-    ds_key, arch_name, backend_name, config, limit, standardize = _controls()
+    ds_key, arch_name, backend_name, config, limit, standardize = _controls(url)
+    url.reports()
     backend = lookup.backend(backend_name)
     dataset = None
     with ui.guard("load the dataset"):
@@ -311,7 +337,7 @@ def render():
             st.warning(note)
     if dataset is None:
         return
-    augment = _augment_controls(dataset.load("train")[0][0], backend)
+    augment = _augment_controls(url, dataset.load("train")[0][0], backend)
     with ui.guard("write the code"):
         take_home.code_section(with_dataset_head(lookup.architecture(arch_name), dataset.num_classes),
                                Settings.of(check_config(config, augment=augment.as_dict()), standardize),
@@ -323,7 +349,7 @@ def render():
     with ui.guard("read the architecture's layers"):
         arch = lookup.architecture(arch_name)
         layers = graph.layer_names(arch) if arch.is_spec else _native_layers(arch_name, backend.name)
-    from_layer = c[0].selectbox("Train from layer (freeze the layers before it)", ["(all layers)"] + (layers or []),
+    from_layer = url.bind(c[0].selectbox, "Train from layer (freeze the layers before it)", ["(all layers)"] + (layers or []),
                                 key="tr_from", help="transfer learning: a pretrained model's new head alone is "
                                 "'logits'; then continue from a later block to fine-tune it")
     compatible = last is not None and (last.spec.dataset, last.spec.arch, last.backend) == (ds_key, arch_name,
@@ -340,6 +366,7 @@ def render():
         with ui.guard("train"):
             _follow(live)
     runs = ui.trained_runs()
+    ui.exercises("training", runs=runs or None)
     if runs:
         with ui.guard("show the results"):
             _results(runs[-1])

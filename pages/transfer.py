@@ -19,9 +19,24 @@ from workbench.registry import get_registry
 from workbench.transfer.bases import default_base, default_finetune_from
 from workbench.transfer.experiment import VARIANTS, ExperimentSpec
 from workbench.transfer.traps import batch_norm_statistics, gap
+from workbench.urlstate import Preset, UrlState
 
 LIVE, DONE = "transfer_live", "transfer_results"
 DATASETS = ("faces-lfw", "digits-8x8", "shapes", "mnist-5k", "cats-vs-dogs", "caltech101-5", "cifar10")
+FIELDS = {"dataset": "xf_dataset", "folder": "xf_folder", "base": "xf_base", "backend": "xf_backend",
+          "scratch": "xf_scratch", "variants": "xf_variants", "epochs": "xf_epochs", "seeds": "xf_seeds",
+          "fractions": "xf_fractions", "limit": "xf_limit", "from": "xf_from", "bn_trap": "xf_bn", "wrong_scale": "xf_scale"}
+PRESETS = (
+    Preset("vgg16-frozen", "VGG16 frozen", {"base": "vgg16", "variants": "frozen"}, "cnn-slides",
+           "conv_base.trainable = False leaves 4 trainable weight tensors of 30 (the new head's kernels and biases)."),
+    Preset("vgg16-finetune", "VGG16 fine-tuned from block5_conv1",
+           {"base": "vgg16", "variants": "frozen,finetune", "from": "block5_conv1"}, "cnn-slides",
+           "train the new head on the frozen base first, then unfreeze from block5_conv1 and fine-tune with a small "
+           "learning rate (the master's project: SGD, learning rate 0.001, momentum 0.9)."),
+    Preset("cs577", "The CS 577 comparison",
+           {"dataset": "cats-vs-dogs", "variants": "scratch,frozen,finetune,finetune-aug", "scratch": "naive-cnn-cats-dogs"},
+           "cs577-report", "; ".join(f"{what} {acc:.1%}" for _, what, acc in DOC.CS577) + " (accuracy)."),
+)
 
 
 def _bases() -> list[str]:
@@ -48,34 +63,35 @@ def _strategy():
                 st.session_state["xf_fractions"] = [fraction]
 
 
-def _controls() -> ExperimentSpec:
+def _controls(url: UrlState) -> ExperimentSpec:
     st.subheader("2. The experiment")
     c = st.columns(4)
-    dataset = c[0].selectbox("Dataset", DATASETS, key="xf_dataset", help="the first four are offline")
-    folder = c[0].text_input("or folder:PATH", key="xf_folder", placeholder="folder:/path/to/images")
+    dataset = url.bind(c[0].selectbox, "Dataset", DATASETS, key="xf_dataset", help="the first four are offline")
+    folder = url.bind(c[0].text_input, "or folder:PATH", key="xf_folder", placeholder="folder:/path/to/images")
     if folder.strip():  # only inside the server's data roots (workbench.folders)
         folder = ui.app_folder(folder.strip().removeprefix("folder:"), c[0])
-    base = c[1].selectbox("Pretrained base", _bases(), key="xf_base", help="the first ships with pip (offline); "
+    base = url.bind(c[1].selectbox, "Pretrained base", _bases(), key="xf_base", help="the first ships with pip (offline); "
                           "vgg16 is the lecture's spec with random weights (its trainable counts); the -imagenet "
-                          "zoo models load only when their weights are cached, and take no new head yet")
-    backend = c[2].selectbox("Backend", list(ui.registry().backends()), key="xf_backend")
-    scratch = c[3].text_input("Scratch CNN", "mnist-cnn", key="xf_scratch",
+                          "zoo models get a new head, and load only when their weights are in the framework's "
+                          "cache (or can be downloaded): otherwise they say where to put the file")
+    backend = url.bind(c[2].selectbox, "Backend", list(ui.registry().backends()), key="xf_backend")
+    scratch = url.bind(c[3].text_input, "Scratch CNN", "mnist-cnn", key="xf_scratch",
                               help="any registered spec, e.g. naive-cnn-cats-dogs (the CS 577 report's)")
-    variants = st.multiselect("Variants", VARIANTS, default=list(VARIANTS), key="xf_variants")
+    variants = url.bind(st.multiselect, "Variants", VARIANTS, default=list(VARIANTS), key="xf_variants")
     c = st.columns(5)
-    epochs = c[0].number_input("Epochs (each variant)", 2, 50, 2, key="xf_epochs")
-    seeds = c[1].number_input("Seeds", 1, 10, 2, key="xf_seeds")
-    fractions = c[2].multiselect("Data fractions", [0.05, 0.25, 1.0], default=[1.0], key="xf_fractions",
+    epochs = url.bind(c[0].number_input, "Epochs (each variant)", 2, 50, 2, key="xf_epochs")
+    seeds = url.bind(c[1].number_input, "Seeds", 1, 10, 2, key="xf_seeds")
+    fractions = url.bind(c[2].multiselect, "Data fractions", [0.05, 0.25, 1.0], default=[1.0], key="xf_fractions",
                                  format_func=lambda f: f"{f:.0%}")
-    limit = c[3].number_input("Training images at most", 10, 5000, 60, key="xf_limit",
+    limit = url.bind(c[3].number_input, "Training images at most", 10, 5000, 60, key="xf_limit",
                               help="the base sees 224x224 images: keep this small on a CPU")
-    start = c[4].text_input("Fine-tune from layer", default_finetune_from(base),
+    start = url.bind(c[4].text_input, "Fine-tune from layer", default_finetune_from(base),
                             key="xf_from")
     st.markdown("**Traps** (each reproduces a mistake on purpose)")
     t = st.columns(2)
-    bn = t[0].toggle("Frozen BatchNorm with batch statistics while training", key="xf_bn",
+    bn = url.bind(t[0].toggle, "Frozen BatchNorm with batch statistics while training", key="xf_bn",
                      help="keras issue 9214: Keras 2's frozen BatchNorm; PyTorch with requires_grad=False alone")
-    scale = t[1].toggle("Feed the base [0, 1] pixels (the wrong input scale)", key="xf_scale")
+    scale = url.bind(t[1].toggle, "Feed the base [0, 1] pixels (the wrong input scale)", key="xf_scale")
     return ExperimentSpec(folder.strip() or dataset, base, backend, tuple(variants), start.strip() or None,
                           int(epochs), int(seeds), tuple(fractions) or (1.0,), 16, scratch.strip(), limit=int(limit),
                           bn_trap=bn, wrong_scale=scale)
@@ -222,8 +238,10 @@ def render():
     st.caption("Scratch vs a frozen pretrained base vs fine-tuning (head first, then unfreeze) vs fine-tuning with "
                "augmentation vs the base's features in a logistic regression, on the same split and budget, "
                "over seeds, in TensorFlow or PyTorch.")
+    url = UrlState("transfer", FIELDS, PRESETS)
     _strategy()
-    spec = _controls()
+    spec = _controls(url)
+    url.reports()
     live = st.session_state.get(LIVE)
     if st.button("Run the experiment", type="primary", key="xf_run", disabled=live is not None):
         with ui.guard("start the experiment"):

@@ -24,6 +24,7 @@ from workbench.regularise import setups, verdict
 from workbench.regularise import standardisation as ST
 from workbench.regularise.experiments import Experiment
 from workbench.training import OPTIMIZERS, check_config
+from workbench.urlstate import Preset, UrlState
 
 JOBS, LIVE = "wp_jobs", "wp_live"  # finished or running Experiment per tab; the tab whose run is live
 LECTURE = "the lecture slides \"CNNs part II\" (Deep Learning, week 5)"
@@ -35,19 +36,19 @@ def _splits(dataset: str, arch: str, limit: int | None):
     return setups.splits(dataset, arch, limit)
 
 
-def _backend(key: str):
+def _backend(url: UrlState, key: str):
     names = list(ui.registry().backends())
-    return lookup.backend(st.selectbox("Backend", names, key=key))
+    return lookup.backend(url.bind(st.selectbox, "Backend", names, key=key))
 
 
-def _settings(tab: str, epochs: int, lr: float = 1e-3, limit: int = 4000, optimizer: str = "adam"):
+def _settings(url: UrlState, tab: str, epochs: int, lr: float = 1e-3, limit: int = 4000, optimizer: str = "adam"):
     """Training settings for a tab: (config, limit)."""
     c = st.columns(4)
-    epochs = c[0].number_input("Epochs", 1, 100, epochs, key=f"wp_{tab}_epochs")
-    opt = c[1].selectbox("Optimizer", list(OPTIMIZERS), list(OPTIMIZERS).index(optimizer), key=f"wp_{tab}_opt",
+    epochs = url.bind(c[0].number_input, "Epochs", 1, 100, epochs, key=f"wp_{tab}_epochs")
+    opt = url.bind(c[1].selectbox, "Optimizer", list(OPTIMIZERS), list(OPTIMIZERS).index(optimizer), key=f"wp_{tab}_opt",
                          format_func=OPTIMIZERS.get)
-    lr = c[2].number_input("Learning rate", 1e-6, 10.0, lr, format="%g", key=f"wp_{tab}_lr")
-    limit = c[3].number_input("Training images", 50, 4000, limit, step=50, key=f"wp_{tab}_limit",
+    lr = url.bind(c[2].number_input, "Learning rate", 1e-6, 10.0, lr, format="%g", key=f"wp_{tab}_lr")
+    limit = url.bind(c[3].number_input, "Training images", 50, 4000, limit, step=50, key=f"wp_{tab}_limit",
                               help="mnist-5k's training split has 4,000 images, as in the lecture")
     return check_config(TrainConfig(), epochs=int(epochs), optimizer=opt, learning_rate=float(lr)), int(limit)
 
@@ -117,7 +118,7 @@ def _error(job) -> None:
 
 
 # -- 1. standardisation ---------------------------------------------------------------------
-def _standardisation(slots):
+def _standardisation(slots, url: UrlState):
     st.markdown(f"In {LECTURE}, cnn1 (one block of 32 filters, ~251k weights) on a 4,000-image MNIST subset "
                 "\"could only be trained properly after standardizing the input data\" per pixel: "
                 "`X_train = (X_train - X_mean) / (X_std + 0.0001)`, with the mean and std of the **training** "
@@ -139,9 +140,9 @@ def _standardisation(slots):
             "standardising; only the raw 0-255 pixels train worse. With plain SGD (learning rate 0.01, PyTorch) raw pixels "
             "diverge in the first epoch (9.4%), [0, 1] reaches 90.2% and per pixel 92.2%. Press Train to check it on your own settings; "
             "the verdict below follows your run.", icon=":material/science:")
-    backend = _backend("wp_std_backend")
-    config, limit = _settings("std", epochs=5)
-    modes = st.multiselect("Feeds", list(ST.MODES), list(ST.MODES), key="wp_std_modes", format_func=ST.MODES.get)
+    backend = _backend(url, "wp_std_backend")
+    config, limit = _settings(url, "std", epochs=5)
+    modes = url.bind(st.multiselect, "Feeds", list(ST.MODES), list(ST.MODES), key="wp_std_modes", format_func=ST.MODES.get)
     _start_button("std", "Train cnn1 with each feed", lambda: setups.standardisation("mnist-5k", "cnn1", modes, limit),
                   backend, config)
     _live_area(slots, "std", _standardisation_figure)
@@ -166,19 +167,19 @@ def _scaled(image: np.ndarray) -> np.ndarray:
 
 
 # -- 2. dropout -----------------------------------------------------------------------------
-def _dropout(slots):
+def _dropout(slots, url: UrlState):
     st.markdown(f"The question of {LECTURE}: a neuron a = w0 x + w1 y, dropout probability p = 0.5 in training, "
                 "none at test time. What is E[a]? The lecture enumerates the four masks and finds "
                 "1/2 (w0 x + w1 y), so it scales the weights by 1 - p at test time. Keras and PyTorch do "
                 "**inverted** dropout instead: in training the kept units are multiplied by 1 / (1 - p).")
     c = st.columns(6)
-    w0 = c[0].number_input("w0", value=0.3, key="wp_do_w0")
-    w1 = c[1].number_input("w1", value=-0.7, key="wp_do_w1")
-    x = c[2].number_input("x", value=2.0, key="wp_do_x")
-    y = c[3].number_input("y", value=1.0, key="wp_do_y")
-    p = c[4].number_input("p", 0.0, 0.95, 0.5, 0.05, key="wp_do_p")
-    n = c[5].number_input("passes", 100, 100000, 10000, 1000, key="wp_do_n")
-    backend = _backend("wp_do_backend")
+    w0 = url.bind(c[0].number_input, "w0", value=0.3, key="wp_do_w0")
+    w1 = url.bind(c[1].number_input, "w1", value=-0.7, key="wp_do_w1")
+    x = url.bind(c[2].number_input, "x", value=2.0, key="wp_do_x")
+    y = url.bind(c[3].number_input, "y", value=1.0, key="wp_do_y")
+    p = url.bind(c[4].number_input, "p", 0.0, 0.95, 0.5, 0.05, key="wp_do_p")
+    n = url.bind(c[5].number_input, "passes", 100, 100000, 10000, 1000, key="wp_do_n")
+    backend = _backend(url, "wp_do_backend")
     with ui.guard("compute the expectation"):
         value, rows = DR.enumerated(w0, w1, x, y, p)
         st.dataframe(pd.DataFrame([{"x kept": bool(r["keep_x"]), "y kept": bool(r["keep_y"]),
@@ -200,11 +201,11 @@ def _dropout(slots):
                     "which equals its un-rescaled training expectation: both conventions match training and test "
                     "in expectation, they only put the factor on different sides.")
     st.subheader("Train vs test: one image, many training-mode passes")
-    _dropout_passes(backend)
+    _dropout_passes(url, backend)
     st.subheader("Overfitting with and without dropout")
     st.caption("cnn1 on a small training set, per-pixel standardised; the dropout run has Dropout before each Dense layer.")
-    config, limit = _settings("do", epochs=15, limit=300)
-    rate = st.slider("Dropout rate", 0.1, 0.8, 0.5, 0.05, key="wp_do_rate")
+    config, limit = _settings(url, "do", epochs=15, limit=300)
+    rate = url.bind(st.slider, "Dropout rate", 0.1, 0.8, 0.5, 0.05, key="wp_do_rate")
     _start_button("do", "Train without and with dropout", lambda: setups.overfitting("mnist-5k", "cnn1", rate, limit),
                   backend, config)
     _live_area(slots, "do", _overfitting_figure)
@@ -220,11 +221,11 @@ def _scaling(backend_name: str, p) -> dict:
     return DR.scaling(lookup.backend(backend_name), p)
 
 
-def _dropout_passes(backend):
+def _dropout_passes(url, backend):
     with ui.guard("run the passes"):
         arch, data = _splits("mnist-5k", "cnn1", 300)
         net = setups.with_dropout(arch, 0.5)
-        image = data["val"][0][int(st.number_input("Validation image", 0, 499, 0, key="wp_do_image"))]
+        image = data["val"][0][int(url.bind(st.number_input, "Validation image", 0, 499, 0, key="wp_do_image"))]
         model = I.build(backend, net, "default")
         last = net.layers[-1].name
         train, test = DR.passes(backend, model, image, last, n=200)
@@ -259,7 +260,7 @@ def _overfitting_figure(job, live: int):
 
 
 # -- 3. batch normalisation and dead ReLUs --------------------------------------------------
-def _batchnorm(slots):
+def _batchnorm(slots, url: UrlState):
     st.markdown(f"{THE_LECTURE}: if for **all** data the input to a ReLU is negative, no gradient passes it: a dead ReLU, "
                 "and the layers before it stop learning. Batch normalisation standardises a layer's input with the "
                 "batch's mean and std (step 1), then scales by α and shifts by β (step 2).")
@@ -279,16 +280,16 @@ def _batchnorm(slots):
                     "with momentum 0.1 by default. The workbench builds PyTorch's layer with momentum 1 − 0.99 = 0.01 and "
                     "Keras' ε, so both backends compute the same network.")
     st.subheader("Dead ReLUs with and without batch normalisation")
-    backend = _backend("wp_bn_backend")
+    backend = _backend(url, "wp_bn_backend")
     c = st.columns(2)
-    arch = c[0].selectbox("Architecture", ["cnn1", "mnist-cnn", "cnn2"], key="wp_bn_arch")
-    init = c[1].selectbox("Initial weights", list(I.INITS), list(I.INITS).index("default"), key="wp_bn_init",
+    arch = url.bind(c[0].selectbox, "Architecture", ["cnn1", "mnist-cnn", "cnn2"], key="wp_bn_arch")
+    init = url.bind(c[1].selectbox, "Initial weights", list(I.INITS), list(I.INITS).index("default"), key="wp_bn_init",
                           format_func=lambda k: f"{k}: {I.INITS[k]}")
     st.caption("The preset is a large learning rate (Adam, 0.05): one epoch kills the ReLUs of the network without BN. "
                "The same network with a BatchNormalization before every ReLU keeps most of them alive (a learned shift β "
                "can still switch a filter off). Dead units are counted "
                f"on {setups.PROBE_IMAGES} fixed training images in training mode (what a training step sees).")
-    config, limit = _settings("bn", epochs=3, lr=0.05, limit=1000)
+    config, limit = _settings(url, "bn", epochs=3, lr=0.05, limit=1000)
     _start_button("bn", "Train without and with BN",
                   lambda: setups.dead_relu("mnist-5k", arch, False, init, limit) + setups.dead_relu("mnist-5k", arch, True, init, limit),
                   backend, config)
@@ -345,10 +346,10 @@ def _dead_figure(job, live: int):
 
 
 # -- 4. initialisation ----------------------------------------------------------------------
-def _initialisation(slots):
+def _initialisation(slots, url: UrlState):
     st.markdown(f"{THE_LECTURE}: \"small, random numbers are preferred\". The same cnn1, the same seeded draw, only the "
                 "scale differs: x0.1 of Glorot's, Glorot's (Keras' default), He's (for ReLU) and x10.")
-    backend = _backend("wp_in_backend")
+    backend = _backend(url, "wp_in_backend")
     with ui.guard("measure the initial scales"):
         table = pd.DataFrame(_step0(backend.name))
         fig = make_subplots(rows=1, cols=2, subplot_titles=("activation std per layer", "gradient RMS per layer"))
@@ -362,7 +363,7 @@ def _initialisation(slots):
         ui.show(fig, key="wp_in_step0")
         st.caption("Gradient: of each image's true-class score with respect to the layer's output, as backpropagation "
                    "hands it back. The last layer is the output itself.")
-    config, limit = _settings("in", epochs=5, limit=1000)
+    config, limit = _settings(url, "in", epochs=5, limit=1000)
     _start_button("in", "Train from each initialisation", lambda: setups.initialisation("mnist-5k", "cnn1", tuple(I.INITS), limit),
                   backend, config)
     _live_area(slots, "in", _curves_only("in", "cnn1 from each initialisation"))
@@ -390,15 +391,15 @@ def _curves_only(tab: str, title: str):
 
 
 # -- 5. cnn1 vs cnn2 ------------------------------------------------------------------------
-def _cnn(slots):
+def _cnn(slots, url: UrlState):
     st.markdown(f"{THE_LECTURE}: cnn2 \"has less parameters (~36k) than cnn1 (~251k weights) since the parameter-consuming "
                 "fc layer in the end is smaller\", yet builds more complex hierarchical features.")
     with ui.guard("count the parameters"):
         st.dataframe(pd.DataFrame(_counts()), hide_index=True)
         st.caption("The calculator's count (Keras' convention: BatchNormalization's moving statistics are counted, "
                    "not trainable) and the parameters read off each backend's real model.")
-    backend = _backend("wp_cnn_backend")
-    config, limit = _settings("cnn", epochs=5)
+    backend = _backend(url, "wp_cnn_backend")
+    config, limit = _settings(url, "cnn", epochs=5)
     _start_button("cnn", "Train cnn1 and cnn2", lambda: setups.cnn1_vs_cnn2("mnist-5k", limit), backend, config)
     _live_area(slots, "cnn", _curves_only("cnn", "cnn1 vs cnn2 on mnist-5k, per-pixel standardised"))
 
@@ -410,6 +411,21 @@ def _counts() -> list[dict]:
 
 TABS = (("Standardisation", _standardisation), ("Dropout", _dropout), ("Batch norm & dead ReLUs", _batchnorm),
         ("Initialisation", _initialisation), ("cnn1 vs cnn2", _cnn))
+# URL name -> widget key (workbench.urlstate): each tab's settings, prefixed by the tab
+FIELDS = {"tab": "wp_tab", "std_modes": "wp_std_modes", "do_rate": "wp_do_rate", "do_image": "wp_do_image",
+          "bn_arch": "wp_bn_arch", "bn_init": "wp_bn_init",
+          **{f"do_{v}": f"wp_do_{v}" for v in ("w0", "w1", "x", "y", "p", "n")},
+          **{f"{t}_{s}": f"wp_{t}_{s}" for t in ("std", "do", "bn", "in", "cnn")
+             for s in ("backend", "epochs", "opt", "lr", "limit")}}
+PRESETS = (
+    Preset("cnn1-standardisation", "cnn1 raw vs standardised", {"tab": "Standardisation", "std_modes": "raw,per_pixel"},
+           "cnns-part-2", "cnn1 (~251k weights) on 4,000 MNIST images: \u201cOnly after standardizing the input data "
+           "the CNN could be trained properly!\u201d"),
+    Preset("dropout-expectation", "Dropout's expectation", {"tab": "Dropout"}, "cnns-part-2",
+           "with p = 0.5 the four masks give E[a] = ½ (w0 x + w1 y), so at test time the weights are scaled by 1 − p."),
+    Preset("cnn1-vs-cnn2", "cnn1 vs cnn2", {"tab": "cnn1 vs cnn2"}, "cnns-part-2",
+           "cnn2 \u201chas less parameters (~36k) than cnn1 (~251k weights)\u201d."),
+)
 
 
 def render():
@@ -417,10 +433,13 @@ def render():
     st.caption(f"The experiments of {LECTURE}: standardise the input, dropout, batch normalisation against dead "
                "ReLUs, the initial weights, and a deeper network with fewer weights, with Keras' and PyTorch's "
                "own layers.")
+    url = UrlState("well_performing", FIELDS, PRESETS)
     slots: dict = {}
-    for tab, (title, part) in zip(st.tabs([t for t, _ in TABS]), TABS):
+    for tab, (title, part) in zip(url.bind(st.tabs, [t for t, _ in TABS], key="wp_tab"), TABS):
         with tab:
             with ui.guard(f"show {title.lower()}"):
-                part(slots)
+                part(slots, url)
+                if title == st.session_state.get("wp_tab"):  # the open tab: the preset's document beside it
+                    url.reports()
     with ui.guard("train"):
         _follow(slots)

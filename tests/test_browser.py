@@ -64,17 +64,22 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def playwright_driver():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"CI=true and {CHROMIUM} is missing; bin/test installs Debian's chromium", pytrace=False)
     playwright = require("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        profile = tmp_path_factory.mktemp("chromium-profile")
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 2400},
-        )
-        yield context
-        context.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver, tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1400, "height": 2400},
+    )
+    yield context
+    context.close()
 
 
 def lesson_paths() -> list[str]:
@@ -141,6 +146,36 @@ def test_the_320_example_in_the_browser(server, browser):
         assert page.locator('[data-testid="stMetricValue"]').all_inner_texts()[:1] == ["6600"]
     finally:
         page.close()
+
+
+def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(server, browser, playwright_driver):
+    # An instructor picks a preset and hides a control, copies the link from "Copy link"; a student's
+    # browser (a new browser, no shared state) opens it and sees the same tab, settings and result.
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/convolution?hide=step_padding", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.get_by_role("button", name="7x7 at stride 2 (3x3)").click()
+        page.wait_for_function("() => location.search.includes('step_stride=2')", timeout=60_000)
+        wait_until_done(page)
+        page.get_by_role("button", name="Copy link").click()
+        link = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').inner_text().strip()
+        assert link.startswith(f"{server}/convolution?") and "step_stride=2" in link and "hide=step_padding" in link
+    finally:
+        page.close()
+    student = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    try:
+        fresh = student.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        fresh.goto(link, timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(fresh)
+        assert fresh.get_by_role("tab", name="Stride & padding").get_attribute("aria-selected") == "true"
+        text = fresh.locator('[data-testid="stMainBlockContainer"]').inner_text()
+        assert "a 3x3 output, 9 windows of 3x3" in text  # the slides' 7x7 input at stride 2
+        assert "7x7 input volume gives a 5x5 output volume at stride 1 and a 3x3 one at stride 2" in text
+        assert fresh.locator(".st-key-step_padding").count() == 0 and fresh.locator(".st-key-step_stride").count() == 1
+        assert fresh.locator('[data-testid="stException"]').count() == 0
+    finally:
+        student.close()
 
 
 def test_a_confusion_matrix_cell_shows_its_test_images(server, browser):
@@ -257,5 +292,45 @@ def test_the_well_performing_lesson_dropout_and_dead_relus(server, browser):
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
         assert page.get_by_text("fraction of dead ReLU units per layer").count() >= 1
+    finally:
+        page.close()
+
+
+TABLES_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"] table')].map(t => ({
+    columns: [...t.querySelectorAll('th')].map(th => th.textContent),
+    rows: [...t.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))
+        .filter(r => r.length)}))"""
+
+
+def test_a_short_transfer_experiment_shows_its_table(server, browser):
+    # The transfer lesson's strategy cell "little data, similar task" sets up frozen + features at 5%
+    # of the training data; one seed, Run, and the results table shows a row per variant (read from
+    # the data grid's accessible table: the grid itself is drawn on a canvas).
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/transfer", timeout=PAGE_TIMEOUT_MS)
+        wait_until_done(page)
+        page.locator(".st-key-xf_cell_little_similar button").click()
+        wait_until_done(page)
+        seeds = page.locator(".st-key-xf_seeds input")
+        seeds.fill("1")
+        seeds.press("Enter")
+        wait_until_done(page)
+        assert page.locator(".st-key-xf_variants").inner_text().split()[1:] == ["frozen", "features"]
+        page.locator(".st-key-xf_run button").click()
+        page.get_by_text("3. Results").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stDataFrame\"] table')",
+                               timeout=60_000)
+        wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        table = next(t for t in page.evaluate(TABLES_JS) if t["columns"][:1] == ["variant"])
+        rows = {row[0]: dict(zip(table["columns"], row)) for row in table["rows"]}
+        assert list(rows) == ["frozen", "features"]
+        assert rows["frozen"]["trainable tensors"] == "2" and rows["frozen"]["epochs"] == "2"
+        for row in rows.values():  # mean ± sd over one seed: the sd is 0
+            mean, sd = row["test accuracy"].split(" ± ")
+            assert 0 <= float(mean) <= 1 and float(sd) == 0
+        assert page.get_by_text("4. Beside the course documents").count() == 1
     finally:
         page.close()

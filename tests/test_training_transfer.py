@@ -148,13 +148,22 @@ def test_cli_standardize_saves_the_statistics(tmp_path, capsys):
     assert code == 0 and (pred == splits["test"][1]).mean() == pytest.approx(result["test"]["accuracy"], abs=0.01)
 
 
-def test_only_models_that_take_a_new_head_are_offered_for_fine_tuning(lesson_app):
+def test_only_models_that_take_a_new_head_are_offered_for_fine_tuning(lesson_app, monkeypatch):
+    import dataclasses
+
+    from workbench.registry import get_registry
     from workbench.training import with_dataset_head
 
     assert lookup.architecture("efficientnet-lite0").new_head
+    assert with_dataset_head(lookup.architecture("vgg16-imagenet"), 5).num_classes == 5  # the zoo's builders swap it
+    fixed = dataclasses.replace(lookup.architecture("vgg16-imagenet"), new_head=False)
     with pytest.raises(ValueError, match="vgg16-imagenet cannot be given a head for 5 classes"):
-        with_dataset_head(lookup.architecture("vgg16-imagenet"), 5)
+        with_dataset_head(fixed, 5)
+    registered = dict(get_registry().architectures())
+    monkeypatch.setattr(type(get_registry()), "architectures",
+                        lambda self: {**registered, "vgg16-imagenet": fixed})
     at = lesson_app("training")
     options = at.selectbox(key="tr_arch").options
     assert any(o.startswith("efficientnet-lite0") for o in options) and "mnist-cnn" in options
-    assert not any("imagenet" in o for o in options)  # zoo models keep their 1000-class head
+    assert any(o.startswith("resnet50-imagenet") for o in options)  # a zoo model takes a new head
+    assert not any(o.startswith("vgg16-imagenet") for o in options)  # one that keeps its 1000-class head is not offered

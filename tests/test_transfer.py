@@ -9,11 +9,13 @@ import os
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
+from conftest import require  # importorskip, but a failure under CI=true
 
-from workbench import lookup  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+require("torch")
+require("tensorflow")
+
+from workbench import lookup, shapes  # noqa: E402
 from workbench.cli import main  # noqa: E402
 from workbench.graph import frozen_before  # noqa: E402
 from workbench.transfer import cache as C  # noqa: E402
@@ -54,6 +56,9 @@ def test_two_phases_leave_frozen_layers_bit_identical(name, trap):
 
 
 def test_batch_norm_trap_opens_the_gap_and_the_default_does_not():
+    # In Keras. PyTorch's trap feeds the head the very same batch-normalised features (equal to 4e-4), but
+    # its RMSprop (alpha 0.99, not Keras' rho 0.9) fits a head in 3 epochs that also reads the inference
+    # features: no gap at this budget, so that backend is not held to one here.
     spec = ExperimentSpec("faces-lfw", backend="tensorflow", variants=("frozen",), epochs=3, seeds=1, limit=40,
                           batch_size=8)
     default = run_experiment(spec).runs[0]
@@ -117,10 +122,11 @@ def test_lecture_vgg16_counts_30_then_4_then_block5(name):
 def test_frozen_and_features_beat_scratch_with_few_labels(name):
     exp = run_experiment(ExperimentSpec("faces-lfw", backend=name, variants=("scratch", "frozen", "features"),
                                         epochs=3, seeds=2, limit=40, batch_size=8))
-    table = exp.table()
+    mean = {v: row["test_accuracy"]["mean"] for v, row in exp.table().items()}
+    print(f"{name}: test accuracy, mean over seeds: {mean}")  # the margins, for the record (pytest -rA)
     margin = 0.15
-    assert table["frozen"]["test_accuracy"]["mean"] >= table["scratch"]["test_accuracy"]["mean"] + margin
-    assert table["features"]["test_accuracy"]["mean"] >= table["scratch"]["test_accuracy"]["mean"] + margin
+    assert mean["frozen"] >= mean["scratch"] + margin
+    assert mean["features"] >= mean["scratch"] + margin
 
 
 def test_cli_prints_the_issues_json(capsys):
@@ -134,11 +140,23 @@ def test_cli_prints_the_issues_json(capsys):
     assert set(out["fractions"]) == {"0.25", "1"}
 
 
+@pytest.mark.parametrize("name", BACKENDS)
+def test_bench_transfer_prints_its_figures(capsys, name):
+    # a tiny config (a spec base on 8x8 digits): the keys and sane values, not the speed
+    code = main(["bench", "transfer", "--backend", name, "--dataset", "digits-8x8", "--base", "mnist-cnn", "--limit",
+                 "40", "--epochs", "1", "--seeds", "1", "--repeats", "1", "--head-epochs", "1", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["base"] == "mnist-cnn-transfer" and set(out["backends"]) == {name}
+    frozen, head = out["backends"][name]["frozen"], out["backends"][name]["head"]
+    assert frozen["cached_seconds"] > 0 and frozen["uncached_seconds"] > 0
+    assert frozen["speedup"] == pytest.approx(frozen["uncached_seconds"] / frozen["cached_seconds"], rel=0.02)
+    assert head["workbench_ips"] > 0 and head["baseline_ips"] > 0 and head["goal"] == 0.9
+    assert head["ratio"] == pytest.approx(head["workbench_ips"] / head["baseline_ips"], rel=0.02)
+    assert head["meets_goal"] == (head["ratio"] >= 0.9)
+    rows = shapes.compute(base("mnist-cnn").arch).rows  # the head trains on the layer before head_flatten
+    assert head["feature_shape"] == list(rows[[r.name for r in rows].index("head_flatten") - 1].output_shape)
+
+
 def test_cli_bad_variant_is_one_line(capsys):
     assert main(["transfer", "--dataset", "faces-lfw", "--variants", "frozn", "--json"]) == 2
     assert "unknown variant" in json.loads(capsys.readouterr().out)["error"]
-
-
-def test_a_zoo_model_without_a_new_head_says_so():
-    with pytest.raises(ValueError, match="new head"):
-        base("vgg16-imagenet")

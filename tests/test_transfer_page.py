@@ -4,9 +4,9 @@ strategy cell sets the variants; the trained models join the session's runs."""
 
 import pytest
 
-from conftest import no_errors
+from conftest import no_errors, require
 
-pytest.importorskip("torch")
+require("torch")
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ class Benchmark:
     """A baseline ``workbench bench <target>`` measures ``backend`` against.
 
     target "train": ``function(model, x, y, batch_size, epochs, learning_rate)`` trains the model the
-    framework's plain way. target "explain": ``function(backend, model, x, targets, layer, **options)``
+    framework's plain way (``workbench bench train``; ``bench transfer`` on a base's cached features). target "explain": ``function(backend, model, x, targets, layer, **options)``
     returns {"ratios", "agreement", "seconds", ...} (see workbench.commands.bench_explain)."""
 
     target: str

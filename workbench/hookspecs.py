@@ -35,6 +35,11 @@ def register_lessons(register):
 
 
 @hookspec
+def register_exercises(register):
+    """Register exercises (workbench.exercises.Exercise): a task in a lesson, checked against the student's work."""
+
+
+@hookspec
 def register_native_builders(register):
     """Register how a backend builds registered native architectures (workbench.contributed.NativeBuilder)."""
 

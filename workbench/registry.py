@@ -22,7 +22,8 @@ import pluggy
 from workbench import hookspecs
 
 GROUP = "cnn_workbench"
-KINDS = ("backends", "architectures", "explainers", "datasets", "lessons", "native_builders", "benchmarks")
+KINDS = ("backends", "architectures", "explainers", "datasets", "lessons", "exercises", "native_builders",
+         "benchmarks")
 # What the workbench asks an architecture for by role, instead of naming a model (Architecture.roles).
 ROLES = {
     "explain": "the model the explanation lesson and `workbench explain` start with",
@@ -156,6 +157,9 @@ class Registry:
     def lessons(self) -> dict[str, Any]:
         return self._collect()["lessons"]
 
+    def exercises(self) -> dict[str, Any]:
+        return self._collect()["exercises"]
+
     def native_builders(self) -> dict[str, Any]:
         return self._collect()["native_builders"]
 
@@ -204,6 +208,7 @@ def _expected_kinds() -> dict[str, tuple[tuple[type, ...], str]]:
     from workbench.backend import Backend
     from workbench.contributed import Benchmark, NativeBuilder
     from workbench.data import Dataset
+    from workbench.exercises import Exercise
     from workbench.explain.base import Explainer
     from workbench.lesson import Lesson
     from workbench.spec import Architecture
@@ -214,6 +219,7 @@ def _expected_kinds() -> dict[str, tuple[tuple[type, ...], str]]:
         "explainers": ((Explainer,), "a workbench.explain.Explainer (a subclass or an instance)"),
         "datasets": ((Dataset,), "a workbench.data.Dataset (or a factory with .at(path))"),
         "lessons": ((Lesson,), "a workbench.lesson.Lesson"),
+        "exercises": ((Exercise,), "a workbench.exercises.Exercise"),
         "native_builders": ((NativeBuilder,), "a workbench.contributed.NativeBuilder"),
         "benchmarks": ((Benchmark,), "a workbench.contributed.Benchmark"),
     }

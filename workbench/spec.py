@@ -52,6 +52,7 @@ class Architecture:
     preprocessing: Any = field(default=None, compare=False, hash=False)
     roles: tuple[str, ...] = ()  # what the workbench uses it for by default: workbench.registry.ROLES
     finetune_from: str | None = None  # where fine-tuning a pretrained model unfreezes by default
+    head_layer: str | None = None  # a native model's classifier, the layer a new head replaces
 
     @property
     def is_spec(self) -> bool:

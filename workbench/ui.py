@@ -7,6 +7,7 @@ No deep-learning framework is imported here; a backend is only touched when a pa
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from typing import Callable
 
@@ -88,6 +89,26 @@ def lesson_page(name: str):
     return st.session_state.get("workbench_pages", {}).get(name)
 
 
+# -- exercises ----------------------------------------------------------------------------
+def exercises(lesson: str, **work) -> None:
+    """The lesson's registered exercises (workbench.exercises), each checked against ``work``:
+    passed, or not yet and why."""
+    from workbench.exercises import for_lesson
+
+    found = for_lesson(registry(), lesson)
+    if not found:
+        return
+    verdicts = [(e, e.judge(**work)) for e in found]
+    done = sum(v.passed for _, v in verdicts)
+    with st.expander(f"Exercises ({done} of {len(verdicts)} passed)", icon=":material/task_alt:"):
+        for e, v in verdicts:
+            with st.container(border=True, key=f"exercise_{e.name}"):
+                st.markdown(f"**{e.title}**  \n{e.task}")
+                # markdown, not st.info / st.success: a lesson's own notices stay the only boxes
+                st.markdown(f":green[:material/check_circle: **Passed**:] {v.why}" if v.passed
+                            else f":orange[:material/pending: **Not yet**:] {v.why}")
+
+
 # -- errors -------------------------------------------------------------------------------
 def friendly(exc: BaseException) -> str:
     """One sentence for a student: the exception's own message, without a traceback."""
@@ -132,13 +153,14 @@ def app_folder(path: str, where=st) -> str:
 
 
 # -- images -------------------------------------------------------------------------------
-def image_picker(key: str, default: str = "camera", max_side: int | None = 256) -> np.ndarray | None:
+def image_picker(key: str, default: str = "camera", max_side: int | None = 256, url=None) -> np.ndarray | None:
     """A sample photo (workbench.samples) or an upload, as a grey float image; None (after a
-    clear message) if it fails."""
+    clear message) if it fails. With ``url`` (a workbench.urlstate.UrlState) the photo is in the link."""
     cols = st.columns([2, 3])
     names = samples.names()
-    name = cols[0].selectbox("Image", names, index=names.index(default),
-                             format_func=lambda n: samples.SAMPLES[n].description.capitalize(), key=f"{key}_sample")
+    selectbox = cols[0].selectbox if url is None else functools.partial(url.bind, cols[0].selectbox)
+    name = selectbox("Image", names, index=names.index(default),
+                     format_func=lambda n: samples.SAMPLES[n].description.capitalize(), key=f"{key}_sample")
     upload = cols[1].file_uploader("... or upload your own", type=None, key=f"{key}_upload")
     try:
         image = samples.to_grey(image_decoder.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)

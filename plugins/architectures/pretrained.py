@@ -37,22 +37,27 @@ def efficientnet_lite0() -> Architecture:
         # The same weights in both backends, so one recipe: resize 256, crop 224, (x - 127) / 128.
         preprocessing=Preprocessing(mean=(127 / 255,) * 3, std=(128 / 255,) * 3),
         roles=("explain", "fine-tune"),
+        head_layer="logits",
         finetune_from="block_15_expand_conv",  # its last block and the head
     )
 
 
-# name -> (explain layer, description); weights download on first use (torch hub / Keras cache).
+# name -> (explain layer, where fine-tuning unfreezes by default, description); weights download on
+# first use (torch hub / Keras cache). Fine-tuning starts at the last block: VGG16's block5_conv1 as the
+# lecture slides "Convolutional Neural Networks (CNN)" fine-tune it. ResNet50's and MobileNetV2's stable
+# names are block outputs: from the output of the block before the last, Keras (every layer named)
+# unfreezes the last block, PyTorch (the name is that whole block) that block as well.
 ZOO = {
-    "vgg16": ("block5_conv3", "VGG16 (Simonyan & Zisserman 2014): 13 3x3 convolutions in 5 blocks, 3 dense layers, 138 M parameters."),
-    "vgg19": ("block5_conv4", "VGG19: VGG16 with a fourth convolution in blocks 3-5, 144 M parameters."),
-    "resnet50": ("conv5_block3_out", "ResNet50 (He et al. 2015): 16 bottleneck residual blocks, 25.6 M parameters."),
-    "mobilenet_v2": ("out_relu", "MobileNetV2 (Sandler et al. 2018): 17 inverted residual blocks, 3.5 M parameters."),
+    "vgg16": ("block5_conv3", "block5_conv1", "VGG16 (Simonyan & Zisserman 2014): 13 3x3 convolutions in 5 blocks, 3 dense layers, 138 M parameters."),
+    "vgg19": ("block5_conv4", "block5_conv1", "VGG19: VGG16 with a fourth convolution in blocks 3-5, 144 M parameters."),
+    "resnet50": ("conv5_block3_out", "conv5_block1_out", "ResNet50 (He et al. 2015): 16 bottleneck residual blocks, 25.6 M parameters."),
+    "mobilenet_v2": ("out_relu", "block_15_add", "MobileNetV2 (Sandler et al. 2018): 17 inverted residual blocks, 3.5 M parameters."),
 }
 
 
 @lru_cache(maxsize=None)
 def zoo_architecture(name: str) -> Architecture:
-    explain_layer, description = ZOO[name]
+    explain_layer, finetune_from, description = ZOO[name]
     return Architecture(
         name=f"{name}-imagenet",
         input_shape=(224, 224, 3),
@@ -62,6 +67,9 @@ def zoo_architecture(name: str) -> Architecture:
         source="torchvision.models / keras.applications (ImageNet, downloaded on first use)",
         explain_layer=explain_layer,
         class_names=class_names(),  # preprocessing: each backend's builder brings its weights' own
+        new_head=True,  # its builders swap the 1000-way classifier for a fresh one
+        head_layer="predictions",
+        finetune_from=finetune_from,
     )
 
 

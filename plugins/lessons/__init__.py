@@ -1,4 +1,4 @@
-"""Built-in lessons. Each page module is imported only when its lesson is opened, so the app
+"""Built-in lessons and their exercises (exercises.py). Each page module is imported only when its lesson is opened, so the app
 starts in seconds and a missing or broken page shows a clear message instead of a traceback."""
 
 import importlib
@@ -38,6 +38,13 @@ def lazy_render(module: str):
 
     render.__name__ = f"render_{module}"
     return render
+
+
+@hookimpl
+def register_exercises(register):
+    from workbench_plugins.lessons import exercises
+
+    exercises.register(register)
 
 
 @hookimpl

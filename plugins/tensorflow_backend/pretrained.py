@@ -12,7 +12,9 @@ Models carry their named layers ({stable name: Keras layer}) and Architecture (w
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -137,8 +139,10 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> k
     with _ZOO_LOCK:
         before = _files(cache)
         try:
-            # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise.
-            model = constructor(weights="imagenet", classifier_activation=None)
+            # Reads ~/.keras/models when the file is there; downloads (hash-checked) otherwise. get_file
+            # says "Downloading data from ..." on stdout: to stderr, so a --json command prints only JSON.
+            with contextlib.redirect_stdout(sys.stderr):
+                model = constructor(weights="imagenet", classifier_activation=None)
         except Exception as exc:  # noqa: BLE001 - keras' get_file raises a bare Exception when offline
             for path, written in _files(cache).items():
                 if before.get(path) != written:
@@ -154,6 +158,11 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> k
                 f"downloaded ({type(exc).__name__}: {exc}). Connect to the internet once, or use "
                 f"'{EFFICIENTNET}', whose weights ship with pip."
             ) from None
+    if arch.num_classes != model.get_layer("predictions").units:  # a fresh classifier: transfer learning
+        keras.utils.set_random_seed(seed)
+        features = model.get_layer("predictions").input
+        model = keras.Model(model.input, keras.layers.Dense(arch.num_classes, name="predictions")(features),
+                            name=model.name)
     return _finish(model, _zoo_names(model, name), arch)
 
 

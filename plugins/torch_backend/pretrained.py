@@ -13,7 +13,9 @@ as weights only (``torch.load(..., weights_only=True)``), never as pickled code.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import urllib.error
 from typing import Callable
 
@@ -249,10 +251,12 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> n
     weights = getattr(tvm, weights_enum).IMAGENET1K_V1  # V1: the resize-256 / crop-224 recipe
     path = zoo_cache_path(name)
     try:
-        # Reads the cached file when present; downloads (hash-checked) otherwise.
-        state = torch.hub.load_state_dict_from_url(
-            weights.url, map_location="cpu", progress=False, check_hash=True, weights_only=True
-        )
+        # Reads the cached file when present; downloads (hash-checked) otherwise. torch.hub says
+        # "Downloading ..." on stdout: to stderr, so that a --json command prints only its JSON.
+        with contextlib.redirect_stdout(sys.stderr):
+            state = torch.hub.load_state_dict_from_url(
+                weights.url, map_location="cpu", progress=False, check_hash=True, weights_only=True
+            )
     except (urllib.error.URLError, OSError, ConnectionError) as exc:
         raise RuntimeError(
             f"the ImageNet weights of {name} are not in the torch cache and could not be downloaded "
@@ -269,7 +273,21 @@ def build_zoo(name: str, input_shape=None, num_classes=None, seed: int = 0) -> n
         ) from None
     model = getattr(tvm, builder)(weights=None)
     model.load_state_dict(state, strict=True)
-    return _finish(model, naming(model), arch)
+    layers = naming(model)
+    if arch.num_classes != layers["predictions"].out_features:
+        _new_head(model, layers, arch.num_classes, seed)
+    return _finish(model, layers, arch)
+
+
+def _new_head(model: nn.Module, layers: dict[str, nn.Module], num_classes: int, seed: int) -> None:
+    """A fresh classifier in place of the 1000-way one (transfer learning), on the same features."""
+    old = layers["predictions"]
+    torch.manual_seed(seed)
+    layers["predictions"] = new = nn.Linear(old.in_features, num_classes)
+    for parent in model.modules():
+        for key, child in list(parent.named_children()):
+            if child is old:
+                setattr(parent, key, new)
 
 
 # -- the entry point of tests and notebooks ------------------------------------------------

@@ -14,6 +14,7 @@ from workbench import spec as S
 from workbench.backend import LayerInfo
 from workbench.model_facts import arch_of, layers_of
 from .inference import capture, model_device
+from .weights import owned
 
 
 def summary(model) -> list[LayerInfo]:
@@ -27,17 +28,18 @@ def summary(model) -> list[LayerInfo]:
     spec_types = {layer.name: layer.type for layer in S.walk(arch.layers)}
     seen: set[int] = set()
     rows = []
+    parts = owned(model)  # a layer's weights may sit in unnamed modules just before it (torchvision's VGG)
     for name in names:
         module = layers[name]
         trainable = non_trainable = 0
-        for p in module.parameters():
+        for p in (p for m in parts[name] for p in m.parameters()):
             if id(p) not in seen:
                 seen.add(id(p))
                 if p.requires_grad:
                     trainable += p.numel()
                 else:
                     non_trainable += p.numel()
-        for key, b in module.named_buffers():
+        for key, b in ((k, b) for m in parts[name] for k, b in m.named_buffers()):
             if id(b) not in seen and not key.endswith("num_batches_tracked"):
                 seen.add(id(b))
                 non_trainable += b.numel()

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from .inference import logits_mode
 from workbench import augment as A
 from workbench.training import Progress, TrainData, check_config, head_kind, optimizer_name
-from workbench.model_facts import layers_of
+from .weights import owned
 
 NAN_CHECK_EVERY = 10  # batches between reading the loss back (each read waits for a GPU)
 
@@ -167,7 +167,8 @@ def _train_mode(model):
     With set_trainable(..., batch_stats=True) their BatchNorm normalises with each batch's statistics
     (what requires_grad=False alone leaves it doing), its stored statistics kept (momentum 0)."""
     model.train()
-    frozen = [layers_of(model)[name] for name in getattr(model, "workbench_frozen", ())]
+    layers = owned(model)
+    frozen = [m for name in getattr(model, "workbench_frozen", ()) for m in layers[name]]
     for module in frozen:  # all first: a block's name and its own layers' names are both frozen
         module.eval()
     if getattr(model, "workbench_batch_stats", False):
@@ -183,7 +184,8 @@ def _batch_norms(module):
 @contextlib.contextmanager
 def _stored_statistics_kept(model):
     """Momentum 0 for the frozen BatchNorm layers while training: running = 1 * running + 0 * batch."""
-    norms = [bn for name in getattr(model, "workbench_frozen", ()) for bn in _batch_norms(layers_of(model)[name])]
+    layers = owned(model)
+    norms = [bn for name in getattr(model, "workbench_frozen", ()) for m in layers[name] for bn in _batch_norms(m)]
     saved = [bn.momentum for bn in norms]
     for bn in norms:
         bn.momentum = 0.0

@@ -1,9 +1,9 @@
-"""`workbench bench {train,explain,optimize,jobs} --json`: speed as ratios against a baseline run in the same
+"""`workbench bench {train,explain,optimize,transfer,jobs} --json`: speed as ratios against a baseline run in the same
 process; jobs: a class at once through the job queue."""
 
 import importlib
 
-TARGETS = ("train", "explain", "optimize", "jobs")
+TARGETS = ("train", "explain", "optimize", "transfer", "jobs")
 
 
 def add_parser(sub):

@@ -68,7 +68,6 @@ def bounded_yaml_loader():
 
 def load_yaml(text: str):
     """YAML text -> plain data, through the bounded safe loader."""
-    import yaml
 
     loader = bounded_yaml_loader()(text)
     try:

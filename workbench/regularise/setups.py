@@ -7,7 +7,6 @@ its own way.
 
 from __future__ import annotations
 
-import dataclasses
 
 from workbench import lookup
 from workbench import spec as S

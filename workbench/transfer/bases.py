@@ -3,8 +3,9 @@
 A base is either a native pretrained model that takes a new head (EfficientNet-Lite0: its
 `logits` layer is the head), or a spec architecture (VGG16 of the lecture slides "Convolutional
 Neural Networks (CNN)"), cut at its convolutional base and given the lecture's new head
-(Flatten, Dense(256, relu), Dense(classes)). Zoo models load only when their ImageNet weights are
-in the framework's cache, and none of them takes a new head yet: `check_base` says so.
+(Flatten, Dense(256, relu), Dense(classes)). The zoo models (VGG16, VGG19, ResNet50, MobileNetV2
+with ImageNet weights) take a new head too, when their weights are in the framework's cache or can
+be fetched: their builders say where to put the file otherwise.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def base(name: str | None, finetune_from: str | None = None) -> Base:
     arch = lookup.architecture(name or default_base())
     if not arch.is_spec:
         check_base(arch)
-        return Base(arch, "logits", finetune_from or arch.finetune_from or "logits", True)
+        return Base(arch, arch.head_layer, finetune_from or arch.finetune_from or arch.head_layer, True)
     data = arch.to_dict()
     layers = data["layers"]
     cut = next((i for i, layer in enumerate(layers) if layer["type"] in _BASE_ENDS), len(layers))
@@ -67,10 +68,10 @@ def base(name: str | None, finetune_from: str | None = None) -> Base:
 
 
 def check_base(arch) -> None:
-    """A native base must take a new head; say what to use instead."""
-    if not arch.new_head:
-        raise ValueError(f"{arch.name} loads as the 1000-class ImageNet model (when its weights are cached) and "
-                         "cannot be given a new head yet: use efficientnet-lite0 (offline) or the vgg16 spec")
+    """A native base must take a new head, in place of its named classifier; say what to use instead."""
+    if not arch.new_head or not arch.head_layer:
+        raise ValueError(f"{arch.name} loads as the {arch.num_classes}-class model it was trained as and cannot be "
+                         f"given a new head: use {default_base()} (offline) or the vgg16 spec")
 
 
 def check_layer(backend, model, layer: str, what: str) -> None:
@@ -106,8 +107,11 @@ def head_architecture(arch, names: list[str], head_from: str, feature_shape, act
     else:
         if names[-1] != head_from:
             raise ValueError(f"only a native model's last layer is trained on cached features, not from {head_from}")
-        layers = [{"type": "Flatten", "name": "head_flatten"},
-                  {"type": "Dense", "name": head_from, "activation": "linear"}]
+        # its classifier on the features before it, pooled first where the model pools in its forward
+        # (torchvision's MobileNetV2 names no pooling layer)
+        first = {"type": "GlobalAveragePooling2D", "name": "head_pool"} if len(shape) == 3 else \
+            {"type": "Flatten", "name": "head_flatten"}
+        layers = [first, {"type": "Dense", "name": head_from, "activation": "linear"}]
     if len(shape) == 1:
         shape = (1, 1, shape[0])
         if layers[0]["type"] != "Flatten":

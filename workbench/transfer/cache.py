@@ -47,24 +47,28 @@ def before(names: list[str], layer: str) -> str:
     return names[i - 1]
 
 
+def head_inputs(backend, model, arch, features: Features, head_from: str):
+    """The layers from `head_from` on as a model spec of their own, and per split the cached
+    features before them shaped as its input (with their labels)."""
+    names = backend.layer_names(model)
+    source = before(names, head_from)
+    head_arch = head_architecture(arch, names, head_from, features.of(source, "train").shape[1:])
+    shape = (-1,) + tuple(head_arch.input_shape)
+    return head_arch, {s: (features.of(source, s).reshape(shape), y) for s, (_, y) in features.splits.items()}
+
+
 def train_cached_head(backend, model, arch, features: Features, head_from: str, config: TrainConfig,
                       on_epoch=None, stop=None):
     """Train the layers from `head_from` on cached features, starting from the model's own head
-    weights, and write them back into the model. Returns (history, test probabilities)."""
-    names = backend.layer_names(model)
-    source = before(names, head_from)
-    train = features.of(source, "train")
-    head_arch = head_architecture(arch, names, head_from, train.shape[1:])
+    weights, and write them back into the model. Returns (history, test probabilities, head)."""
+    head_arch, splits = head_inputs(backend, model, arch, features, head_from)
     head = backend.build(head_arch, seed=config.seed)
     tail = set(backend.layer_names(head))
     backend.set_weights(head, {k: v for k, v in backend.get_weights(model).items() if k in tail})
-    as_images = lambda a: a.reshape((len(a),) + tuple(head_arch.input_shape))  # noqa: E731
-    val = (as_images(features.of(source, "val")), features.splits["val"][1]) if "val" in features.splits else (None, None)
-    data = TrainData(as_images(train), features.splits["train"][1], *val, stop=stop)
+    data = TrainData(*splits["train"], *splits.get("val", (None, None)), stop=stop)
     history = backend.train(head, data, config, on_epoch)
     backend.set_weights(model, backend.get_weights(head))
-    test = as_images(features.of(source, "test"))
-    return history, predicted(backend, head, test)[0], head
+    return history, predicted(backend, head, splits["test"][0])[0], head
 
 
 def fit_logistic(features: Features, stage: str, num_classes: int, seed: int = 0):

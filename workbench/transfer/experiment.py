@@ -248,8 +248,10 @@ def _transfer(spec, dataset, b: Base, prepared, variant, seed, fraction, follow,
     run_spec = RunSpec(spec.dataset, b.name, spec.backend, head, from_layer=b.head_from, batch_stats=spec.bn_trap)
     model = backend.build(prepared.arch, seed=seed)
     check_layer(backend, model, b.finetune_from, "fine-tune from")
+    train_accuracy = None
     if features is not None:  # the head alone on the cached features, written back into the model
-        run = _cached_run(backend, model, prepared, features, b, run_spec, follow, stop, label, dataset)
+        run, train_accuracy = _cached_run(backend, model, prepared, features, b, run_spec, follow, stop, label,
+                                          dataset)
     else:
         run = run_training(run_spec, follow, stop, label=label, dataset=dataset, prepared=prepared, model=model)
     lrs = f"{HEAD[0]} {HEAD[1]:g}"
@@ -262,23 +264,30 @@ def _transfer(spec, dataset, b: Base, prepared, variant, seed, fraction, follow,
         history += [{**h, "epoch": h["epoch"] + phase1, "phase": 2} for h in run.history]
         lrs += f", then SGD {FINETUNE[1]:g} momentum {FINETUNE[2]:g} from {b.finetune_from}"
     result = _from_run(variant, seed, fraction, run, backend, lrs, cached=features is not None, history=history)
-    result.train_inference_accuracy = _train_accuracy(backend, model, prepared)
+    result.train_inference_accuracy = (train_accuracy if variant == "frozen" and train_accuracy is not None
+                                       else _train_accuracy(backend, model, prepared))
     return result
 
 
-def _cached_run(backend, model, prepared, features, b, run_spec, follow, stop, label, dataset) -> TrainedRun:
+def _cached_run(backend, model, prepared, features, b, run_spec, follow, stop, label,
+                dataset) -> tuple[TrainedRun, float]:
+    """The run, and its training images' accuracy at inference, read off the head on the cached
+    features (the same numbers as through the frozen base in inference mode, without the base)."""
     from workbench.model_facts import attach
+    from workbench.training import predicted
 
     backend.set_trainable(model, b.head_from)
     attach(model, standardizer=None)
-    history, test_probs, _ = C.train_cached_head(backend, model, prepared.arch, features, b.head_from,
-                                                 check_config(run_spec.config), follow, stop)
+    history, test_probs, head = C.train_cached_head(backend, model, prepared.arch, features, b.head_from,
+                                                    check_config(run_spec.config), follow, stop)
+    x, y = C.head_inputs(backend, model, prepared.arch, features, b.head_from)[1]["train"]
+    train_accuracy = float((predicted(backend, head, x)[1] == y).mean())
     class_names = tuple(str(n) for n in dataset.class_names)
     return TrainedRun(spec=replace(run_spec, config=check_config(run_spec.config)), label=label, model=model,
                       arch=replace(prepared.arch, class_names=class_names), standardizer=None, history=history,
                       images=len(prepared.splits["train"][0]), class_names=class_names,
                       test_labels=np.asarray(prepared.splits["test"][1]), test_probs=test_probs,
-                      dataset_name=dataset.name, device=backend.device(), notes=tuple(dataset.notes))
+                      dataset_name=dataset.name, device=backend.device(), notes=tuple(dataset.notes)), train_accuracy
 
 
 def _train_accuracy(backend, model, prepared) -> float:
