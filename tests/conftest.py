@@ -53,6 +53,21 @@ def lesson_app():
     return make
 
 
+# URL state (workbench.urlstate): a lesson opened from a link, and the notices it showed
+NOTICE = "This link had settings that could not be used"
+
+
+def opened(lesson_app, lesson: str, **params):
+    """The lesson opened from a link with these query parameters."""
+    at = lesson_app(lesson, run=False)
+    at.query_params.update(params)
+    return at.run()
+
+
+def notices(at) -> list[str]:
+    return [w.value for w in at.warning if w.value.startswith(NOTICE)]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,22 +9,11 @@ import numpy as np
 import pytest
 import skimage.data
 
-from conftest import no_errors
+from conftest import no_errors, notices, opened
 from workbench import convolution as C
 from workbench import lookup, samples, shapes, spec
 from workbench.urlstate import pack, unpack
 
-NOTICE = "This link had settings that could not be used"
-
-
-def opened(lesson_app, lesson: str, **params):
-    at = lesson_app(lesson, run=False)
-    at.query_params.update(params)
-    return at.run()
-
-
-def notices(at) -> list[str]:
-    return [w.value for w in at.warning if w.value.startswith(NOTICE)]
 
 
 def reports(at) -> list[str]:

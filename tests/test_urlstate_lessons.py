@@ -7,19 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import no_errors
+from conftest import no_errors, notices, opened
 
-NOTICE = "This link had settings that could not be used"
-
-
-def opened(lesson_app, lesson: str, **params):
-    at = lesson_app(lesson, run=False)
-    at.query_params.update(params)
-    return at.run()
-
-
-def notices(at) -> list[str]:
-    return [w.value for w in at.warning if w.value.startswith(NOTICE)]
 
 
 def widget(at, key):

@@ -11,7 +11,7 @@ from workbench import lookup
 from workbench.commands.bench_train import _timed
 from workbench.optimize import race as R
 from workbench.optimize.surfaces import SURFACES
-from workbench.registry import get_registry
+from workbench.commands import bench
 from workbench.training import OPTIMIZERS
 
 GOAL_SECONDS, GOAL_RATIO = 2.0, 3.0
@@ -47,12 +47,7 @@ def bench_backend(backend, benchmark, steps: int, repeats: int) -> dict:
 
 
 def run(args) -> int:
-    floors = get_registry().benchmarks("optimize")
-    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(floors)
-    missing = [name for name in names if name not in floors]
-    if missing:
-        raise ValueError(f"no optimizer floor registered for {', '.join(missing)}; "
-                         f"backends with one: {', '.join(sorted(floors)) or 'none'}")
+    floors, names = bench.baselines("optimize", args.backend, "optimizer floor")
     result = {"surface": "rosenbrock", "backends": {n: bench_backend(lookup.backend(n), floors[n], args.steps,
                                                                      args.repeats) for n in names}}
     if args.json:

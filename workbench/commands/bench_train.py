@@ -11,7 +11,7 @@ import time
 
 from workbench import lookup
 from workbench.backend import TrainConfig
-from workbench.registry import get_registry
+from workbench.commands import bench
 from workbench.training import TrainData, prepare
 
 
@@ -58,12 +58,7 @@ def run(args) -> int:
     dataset = lookup.dataset(args.dataset)
     arch, splits, _ = prepare(dataset, lookup.architecture(args.arch))
     x, y = splits["train"][0][:args.images], splits["train"][1][:args.images]
-    baselines = get_registry().benchmarks("train")
-    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(baselines)
-    missing = [name for name in names if name not in baselines]
-    if missing:
-        raise ValueError(f"no training baseline registered for {', '.join(missing)}; "
-                         f"backends with one: {', '.join(sorted(baselines)) or 'none'}")
+    baselines, names = bench.baselines("train", args.backend, "training baseline")
     result = {"dataset": dataset.name, "architecture": arch.name, "backends": {}}
     for name in names:
         result["backends"][name] = bench_backend(lookup.backend(name), baselines[name], arch, x, y, args.batch_size,

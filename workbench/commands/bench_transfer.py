@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from workbench import lookup
 from workbench.commands.bench_train import _timed, bench_backend as bench_training
-from workbench.registry import get_registry
+from workbench.commands import bench
 from workbench.transfer import cache as C
 from workbench.transfer.bases import base as get_base
 from workbench.transfer.experiment import ExperimentSpec, prepare_base, run_experiment
@@ -71,12 +71,7 @@ def bench_head(spec: ExperimentSpec, dataset, benchmark, epochs: int, repeats: i
 
 
 def run(args) -> int:
-    baselines = get_registry().benchmarks("train")
-    names = [lookup.backend(b).name for b in args.backend] if args.backend else sorted(baselines)
-    missing = [name for name in names if name not in baselines]
-    if missing:
-        raise ValueError(f"no training baseline registered for {', '.join(missing)}; "
-                         f"backends with one: {', '.join(sorted(baselines)) or 'none'}")
+    baselines, names = bench.baselines("train", args.backend, "training baseline")
     dataset = lookup.dataset(args.dataset)
     b = get_base(args.base)
     result = {"dataset": dataset.name, "base": b.name, "epochs": args.epochs, "seeds": args.seeds,
