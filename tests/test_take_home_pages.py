@@ -97,11 +97,16 @@ def test_safetensors_without_its_architecture_asks_for_it(lesson_app, trained, t
     assert not at.selectbox(key="ex_model").value.startswith("imported: ")
 
 
+def written(at) -> list[str]:
+    """The code files the lesson shows (Python code blocks; the Copy link box is a code block too)."""
+    return [c.value for c in at.code if c.language == "python"]
+
+
 def test_the_shape_calculator_shows_its_tables_code(lesson_app):
     at = lesson_app("shape_calculator")
     assert not no_errors(at)
     arch = at.session_state["calc_arch"]
-    shown = [c.value for c in at.code]
+    shown = written(at)
     assert shown == [keras_code(arch).rstrip(), torch_code(arch).rstrip()]
     assert "keras.Sequential([" in shown[0] and "class MnistCnn(nn.Module):" in shown[1]
 
@@ -113,7 +118,7 @@ def test_the_training_lesson_shows_its_code_and_exports_its_run_checked(lesson_a
     at.number_input(key="tr_lr").set_value(0.05).run()
     at.number_input(key="tr_epochs").set_value(1).run()
     at.number_input(key="tr_limit").set_value(200).run()
-    code = [c.value for c in at.code]
+    code = written(at)
     assert len(code) == 2 and "keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)" in code[0]
     assert "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)" in code[1]
     at.button(key="tr_train").click().run()
