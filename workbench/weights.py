@@ -158,14 +158,13 @@ def read_architecture(path: str | Path) -> S.Architecture:
     if not data.get("native"):
         with _beside(path):
             return S.parse_architecture(data)
-    if data.get("native"):
-        from workbench.registry import get_registry
+    from workbench.registry import get_registry
 
-        found = get_registry().architectures().get(data["name"])
-        if found is None:
-            raise ValueError(f"{path} holds the native model {data['name']!r}, which no plugin registers")
-        # a fine-tuned zoo model may have another head or input size than the registered one
-        return dataclasses.replace(found, input_shape=tuple(data["input_shape"]), num_classes=data["num_classes"])
+    found = get_registry().architectures().get(data["name"])
+    if found is None:
+        raise ValueError(f"{path} holds the native model {data['name']!r}, which no plugin registers")
+    # a fine-tuned zoo model may have another head or input size than the registered one
+    return dataclasses.replace(found, input_shape=tuple(data["input_shape"]), num_classes=data["num_classes"])
 
 
 def save_file(weights: Weights, path: str | Path, metadata: dict[str, str] | None = None) -> None:
@@ -265,9 +264,7 @@ def save_spec(path: str | Path, arch: S.Architecture, weights: Weights, backend:
 def model_files(path: str | Path) -> list[Path]:
     """The files a saved model at `path` consists of, whichever backend wrote it."""
     path = Path(path)
-    weights = [weights_path(path), weights_path(path, ".weights.h5")]
-    if path.name.endswith(".weights.h5"):  # a spec model given this name is saved as .safetensors
-        weights.append(weights_path(path.with_name(path.name[: -len(".weights.h5")])))
+    weights = [weights_path(path), weights_path(path, ".weights.h5"), spec_weights_path(path)]
     return list(dict.fromkeys(weights + [architecture_path(path), standardizer_path(path)]))
 
 
