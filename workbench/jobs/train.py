@@ -19,9 +19,10 @@ import numpy as np
 from workbench import folders, lookup
 from workbench.backend import TrainConfig
 from workbench.jobs import cache
-from workbench.jobs.job import CANCELLED, DONE, QUEUED, JobFailed, Resources
+from workbench.jobs.follow import QueuedJob
+from workbench.jobs.job import Resources
 from workbench.model_facts import arch_of, standardizer_of
-from workbench.runs import Background, RunSpec, TrainedRun, prepare_run, run_training
+from workbench.runs import RunSpec, TrainedRun, prepare_run, run_training
 
 
 def spec_json(spec: RunSpec) -> dict:
@@ -82,84 +83,27 @@ def trained_run(result: dict) -> TrainedRun:
                       dataset_name=result["dataset_name"], device=result["device"], notes=tuple(result["notes"]))
 
 
-class QueuedRun(Background):
-    """A training run submitted to the job queue, followed as a BackgroundRun is (``running``,
-    ``history``, ``stop``, ``wait``, ``result`` / ``error``) and also ``status`` and ``position``.
+class QueuedRun(QueuedJob):
+    """A training run submitted to the job queue (a QueuedJob of kind "train"), its result the
+    TrainedRun the pages use; ``history`` is the epochs so far, then the finished run's."""
 
-    Every look at ``running`` tells the queue the owner's session is still there. The result is
-    turned into a TrainedRun by the first caller that sees the job done (a page's script run), and
-    ``on_done(run)`` is called then, once; a failed or cancelled job leaves ``error`` and no result.
-    """
+    kind = "train"
 
     def __init__(self, spec: RunSpec, label: str = "", on_done: Callable[[TrainedRun], None] | None = None, *,
                  owner: str, model=None, queue=None, resources: Resources | None = None):
-        from workbench.jobs.queue import server_queue
+        files = None if model is None else model_files(lookup.backend(spec.backend), model)
+        super().__init__({"spec": spec_json(spec), "label": label, "model": files}, owner=owner, label=label,
+                         on_done=on_done, queue=queue, resources=resources)
+        self.spec = spec
 
-        self.spec, self.label, self.owner = spec, label, owner
-        self.queue = queue if queue is not None else server_queue()
-        self.result: TrainedRun | None = None
-        self.error: Exception | None = None
-        self._on_done, self._resources = on_done, resources
-        self._model = None if model is None else model_files(lookup.backend(spec.backend), model)
-        self._collected = threading.Lock()
-        self.job = None
-
-    def start(self):
-        args = {"spec": spec_json(self.spec), "label": self.label, "model": self._model}
-        self.job, self._model = self.queue.submit("train", args, self.owner, self._resources, self.label), None
-        return self
-
-    @property
-    def stop_event(self) -> threading.Event:
-        return self.job.stop_event
-
-    def stop(self) -> None:
-        self.queue.stop(self.job)
-
-    @property
-    def status(self) -> str:
-        return self.job.status
-
-    @property
-    def position(self) -> int | None:
-        return self.queue.position(self.job) if self.job.status == QUEUED else None
+    def convert(self, result: dict) -> TrainedRun:
+        return trained_run(result)
 
     @property
     def history(self) -> list[dict]:
-        return self.result.history if self.result is not None else list(self.job.events)
+        return self.result.history if self.result is not None else self.events
 
     @property
     def stopped(self) -> str | None:
         history = self.history
         return history[-1].get("stopped") if history else None
-
-    @property
-    def running(self) -> bool:
-        self.queue.touch(self.owner)
-        if not self.job.ended:
-            return True
-        self._collect()
-        return False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        ended = self.job.wait(timeout)
-        if ended:
-            self._collect()
-        return ended
-
-    def _collect(self) -> None:
-        with self._collected:
-            if self.result is not None or self.error is not None:
-                return
-            if self.job.status != DONE:
-                what = "was cancelled" if self.job.status == CANCELLED else "failed"
-                self.error = JobFailed(self.job.error or f"the run {what}")
-                return
-            try:
-                self.result = trained_run(self.job.result)
-            except Exception as exc:  # noqa: BLE001 - shown to the owner like a failed run
-                self.error = exc
-                return
-            self.job.result = None  # the session holds the run now; the queue's copy is dropped
-        if self._on_done is not None:
-            self._on_done(self.result)
