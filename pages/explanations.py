@@ -1,8 +1,10 @@
 """Lesson: explanation methods side by side (all five course documents; workbench.sources), on any model, in either backend.
 
-Everything heavy (models, explanations, sanity checks) runs behind a button and is kept in
-st.session_state; models are built once per server (st.cache_resource). The algorithms live in
-workbench.explain; this page only chooses, runs and shows.
+Everything heavy (the grid of methods, the sanity strip, LIME's stability) runs behind a button as
+a job of the server's queue (workbench.jobs.explain: a worker process, or a Ray cluster), and its
+result is kept in st.session_state; the model travels to the worker by its registered name, or as
+its files when the student trained or imported it. The algorithms live in workbench.explain; this
+page only chooses, submits and shows.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from workbench import image_decoder, samples, ui
-from workbench.explain.compare import parse_value, run_methods
-from workbench.explain.inputs import model_inputs, predictions
+from workbench.explain.compare import parse_value
+from workbench.explain.inputs import model_inputs
 from workbench.explain.render import overlay, pictures, superpixel_boundaries, to_uint8
-from workbench.jobs import cache
+from workbench.jobs.explain import QueuedExplanation, QueuedSanity, QueuedStability, model_args
 from workbench.model_facts import arch_of
 from workbench.urlstate import Preset, UrlState
 from workbench_pages import take_home
@@ -26,6 +28,7 @@ TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", 
 DEFAULT_METHODS = TEN  # the issue's "done when": all ten side by side on the pretrained model
 SANITY_FAMILIES = ("gradient", "cam", "perturbation")  # the methods that make a map of the image
 RESULT = "ex_result"
+LIVE, SANITY_LIVE, STABILITY_LIVE = "ex_live", "ex_sanity_live", "ex_stab_live"  # jobs still waiting or running
 # URL name -> widget key (workbench.urlstate); each method parameter is "method.parameter" (fields())
 FIELDS = {"model": "ex_model", "backend": "ex_backend", "photos": "ex_samples", "dataset": "ex_dataset",
           "dataset_images": "ex_dataset_count", "methods": "ex_methods", "sanity_method": "ex_sanity_method",
@@ -277,9 +280,12 @@ def _class_matrix(backend, model, arch, x, shown, preds):
                 col.image(overlay(image, m), width="stretch", caption=f"{names.get(c, c)} · image {n + 1}")
 
 
-def _sanity(url, backend, model, x, shown, targets, explained):
-    from workbench.explain.sanity import cascading_randomisation
+def _working(text: str):
+    """A job's progress for ui.follow_job when it streams none: the time so far."""
+    return lambda job, seconds: (0.5, f"{text} ... ({seconds:.0f} s)")
 
+
+def _sanity(url, source, shown, targets, explained):
     st.markdown("Adebayo et al. (2018): randomise the model's layers from the top down. A map that does not "
                 "change is explaining the image, not the model. Spearman rank correlation with the original map below.")
     explainers = ui.registry().explainers()
@@ -292,10 +298,15 @@ def _sanity(url, backend, model, x, shown, targets, explained):
     if method == "lime":
         params["samples"] = int(url.bind(cols[2].number_input, "LIME samples per stage", 50, 2000, 150, step=50,
                                                      key="ex_sanity_lime_samples"))
-    if st.button("Run the randomisation check", key="ex_sanity_run"):
-        with st.spinner("Randomising and re-explaining..."), ui.guard("run the sanity check"):
-            st.session_state["ex_sanity"] = (method, cascading_randomisation(
-                backend, model, explainers[method], x[:1], targets[:1], stages=stages, **params))
+    if st.button("Run the randomisation check", key="ex_sanity_run", disabled=SANITY_LIVE in st.session_state):
+        st.session_state.pop("ex_sanity", None)
+        job = QueuedSanity({**source(), "targets": list(targets[:1]), "method": method, "stages": stages,
+                            "params": params}, owner=ui.session_id(), label="sanity check",
+                           on_done=lambda strip: st.session_state.__setitem__("ex_sanity", (method, strip)))
+        st.session_state[SANITY_LIVE] = job.start()
+    if SANITY_LIVE in st.session_state:
+        ui.follow_job(st.session_state[SANITY_LIVE], _working("randomising and re-explaining"), SANITY_LIVE)
+    ui.job_failed(SANITY_LIVE, "run the sanity check")
     if "ex_sanity" in st.session_state:
         method, strip = st.session_state["ex_sanity"]
         cols = st.columns(len(strip))
@@ -304,16 +315,20 @@ def _sanity(url, backend, model, x, shown, targets, explained):
             col.image(overlay(shown[0], step["maps"][0]), caption=f"{label}: ρ = {step['spearman']:.2f}", width="stretch")
 
 
-def _lime_stability(url, backend, model, x, shown, targets):
-    from workbench.explain.sanity import lime_stability
-
+def _lime_stability(url, source, shown, targets):
     cols = st.columns(2)
     seeds = url.bind(cols[0].slider, "Seeds", 2, 6, 3, key="ex_stab_seeds")
     count = url.bind(cols[1].number_input, "Samples per run", 50, 5000, 300, step=50, key="ex_stab_samples")
-    if st.button("Run LIME with each seed", key="ex_stab_run"):
-        with st.spinner("LIME, once per seed..."), ui.guard("measure LIME's stability"):
-            st.session_state["ex_stab"] = lime_stability(backend, model, x[0], targets[0], seeds=tuple(range(seeds)),
-                                                         samples=int(count))
+    if st.button("Run LIME with each seed", key="ex_stab_run", disabled=STABILITY_LIVE in st.session_state):
+        st.session_state.pop("ex_stab", None)
+        args = source()
+        job = QueuedStability({**args, "image": args.pop("images")[0], "target": targets[0],
+                               "seeds": list(range(seeds)), "samples": int(count)}, owner=ui.session_id(),
+                              label="LIME stability", on_done=lambda result: st.session_state.__setitem__("ex_stab", result))
+        st.session_state[STABILITY_LIVE] = job.start()
+    if STABILITY_LIVE in st.session_state:
+        ui.follow_job(st.session_state[STABILITY_LIVE], _working("LIME, once per seed"), STABILITY_LIVE)
+    ui.job_failed(STABILITY_LIVE, "measure LIME's stability")
     if "ex_stab" in st.session_state:
         result = st.session_state["ex_stab"]
         c = st.columns(2)
@@ -344,6 +359,14 @@ def _occlude_yourself(url, backend, model, arch, x, shown):
                                              "model's input units)", width=300)
     ui.exercises("explanations", backend=backend, model=model, image=x[0] if box else None, box=box,
                  class_names=getattr(arch, "class_names", None))
+
+
+def _method_progress(job, seconds):
+    """The grid's progress: the method the worker is on (one event per method)."""
+    events = job.events
+    if not events:
+        return 0.0, f"starting ... ({seconds:.0f} s)"
+    return events[-1]["fraction"], f"running {events[-1]['method']} ... ({seconds:.0f} s)"
 
 
 def render():
@@ -378,20 +401,26 @@ def render():
     _occlude_yourself(url, backend, model, arch, x, shown)
     url.reports()
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
-    if st.button("Explain", type="primary", key="ex_run", disabled=bool(refused)):
-        progress = st.progress(0.0, text="starting")
-        with ui.guard("explain the images"):
-            def explain():
-                return predictions(backend, model, arch, x), run_methods(
-                    backend, model, x, methods, params, steps=10,
-                    progress=lambda name, f: progress.progress(f, text=f"running {name}"))
-            # a registered model is the same for every student: its explanations are computed once per server
-            preds, result = explain() if label.startswith("trained: ") else cache.shared("explanations", 16).get(
-                cache.key(label, backend.name, x, tuple(methods), params, 10), explain)
-            st.session_state[RESULT] = (config, preds, result)
-            for key in ("ex_matrix", "ex_sanity", "ex_stab"):
-                st.session_state.pop(key, None)
-        progress.empty()
+
+    def source() -> dict:
+        """The model and images as a job takes them: a registered architecture by name (built in
+        the worker), a model trained or imported in this session as its files."""
+        own = label.startswith(("trained: ", "imported: "))
+        return {"backend": backend.name, "images": x[:1],
+                **model_args(backend, None if own else label, model if own else None)}
+
+    if st.button("Explain", type="primary", key="ex_run", disabled=bool(refused) or LIVE in st.session_state):
+        for key in ("ex_matrix", "ex_sanity", "ex_stab"):
+            st.session_state.pop(key, None)
+        names = getattr(arch, "class_names", None)
+        job = QueuedExplanation({**source(), "images": x, "methods": methods, "params": params, "steps": 10,
+                                 "class_names": list(names) if names else None}, owner=ui.session_id(),
+                                label="explanations",
+                                on_done=lambda out: st.session_state.__setitem__(RESULT, (config, out["predictions"], out)))
+        st.session_state[LIVE] = job.start()
+    if LIVE in st.session_state:
+        ui.follow_job(st.session_state[LIVE], _method_progress, LIVE)
+    ui.job_failed(LIVE, "explain the images")
     stored = st.session_state.get(RESULT)
     if not stored or stored[0] != config:
         st.info("Choose the model, photos and methods, then press **Explain**.")
@@ -414,6 +443,6 @@ def render():
     with st.expander("Class x image matrix (Grad-CAM)"), ui.guard("show the class x image matrix"):
         _class_matrix(backend, model, arch, x, shown, preds)
     with st.expander("Sanity check: randomise the model"), ui.guard("show the sanity check"):
-        _sanity(url, backend, model, x, shown, result["targets"], result["explanations"])
+        _sanity(url, source, shown, result["targets"], result["explanations"])
     with st.expander("LIME's stability across seeds"), ui.guard("show LIME's stability"):
-        _lime_stability(url, backend, model, x, shown, result["targets"])
+        _lime_stability(url, source, shown, result["targets"])

@@ -79,6 +79,43 @@ def session_id() -> str:
     return st.session_state.setdefault("workbench_session", uuid.uuid4().hex)
 
 
+def queue_status(job, seconds: float) -> str | None:
+    """"queued, position N: ..." while a job (workbench.jobs.follow.QueuedJob) waits for a worker, else None."""
+    position = getattr(job, "position", None)
+    if position is not None:
+        return f"queued, position {position}: waiting for a free worker ... ({seconds:.0f} s)"
+    return None
+
+
+def follow_job(job, describe: Callable[[object, float], tuple[float, str]], key: str) -> None:
+    """Show a job's place in the queue, then its progress (``describe(job, seconds)`` -> (fraction,
+    text)), until it ends; then drop it from ``st.session_state[key]`` and rerun the page, which
+    shows what the job's ``on_done`` kept (and its buttons enabled again), or ``job_failed``'s
+    message. A rerun while it runs ends this script run only: the next one finds the job under
+    ``key`` and follows it again."""
+    import time
+
+    bar, t0 = st.progress(0.0, text="queued ..."), time.perf_counter()
+    while job.running:
+        seconds = time.perf_counter() - t0
+        waiting = queue_status(job, seconds)
+        fraction, text = (0.0, waiting) if waiting else describe(job, seconds)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=text)  # also where Streamlit ends a replaced run
+        time.sleep(0.3)
+    if st.session_state.get(key) is job:
+        del st.session_state[key]
+        if job.error is not None:
+            st.session_state[f"{key}_failed"] = friendly(job.error)
+    st.rerun()
+
+
+def job_failed(key: str, what: str) -> None:
+    """The message of the job ``follow_job(..., key)`` saw fail, once, as ``guard`` says it."""
+    message = st.session_state.pop(f"{key}_failed", None)
+    if message is not None:
+        st.error(f"Could not {what}: {message}", icon=":material/error:")
+
+
 def trained_runs() -> list:
     """This session's finished training runs (workbench.runs.TrainedRun), the list itself."""
     return st.session_state.setdefault(TRAINED_RUNS, [])

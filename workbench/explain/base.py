@@ -142,6 +142,12 @@ class Explainer:
     needs_targets: bool = True  # False for methods that explain the model, not a decision
     description: str = ""
 
+    def input_key(self, images: np.ndarray):
+        """What of the images this method's result depends on, for a class-wide cache
+        (workbench.jobs.cache): the images themselves, unless a method that explains the model
+        rather than the images says less."""
+        return images
+
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 

@@ -12,9 +12,11 @@ from workbench.registry import get_registry
 
 def run_methods(backend, model, images, methods: list[str], params: dict[str, dict] | None = None,
                 targets=None, steps: int = 20, seed: int = 0,
-                progress: Callable[[str, float], None] | None = None) -> dict:
+                progress: Callable[[str, float], None] | None = None, explain: Callable | None = None) -> dict:
     """{"explanations": {name: Explanation}, "scores": {name: {...cost, deletion_auc, insertion_auc}},
-    "random_baseline": {...}, "curves": {name: per-image curves}}."""
+    "random_baseline": {...}, "curves": {name: per-image curves}}. ``explain(explainer, backend,
+    model, images, targets, params)`` makes each method's explanation (a cache may answer it;
+    by default ``explainer.explain``)."""
     registry = get_registry().explainers()
     unknown = [m for m in methods if m not in registry]
     if unknown:
@@ -28,7 +30,7 @@ def run_methods(backend, model, images, methods: list[str], params: dict[str, di
     for k, name in enumerate(methods):
         if progress:
             progress(name, k / (len(methods) + 1))
-        e = registry[name].explain(backend, model, images, targets, **params.get(name, {}))
+        e = (explain or _explain)(registry[name], backend, model, images, targets, params.get(name, {}))
         explanations[name] = e
         cost = e.cost.as_dict()
         scores[name] = {"seconds": cost["seconds"], "forward_passes": cost["forward_passes"],
@@ -42,6 +44,10 @@ def run_methods(backend, model, images, methods: list[str], params: dict[str, di
     curves["random"] = random_baseline(backend, model, images, targets, seeds=3, first=seed, steps=steps)
     return {"explanations": explanations, "scores": scores, "random_baseline": mean_scores(curves["random"]),
             "curves": curves, "targets": targets}
+
+
+def _explain(explainer, backend, model, images, targets, params):
+    return explainer.explain(backend, model, images, targets, **params)
 
 
 def parse_params(items: list[str]) -> dict[str, dict]:

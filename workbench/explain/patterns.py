@@ -64,6 +64,10 @@ class FilterPatterns(Explainer):
         Param("seed", 0, 0, None),
     )
 
+    def input_key(self, images):
+        # the climb starts from noise: of the images only their size and value range (grey_noise)
+        return images.shape[1:], float(images.min()), float(images.max())
+
     def compute(self, backend, model, images, targets, layer, channels, steps, step, seed):
         layer = layer or middle_layer(backend, model, images.shape[1])
         # climb the value before a separate activation (a ReLU6): a channel that is 0 on the noise

@@ -1,16 +1,62 @@
-"""An explanation grid as a job: the "explain" kind runs workbench.explain.compare.run_methods on a
-registered model (built once per worker process) and hands back each method's maps, pictures,
-targets and cost, the faithfulness scores and curves, as arrays and JSON."""
+"""The explanation lesson's work as jobs, and what its page follows while they wait and run.
+
+Kinds: "explain" (a grid of methods, workbench.explain.compare.run_methods, with the predictions
+and the faithfulness scores and curves), "sanity" (workbench.explain.sanity.cascading_randomisation)
+and "lime-stability" (workbench.explain.sanity.lime_stability). The model travels as a registered
+architecture's name (built once per worker process) or, for any other model (trained in the
+Training lesson, imported), as the files ``Backend.save`` writes (workbench.jobs.train.model_files).
+Explanations come back as arrays and JSON and are made Explanations again in the page's process.
+
+Class-wide work is done once per worker process (workbench.jobs.cache): a whole grid asked again
+("explanations"), and each method's explanation on its own ("explanation-methods"), keyed by the
+model's identity, the method, its parameters, and of the images only what the method reads
+(``Explainer.input_key``): a model's filters and filter patterns are not computed again for another
+student's photo.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from types import SimpleNamespace
 
 from workbench import lookup
+from workbench.explain.base import Cost, Explanation
 from workbench.explain.compare import run_methods
+from workbench.registry import get_registry
 from workbench.jobs import cache, payload
+from workbench.jobs.follow import QueuedJob
+from workbench.jobs.train import load_model, model_files
 
 
+# -- the model ------------------------------------------------------------------------------------
+def model_args(backend, arch_name: str | None, model=None) -> dict:
+    """How a model travels to a job: a registered architecture by name, any other model as its files."""
+    return {"arch": arch_name} if model is None else {"model": model_files(backend, model)}
+
+
+def model_identity(args: dict) -> tuple:
+    """What defines the model of a job's args: the backend and the registered name, or a digest of
+    the weight files (the same trained model sent twice is the same model)."""
+    if args.get("model"):
+        digest = hashlib.sha256()
+        for name, data in sorted(args["model"]["files"].items()):
+            digest.update(name.encode() + b"\0" + data)
+        return args["backend"], "files", digest.hexdigest()
+    return args["backend"], "arch", args["arch"]
+
+
+def _model(backend, args: dict):
+    """The job's model, built or loaded once per worker process."""
+    def make():
+        if args.get("model"):
+            return load_model(backend, args["model"])
+        return backend.build(lookup.architecture(args["arch"]))
+
+    return cache.shared("models", 4).get(cache.key(*model_identity(args)), make)
+
+
+# -- explanations across the process boundary -------------------------------------------------------
 def _plain_or_none(value):
     """``value`` if it can travel (JSON, arrays), else None: an inner step a page may do without."""
     try:
@@ -20,18 +66,96 @@ def _plain_or_none(value):
         return None
 
 
+def plain(e: Explanation) -> dict:
+    return {"maps": e.maps, "images": e.images, "grids": e.grids, "targets": e.targets,
+            "params": _plain_or_none(e.params), "steps": _plain_or_none(e.steps), "cost": e.cost.as_dict()}
+
+
+def explanation(method: str, d: dict) -> Explanation:
+    """The inverse of ``plain``."""
+    return Explanation(method, maps=d["maps"], images=d["images"], grids=d["grids"] or {}, steps=d["steps"] or {},
+                       targets=d["targets"], params=d["params"] or {}, cost=Cost(**d["cost"]))
+
+
+def cached_method(identity: tuple):
+    """run_methods' ``explain`` for one model: each method's explanation from this process's
+    class-wide cache, keyed by what defines it (the images only as far as the method reads them)."""
+    methods = cache.shared("explanation-methods", 64)
+
+    def explain(explainer, backend, model, images, targets, params):
+        k = cache.key(identity, explainer.name, explainer.resolve_params(params), explainer.input_key(images),
+                      list(targets) if explainer.needs_targets else None)
+        return methods.get(k, lambda: explainer.explain(backend, model, images, targets, **params))
+
+    return explain
+
+
+# -- the kinds ---------------------------------------------------------------------------------------
 def explain(args: dict, progress, stop: threading.Event) -> dict:
-    """args: {"backend", "arch" (a registered architecture), "images" (NHWC as the model is fed),
-    "methods", "params" ({method: {name: value}}), "steps"}; a progress event per method."""
+    """args: {"backend", "arch" (a registered architecture) or "model" (model_files), "images" (NHWC
+    as the model is fed), "methods", "params" ({method: {name: value}}), "steps", "class_names"
+    (None: the architecture's)}; a progress event per method. The grid with the top-5 predictions."""
+    from workbench.explain.inputs import predictions
+
     backend = lookup.backend(args["backend"])
-    model = cache.shared("models", 4).get(cache.key(backend.name, args["arch"]),
-                                          lambda: backend.build(lookup.architecture(args["arch"])))
-    result = run_methods(backend, model, args["images"], list(args["methods"]), args.get("params") or {},
-                         steps=int(args.get("steps", 10)),
-                         progress=lambda name, fraction: progress({"method": name, "fraction": fraction}))
-    return {"targets": result["targets"], "scores": result["scores"], "random_baseline": result["random_baseline"],
-            "curves": _plain_or_none(result["curves"]),
-            "explanations": {name: {"maps": e.maps, "images": e.images, "grids": e.grids, "targets": e.targets,
-                                    "params": _plain_or_none(e.params), "steps": _plain_or_none(e.steps),
-                                    "cost": e.cost.as_dict()}
-                             for name, e in result["explanations"].items()}}
+    model = _model(backend, args)
+    identity = model_identity(args)
+    methods, params, steps = list(args["methods"]), args.get("params") or {}, int(args.get("steps", 10))
+
+    def compute():
+        result = run_methods(backend, model, args["images"], methods, params, steps=steps,
+                             progress=lambda name, fraction: progress({"method": name, "fraction": fraction}),
+                             explain=cached_method(identity))
+        names = args.get("class_names")
+        # only the class names are read of the architecture; a trained model's come with the job
+        named = SimpleNamespace(class_names=names) if names else lookup.architecture(args["arch"]) \
+            if args.get("arch") else None
+        return {"predictions": predictions(backend, model, named, args["images"]), "targets": result["targets"],
+                "scores": result["scores"], "random_baseline": result["random_baseline"],
+                "curves": _plain_or_none(result["curves"]),
+                "explanations": {name: plain(e) for name, e in result["explanations"].items()}}
+
+    return cache.shared("explanations", 16).get(cache.key(identity, args["images"], methods, params, steps), compute)
+
+
+def sanity(args: dict, progress, stop: threading.Event) -> list[dict]:
+    """args: the model as for ``explain``, "images" (one image), "targets", "method", "stages",
+    "params": the cascading randomisation strip, each stage's maps and Spearman rho."""
+    from workbench.explain.sanity import cascading_randomisation
+
+    backend = lookup.backend(args["backend"])
+    explainer = get_registry().explainers()[args["method"]]
+    return cascading_randomisation(backend, _model(backend, args), explainer, args["images"], args.get("targets"),
+                                   stages=int(args["stages"]), **(args.get("params") or {}))
+
+
+def lime_stability(args: dict, progress, stop: threading.Event) -> dict:
+    """args: the model as for ``explain``, "image", "target", "seeds", "samples": LIME once per seed."""
+    from workbench.explain.sanity import lime_stability as measure
+
+    backend = lookup.backend(args["backend"])
+    result = measure(backend, _model(backend, args), args["image"], args.get("target"), seeds=tuple(args["seeds"]),
+                     samples=int(args["samples"]))
+    return {**result, "runs": [plain(run) for run in result["runs"]]}
+
+
+# -- what the page follows ------------------------------------------------------------------------
+class QueuedExplanation(QueuedJob):
+    """An "explain" job; its result {"predictions", "targets", "scores", "random_baseline", "curves",
+    "explanations": {name: Explanation}}, as run_methods returns it plus the predictions."""
+
+    kind = "explain"
+
+    def convert(self, result: dict) -> dict:
+        return {**result, "explanations": {name: explanation(name, e) for name, e in result["explanations"].items()}}
+
+
+class QueuedSanity(QueuedJob):
+    kind = "sanity"
+
+
+class QueuedStability(QueuedJob):
+    kind = "lime-stability"
+
+    def convert(self, result: dict) -> dict:
+        return {**result, "runs": [explanation("lime", run) for run in result["runs"]]}

@@ -22,6 +22,8 @@ from workbench.jobs.job import error_message
 KINDS: dict[str, str] = {
     "train": "workbench.jobs.train:train",  # workbench.runs.run_training
     "explain": "workbench.jobs.explain:explain",  # workbench.explain.compare.run_methods, a grid of methods
+    "sanity": "workbench.jobs.explain:sanity",  # workbench.explain.sanity.cascading_randomisation
+    "lime-stability": "workbench.jobs.explain:lime_stability",  # workbench.explain.sanity.lime_stability
     "probe": "workbench.jobs.kinds:probe",  # a job of known length: tests and the benchmark's overhead
 }
 

@@ -1,0 +1,162 @@
+"""The explanation lesson's work as jobs (workbench.jobs.explain): the page's grid through the
+queue equals run_methods computed here; the page shows its place in the queue while another
+student's job holds the worker; a failing job shows its message, no traceback; class-wide work
+(filters, filter patterns) is computed once per model and parameters whatever the photo, while
+what reads the photo (saliency, max-patches ranked over the photos) is computed again.
+
+Oracles: run_methods and each explainer's own explain() in this process, on the same seeded model
+and the same inputs (workbench.explain.inputs.model_inputs of the same photo)."""
+
+import numpy as np
+import pytest
+
+from conftest import no_errors, require
+from workbench import lookup, samples
+from workbench.explain.compare import run_methods
+from workbench.explain.inputs import model_inputs
+from workbench.jobs import cache
+from workbench.jobs.job import DONE, QUEUED, RUNNING
+
+require("torch")
+
+METHODS = ["saliency", "grad-cam"]
+
+
+def in_process(monkeypatch, slots=1):
+    """The server's queue runs its jobs in threads of this process, so that this process's caches
+    (and a patched function) are the worker's."""
+    from workbench.jobs import queue as Q
+    from workbench.jobs.executors import ThreadExecutor
+
+    queue = Q.JobQueue(ThreadExecutor(slots=slots))
+    monkeypatch.setattr(Q, "_SERVER", queue)
+    return queue
+
+
+def explain_page(lesson_app, methods=METHODS, photos=("coffee",), run=True):
+    at = lesson_app("explanations")
+    at.selectbox(key="ex_model").set_value("mnist-cnn").run()
+    at.selectbox(key="ex_backend").set_value("pytorch").run()
+    at.multiselect(key="ex_samples").set_value(list(photos)).run()
+    at.multiselect(key="ex_methods").set_value(methods).run()
+    at.button(key="ex_run").click()
+    if run:
+        at.run()
+    return at
+
+
+def here(photos=("coffee",), methods=METHODS):
+    backend = lookup.backend("pytorch")
+    arch = lookup.architecture("mnist-cnn")
+    model = backend.build(arch)
+    x, _ = model_inputs(arch, "pytorch", [samples.load(p) for p in photos], model)
+    return run_methods(backend, model, x, methods, steps=10)
+
+
+def test_the_pages_grid_through_a_worker_process_equals_the_grid_computed_here(lesson_app):
+    at = explain_page(lesson_app)
+    assert no_errors(at) == [] and "ex_live" not in at.session_state
+    captions = [c.value for c in at.caption]
+    assert "saliency · image 1" in captions and "grad-cam · image 1" in captions
+    _, preds, result = at.session_state["ex_result"]
+    expected = here()
+    assert result["targets"] == expected["targets"] == [preds[0][0]["index"]]
+    for name in METHODS:
+        np.testing.assert_allclose(result["explanations"][name].maps, expected["explanations"][name].maps,
+                                   rtol=1e-4, atol=1e-6)
+        table = at.dataframe[1].value
+        assert table.loc[name, "deletion_auc"] == pytest.approx(expected["scores"][name]["deletion_auc"], abs=1e-5)
+    assert len(result["curves"]["saliency"]) == 1 and {"deletion", "insertion"} <= set(result["curves"]["saliency"][0])
+
+
+def test_the_page_shows_its_place_in_the_queue_while_another_student_holds_the_worker(lesson_app, monkeypatch):
+    from workbench import ui
+
+    queue = in_process(monkeypatch)
+    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    at = explain_page(lesson_app, run=False)
+    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job until it ends
+        at.run(timeout=3)
+    live = at.session_state["ex_live"]
+    assert (live.status, live.position) == (QUEUED, 1) and other.status == RUNNING
+    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    queue.stop(other)
+    at.run()
+    assert no_errors(at) == [] and live.status == DONE and "ex_live" not in at.session_state
+    assert [e["method"] for e in live.events][:2] == METHODS  # one progress event per method, in order
+    assert live.error is None and at.session_state["ex_result"][2] is live.result, live.error
+    queue.close()
+
+
+def test_a_failing_explanation_job_shows_its_message_and_no_traceback(lesson_app, monkeypatch):
+    from workbench.jobs import explain as E
+
+    in_process(monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the worker ran out of memory")
+
+    monkeypatch.setattr(E, "run_methods", broken)
+    cache.shared("explanations").clear()
+    at = explain_page(lesson_app)
+    assert [e.value for e in at.exception] == []
+    assert "Could not explain the images: the worker ran out of memory" in [e.value for e in at.error]
+    assert "ex_live" not in at.session_state and "ex_result" not in at.session_state
+    at.run()  # nothing comes back on the next rerun
+    assert no_errors(at) == [] and "ex_result" not in at.session_state
+
+
+def test_class_wide_methods_are_computed_once_per_model_and_parameters_whatever_the_photo(monkeypatch):
+    """Filters and filter patterns read of the photo only its size and value range: another photo
+    is served from the per-method cache; saliency and max-patches (ranked over the photos given)
+    are computed again; another layer or number of channels is computed too."""
+    from workbench.explain.base import Explainer
+    from workbench.jobs.explain import explain
+
+    computed = []
+    real = Explainer.explain
+
+    def counted(self, *args, **kwargs):
+        computed.append(self.name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Explainer, "explain", counted)
+    for name in ("explanations", "explanation-methods"):
+        cache.shared(name).clear()
+    rng = np.random.default_rng(0)
+    photos = rng.random((2, 1, 28, 28, 1), dtype=np.float32)
+    photos[:, 0, 0, :2, 0] = 0, 1  # both photos span the same value range
+    methods = ["filters", "filter-patterns", "max-patches", "saliency"]
+
+    def job(images, params=None):
+        return explain({"backend": "pytorch", "arch": "mnist-cnn", "images": images, "methods": methods,
+                        "params": params or {}, "steps": 2}, lambda event: None, None)
+
+    job(photos[0])
+    assert computed == methods
+    stats = cache.shared("explanation-methods").stats()
+    computed.clear()
+    second = job(photos[1])
+    assert computed == ["max-patches", "saliency"]
+    after = cache.shared("explanation-methods").stats()
+    assert (after["hits"] - stats["hits"], after["misses"] - stats["misses"]) == (2, 2)
+    # what the cache served is what the methods compute on the second photo
+    backend = lookup.backend("pytorch")
+    model = backend.build(lookup.architecture("mnist-cnn"))
+    from workbench.registry import get_registry
+
+    explainers = get_registry().explainers()
+    for name in ("filters", "filter-patterns"):
+        fresh = real(explainers[name], backend, model, photos[1])
+        for (label, grid), (fresh_label, fresh_grid) in zip(second["explanations"][name]["grids"].items(),
+                                                            fresh.grids.items(), strict=True):
+            assert label == fresh_label
+            np.testing.assert_array_equal(grid, fresh_grid)
+
+    other = {"filters": {"zoom": 2}, "filter-patterns": {"channels": 2}, "max-patches": {"top": 2}}
+    computed.clear()
+    job(photos[1], other)
+    assert computed == ["filters", "filter-patterns", "max-patches"]  # another parameter: computed
+    computed.clear()
+    job(photos[1], other)
+    assert computed == []  # the whole grid asked again: from the cache
