@@ -96,3 +96,28 @@ def test_a_section_that_fails_says_so_in_its_place_and_the_others_show(lesson_ap
     assert "saliency · image 1" in [c.value for c in at.caption]  # the grid above it
     assert any(re.fullmatch(r"\d+ superpixels", c) for image in at.image for c in image.captions)  # below it
     assert at.button(key="ex_stab_run") is not None
+
+
+def test_a_trained_models_grid_through_the_job_equals_the_grid_computed_here(lesson_app, grey_run):
+    """The trained model travels to the worker process as its saved files: the worker's maps,
+    targets and scores are run_methods' on the model in this process, on the page's inputs (the
+    first two test images of mnist-5k, prepared as the model was trained)."""
+    from workbench import lookup
+    from workbench.explain.compare import run_methods
+    from workbench.explain.inputs import model_inputs
+
+    methods = ["saliency", "grad-cam"]
+    at = explained(lesson_app, grey_run, methods=methods)
+    at.button(key="ex_run").click().run()
+    assert no_errors(at) == []
+    _, preds, result = at.session_state["ex_result"]
+    raw = lookup.dataset("mnist-5k").load("test")[0][:2]
+    x, _ = model_inputs(grey_run.arch, "pytorch", [(np.clip(r, 0, 1) * 255).astype(np.uint8) for r in raw],
+                        grey_run.model)
+    expected = run_methods(lookup.backend("pytorch"), grey_run.model, x, methods, steps=10)
+    assert result["targets"] == expected["targets"] == [top[0]["index"] for top in preds]
+    for name in methods:
+        np.testing.assert_allclose(result["explanations"][name].maps, expected["explanations"][name].maps,
+                                   rtol=1e-4, atol=1e-6)
+        assert result["scores"][name]["deletion_auc"] == pytest.approx(expected["scores"][name]["deletion_auc"],
+                                                                       abs=1e-5)

@@ -226,7 +226,11 @@ def test_the_class_cache_counts_hits_and_tells_parameters_apart():
     assert calls == [4, 8, 4] and shared.stats()["entries"] == 2  # bounded: the oldest went
 
 
-def test_a_second_student_asking_the_same_explanation_is_served_from_the_cache(lesson_app):
+def test_a_second_student_asking_the_same_explanation_is_served_from_the_cache(lesson_app, monkeypatch):
+    from workbench.jobs import queue as Q
+
+    # the grid is a job: its class-wide cache is the worker's, here a thread of this process
+    monkeypatch.setattr(Q, "_SERVER", JobQueue(ThreadExecutor(slots=1)))
     cache.shared("explanations").clear()
 
     def explain(seed_methods):
