@@ -60,7 +60,9 @@ def _model(backend_name: str, arch_name: str):
 
 
 def _choose_model(url: UrlState):
-    """(backend, model, arch, label) from the widgets; trained models come from the training page."""
+    """(backend, model, arch, label, sent) from the widgets; trained models come from the training
+    page. ``sent()``: the model as a job takes it (workbench.jobs.explain): a registered
+    architecture by name, built in the worker; a trained or imported one as its files."""
     registry = ui.registry()
     # models trained in the Training lesson this session (workbench.runs.TrainedRun), by label
     trained = {run.label: run for run in ui.trained_runs()}
@@ -78,19 +80,20 @@ def _choose_model(url: UrlState):
                               help="EfficientNet-Lite0 is pretrained on ImageNet and works offline; other "
                                    "architectures have random weights unless you trained them in the Training lesson.")
     if label.startswith("imported: ") and imported:
-        backend_name, model, _ = imported
+        backend_name, model, _, files = imported
         cols[1].selectbox("Backend", [backend_name], key="ex_backend_imported", disabled=True)
-        return registry.backends()[backend_name], model, arch_of(model), label
+        return registry.backends()[backend_name], model, arch_of(model), label, lambda: {"model": files}
     if label.startswith("trained: "):
         run = trained[label.removeprefix("trained: ")]
         cols[1].selectbox("Backend", [run.backend], key="ex_backend_trained", disabled=True)
-        return registry.backends()[run.backend], run.model, run.arch, label
+        backend = registry.backends()[run.backend]
+        return backend, run.model, run.arch, label, lambda: model_args(backend, None, run.model)
     backends = sorted(registry.backends())
     backend_name = url.bind(cols[1].selectbox, "Backend", backends, key="ex_backend",
                                      index=backends.index("pytorch") if "pytorch" in backends else 0)
     with st.spinner(f"Loading {label} in {backend_name}..."):
         model = _model(backend_name, label)
-    return registry.backends()[backend_name], model, registry.architectures()[label], label
+    return registry.backends()[backend_name], model, registry.architectures()[label], label, lambda: {"arch": label}
 
 
 def _choose_images(url: UrlState) -> tuple[list[str], list[np.ndarray]]:
@@ -375,7 +378,7 @@ def render():
                 "each one costs and how faithful it is. Every method is written once and runs in either backend.")
     explainers = ui.registry().explainers()
     url = UrlState("explanations", fields(explainers), PRESETS)
-    backend, model, arch, label = _choose_model(url)
+    backend, model, arch, label, sent = _choose_model(url)
     titles, photos = _choose_images(url)
     if not photos:
         st.info("Pick at least one photo.")
@@ -403,21 +406,19 @@ def render():
     config = (label, backend.name, tuple(titles), tuple(methods), repr(params))
 
     def source() -> dict:
-        """The model and images as a job takes them: a registered architecture by name (built in
-        the worker), a model trained or imported in this session as its files."""
-        own = label.startswith(("trained: ", "imported: "))
-        return {"backend": backend.name, "images": x[:1],
-                **model_args(backend, None if own else label, model if own else None)}
+        """The model and the first image as a job takes them."""
+        return {"backend": backend.name, "images": x[:1], **sent()}
 
     if st.button("Explain", type="primary", key="ex_run", disabled=bool(refused) or LIVE in st.session_state):
         for key in ("ex_matrix", "ex_sanity", "ex_stab"):
             st.session_state.pop(key, None)
         names = getattr(arch, "class_names", None)
-        job = QueuedExplanation({**source(), "images": x, "methods": methods, "params": params, "steps": 10,
-                                 "class_names": list(names) if names else None}, owner=ui.session_id(),
-                                label="explanations",
-                                on_done=lambda out: st.session_state.__setitem__(RESULT, (config, out["predictions"], out)))
-        st.session_state[LIVE] = job.start()
+        with ui.guard("explain the images"):  # a model that cannot be sent says so here
+            job = QueuedExplanation({**source(), "images": x, "methods": methods, "params": params, "steps": 10,
+                                     "class_names": list(names) if names else None}, owner=ui.session_id(),
+                                    label="explanations",
+                                    on_done=lambda out: st.session_state.__setitem__(RESULT, (config, out["predictions"], out)))
+            st.session_state[LIVE] = job.start()
     if LIVE in st.session_state:
         ui.follow_job(st.session_state[LIVE], _method_progress, LIVE)
     ui.job_failed(LIVE, "explain the images")

@@ -96,7 +96,8 @@ def export_run(run, key: str = "export") -> None:
 
 def imported_model(backend_names: list[str], key: str = "import"):
     """A model file a student brings (.keras, or .safetensors with its architecture .json): (backend
-    name, model, file name) once loaded, else None. Loaded safely: Keras' safe mode, safetensors (no pickles)."""
+    name, model, file name, its files as workbench.jobs.train.load_model takes them: how a job gets
+    the model) once loaded, else None. Loaded safely: Keras' safe mode, safetensors (no pickles)."""
     files = st.file_uploader("A .keras file, or a .safetensors file with its architecture .json (and "
                              ".standardizer.npz, if it has one)", type=["keras", "safetensors", "json", "npz"],
                              accept_multiple_files=True, key=f"{key}_files")
@@ -129,7 +130,9 @@ def imported_model(backend_names: list[str], key: str = "import"):
                     (Path(folder) / target).write_bytes(by_suffix[suffix].getvalue())
             model = backend.load(Path(folder) / names[".keras" if ".keras" in names else ".safetensors"])
         shown = (by_suffix.get(".keras") or by_suffix[".safetensors"]).name
-        st.session_state[f"{key}_model"] = (signature, (backend_name, model, shown))
+        sent = {"weights": names[".keras" if ".keras" in names else ".safetensors"],
+                "files": {target: by_suffix[suffix].getvalue() for suffix, target in names.items() if suffix in by_suffix}}
+        st.session_state[f"{key}_model"] = (signature, (backend_name, model, shown, sent))
         return st.session_state[f"{key}_model"][1]
     return None
 
