@@ -107,11 +107,13 @@ def test_a_failing_explanation_job_shows_its_message_and_no_traceback(lesson_app
 
 
 def test_class_wide_methods_are_computed_once_per_model_and_parameters_whatever_the_photo(monkeypatch):
-    """Filters and filter patterns read of the photo only its size and value range: another photo
-    is served from the per-method cache; saliency and max-patches (ranked over the photos given)
-    are computed again; another layer or number of channels is computed too."""
+    """Filters, filter patterns and max-patches ranked over a dataset read of the photo only its
+    size (and value range): another photo is served from the per-method cache; saliency, and
+    max-patches ranked over the photos themselves, are computed again; another parameter (zoom,
+    channels, how many dataset images) is computed too."""
     from workbench.explain.base import Explainer
     from workbench.jobs.explain import explain
+    from workbench.registry import get_registry
 
     computed = []
     real = Explainer.explain
@@ -127,36 +129,39 @@ def test_class_wide_methods_are_computed_once_per_model_and_parameters_whatever_
     photos = rng.random((2, 1, 28, 28, 1), dtype=np.float32)
     photos[:, 0, 0, :2, 0] = 0, 1  # both photos span the same value range
     methods = ["filters", "filter-patterns", "max-patches", "saliency"]
+    over_data = {"max-patches": {"dataset": "mnist-5k", "dataset_images": 8}}
 
-    def job(images, params=None):
+    def job(images, params):
         return explain({"backend": "pytorch", "arch": "mnist-cnn", "images": images, "methods": methods,
-                        "params": params or {}, "steps": 2}, lambda event: None, None)
+                        "params": params, "steps": 2}, lambda event: None, None)
 
-    job(photos[0])
+    job(photos[0], over_data)
     assert computed == methods
     stats = cache.shared("explanation-methods").stats()
     computed.clear()
-    second = job(photos[1])
-    assert computed == ["max-patches", "saliency"]
+    second = job(photos[1], over_data)
+    assert computed == ["saliency"]
     after = cache.shared("explanation-methods").stats()
-    assert (after["hits"] - stats["hits"], after["misses"] - stats["misses"]) == (2, 2)
+    assert (after["hits"] - stats["hits"], after["misses"] - stats["misses"]) == (3, 1)
     # what the cache served is what the methods compute on the second photo
     backend = lookup.backend("pytorch")
     model = backend.build(lookup.architecture("mnist-cnn"))
-    from workbench.registry import get_registry
-
     explainers = get_registry().explainers()
-    for name in ("filters", "filter-patterns"):
-        fresh = real(explainers[name], backend, model, photos[1])
+    for name in ("filters", "filter-patterns", "max-patches"):
+        fresh = real(explainers[name], backend, model, photos[1], **over_data.get(name, {}))
         for (label, grid), (fresh_label, fresh_grid) in zip(second["explanations"][name]["grids"].items(),
                                                             fresh.grids.items(), strict=True):
             assert label == fresh_label
             np.testing.assert_array_equal(grid, fresh_grid)
 
-    other = {"filters": {"zoom": 2}, "filter-patterns": {"channels": 2}, "max-patches": {"top": 2}}
+    other = {"filters": {"zoom": 2}, "filter-patterns": {"channels": 2},
+             "max-patches": {"dataset": "mnist-5k", "dataset_images": 4}}
     computed.clear()
     job(photos[1], other)
     assert computed == ["filters", "filter-patterns", "max-patches"]  # another parameter: computed
     computed.clear()
     job(photos[1], other)
     assert computed == []  # the whole grid asked again: from the cache
+    job(photos[0], {})
+    job(photos[1], {})
+    assert computed == ["max-patches", "max-patches"]  # ranked over the photo itself: once per photo

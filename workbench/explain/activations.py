@@ -62,7 +62,7 @@ class Filters(Explainer):
     params = (Param("layer", None, help="a conv layer (default: the first)"), Param("per_row", 16, 1, 64),
               Param("zoom", 4, 1, 16, help="pixels per kernel weight"))
 
-    def input_key(self, images):
+    def input_key(self, images, params):
         return images.shape[1:]  # the model's kernels; of the images only their channel count
 
     def compute(self, backend, model, images, targets, layer, per_row, zoom):

@@ -142,10 +142,10 @@ class Explainer:
     needs_targets: bool = True  # False for methods that explain the model, not a decision
     description: str = ""
 
-    def input_key(self, images: np.ndarray):
-        """What of the images this method's result depends on, for a class-wide cache
-        (workbench.jobs.cache): the images themselves, unless a method that explains the model
-        rather than the images says less."""
+    def input_key(self, images: np.ndarray, params: dict[str, Any]):
+        """What of the images this method's result depends on with these (resolved) parameters,
+        for a class-wide cache (workbench.jobs.cache): the images themselves, unless a method that
+        explains the model rather than the images says less."""
         return images
 
     def defaults(self) -> dict[str, Any]:

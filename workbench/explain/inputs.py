@@ -27,6 +27,14 @@ def load_image(source: str) -> np.ndarray:
     return image_decoder.decode(path)
 
 
+def dataset_inputs(backend, model, dataset: str, count: int) -> np.ndarray:
+    """The first ``count`` test images of a registered dataset, fed to ``model`` as its photos are
+    (``model_inputs``): what a method that ranks over a dataset ranks over."""
+    x = lookup.dataset(dataset).load("test")[0][:count]
+    photos = [(np.clip(image, 0, 1) * 255).astype(np.uint8) for image in x]  # as the page shows them
+    return model_inputs(arch_of(model), backend.name, photos, model)[0]
+
+
 def load_model(backend, name: str):
     """(model, architecture) for a registered architecture, an architecture file, or a saved model."""
     path = Path(name)

@@ -16,6 +16,7 @@ from workbench import shapes
 from workbench.backend import Neuron
 from workbench.explain.activations import tile
 from workbench.explain.base import Explainer, Explanation, Param, bilinear_matrix, chunks
+from workbench.explain.inputs import dataset_inputs
 from workbench.explain.layers import middle_layer, pre_activation
 from workbench.model_facts import arch_of
 
@@ -51,16 +52,25 @@ def resize(patch: np.ndarray, size: int) -> np.ndarray:
 class MaxPatches(Explainer):
     name, title, family = "max-patches", "Maximally activating patches", "activation"
     description = ("For each channel, the image regions (receptive fields) where it fires most strongly "
-                   "across the images given.")
+                   "across the images given, or across a dataset's test images.")
     needs_targets = False
     params = (
         Param("layer", None, help="the conv layer (default: the deepest one at 1/8 of the input size or more)"),
         Param("channels", 4, 1, 64, help="channels to show, the most active first"),
         Param("top", 3, 1, 32, help="patches per channel"),
         Param("size", 48, 8, 224, help="display size of each patch"),
+        Param("dataset", None, help="rank over this dataset's first test images instead of the images given "
+                                    "(the same patches for every photo)"),
+        Param("dataset_images", 16, 1, 1000, help="how many of the dataset's test images to rank over"),
     )
 
-    def compute(self, backend, model, images, targets, layer, channels, top, size):
+    def input_key(self, images, params):
+        # ranked over a dataset, the photos given only tell the input size
+        return images.shape[1:] if params["dataset"] else images
+
+    def compute(self, backend, model, images, targets, layer, channels, top, size, dataset, dataset_images):
+        if dataset:
+            images = dataset_inputs(backend, model, dataset, dataset_images)
         layer = layer or middle_layer(backend, model, images.shape[1])
         scored = pre_activation(backend, model, layer)
         acts = backend.activations(model, images, list(dict.fromkeys([layer, scored])))

@@ -64,7 +64,7 @@ class FilterPatterns(Explainer):
         Param("seed", 0, 0, None),
     )
 
-    def input_key(self, images):
+    def input_key(self, images, params):
         # the climb starts from noise: of the images only their size and value range (grey_noise)
         return images.shape[1:], float(images.min()), float(images.max())
 

@@ -83,7 +83,8 @@ def cached_method(identity: tuple):
     methods = cache.shared("explanation-methods", 64)
 
     def explain(explainer, backend, model, images, targets, params):
-        k = cache.key(identity, explainer.name, explainer.resolve_params(params), explainer.input_key(images),
+        resolved = explainer.resolve_params(params)
+        k = cache.key(identity, explainer.name, resolved, explainer.input_key(images, resolved),
                       list(targets) if explainer.needs_targets else None)
         return methods.get(k, lambda: explainer.explain(backend, model, images, targets, **params))
 
