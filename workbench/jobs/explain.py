@@ -107,10 +107,9 @@ def explain(args: dict, progress, stop: threading.Event) -> dict:
         result = run_methods(backend, model, args["images"], methods, params, steps=steps,
                              progress=lambda name, fraction: progress({"method": name, "fraction": fraction}),
                              explain=cached_method(identity))
-        names = args.get("class_names")
-        # only the class names are read of the architecture; a trained model's come with the job
-        named = SimpleNamespace(class_names=names) if names else lookup.architecture(args["arch"]) \
-            if args.get("arch") else None
+        # predictions read only the class names of an architecture; the page sends them (a trained
+        # model's are its dataset's, not in its files)
+        named = SimpleNamespace(class_names=args.get("class_names"))
         return {"predictions": predictions(backend, model, named, args["images"]), "targets": result["targets"],
                 "scores": result["scores"], "random_baseline": result["random_baseline"],
                 "curves": _plain_or_none(result["curves"]),
