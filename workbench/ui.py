@@ -79,6 +79,15 @@ def session_id() -> str:
     return st.session_state.setdefault("workbench_session", uuid.uuid4().hex)
 
 
+def queue_status(job, seconds: float) -> str | None:
+    """A waiting job's place in the server's queue (workbench.jobs.follow.QueuedJob), for its progress
+    bar; None once it has started."""
+    position = getattr(job, "position", None)
+    if position is None:
+        return None
+    return f"queued, position {position}: waiting for a free worker ... ({seconds:.0f} s)"
+
+
 def trained_runs() -> list:
     """This session's finished training runs (workbench.runs.TrainedRun), the list itself."""
     return st.session_state.setdefault(TRAINED_RUNS, [])

@@ -22,6 +22,7 @@ from workbench.jobs.job import error_message
 KINDS: dict[str, str] = {
     "train": "workbench.jobs.train:train",  # workbench.runs.run_training
     "explain": "workbench.jobs.explain:explain",  # workbench.explain.compare.run_methods, a grid of methods
+    "regularise": "workbench.regularise.job:experiment",  # workbench.regularise.experiments.train_runs
     "probe": "workbench.jobs.kinds:probe",  # a job of known length: tests and the benchmark's overhead
 }
 
