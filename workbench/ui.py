@@ -172,7 +172,7 @@ def image_picker(key: str, default: str = "camera", max_side: int | None = 256, 
                      format_func=lambda n: samples.SAMPLES[n].description.capitalize(), key=f"{key}_sample")
     upload = cols[1].file_uploader("... or upload your own", type=None, key=f"{key}_upload")
     try:
-        image = samples.to_grey(image_decoder.decode(upload.getvalue(), upload.name)) if upload else samples.grey(name)
+        image = samples.to_grey(image_decoder.decode_upload(upload)) if upload else samples.grey(name)
     except ValueError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         return None
