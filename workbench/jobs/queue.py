@@ -281,7 +281,7 @@ def status_dir() -> Path:
 def server_queue() -> JobQueue:
     """The one queue of this server process, configured from the environment:
     WORKBENCH_RAY_ADDRESS / WORKBENCH_EXECUTOR (workbench.jobs.executors.make_executor),
-    WORKBENCH_JOBS (concurrent jobs; cores by default), WORKBENCH_JOBS_PER_STUDENT (1),
+    WORKBENCH_JOBS (concurrent jobs; cores - 1 by default, local), WORKBENCH_JOBS_PER_STUDENT (1),
     WORKBENCH_IDLE_CANCEL_S (120: a session silent that long has its jobs cancelled),
     WORKBENCH_WARM (backends a local worker imports at start: "all", or names)."""
     global _SERVER
