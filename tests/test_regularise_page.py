@@ -143,6 +143,15 @@ def test_waits_in_the_queue_while_another_student_holds_the_worker(at, monkeypat
     job = at.session_state["wp_jobs"]["cnn"]
     assert job.status == "queued" and job.position == 1
     assert any(t.startswith("queued, position 1: waiting for a free worker") for t in shown)
+    job.stop()  # Stop while it waits: it never starts, and the page says so
+    at.run()
+    assert no_errors(at) == [] and job.status == "cancelled"
+    assert any(i.value == "The run stopped before it started." for i in at.info)
+    at.button(key="wp_cnn_go").click()  # again, and this time the other job ends
+    with pytest.raises(RuntimeError, match="timed out"):
+        at.run(timeout=4)
+    job = at.session_state["wp_jobs"]["cnn"]
+    assert job.status == "queued" and job.position == 1
     Q.server_queue().stop(other)  # the other student's job ends: this one starts and completes
     at.run()
     assert no_errors(at) == []
