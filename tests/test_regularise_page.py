@@ -135,11 +135,12 @@ def test_waits_in_the_queue_while_another_student_holds_the_worker(at, monkeypat
     in_process(monkeypatch)  # one worker slot
     other = Q.server_queue().submit("probe", {"steps": 2000, "seconds": 0.05}, owner="another student")
     shown = sent_progress(monkeypatch)
-    at.number_input(key="wp_cnn_epochs").set_value(1).run()
-    at.number_input(key="wp_cnn_limit").set_value(100).run()
+    at.selectbox(key="wp_cnn_backend").set_value("pytorch")  # the settings and the click in one script run
+    at.number_input(key="wp_cnn_epochs").set_value(1)
+    at.number_input(key="wp_cnn_limit").set_value(100)
     at.button(key="wp_cnn_go").click()
     with pytest.raises(RuntimeError, match="timed out"):  # the page follows the job, which waits
-        at.run(timeout=4)
+        at.run(timeout=5)
     job = at.session_state["wp_jobs"]["cnn"]
     assert job.status == "queued" and job.position == 1
     assert any(t.startswith("queued, position 1: waiting for a free worker") for t in shown)
@@ -149,7 +150,7 @@ def test_waits_in_the_queue_while_another_student_holds_the_worker(at, monkeypat
     assert any(i.value == "The run stopped before it started." for i in at.info)
     at.button(key="wp_cnn_go").click()  # again, and this time the other job ends
     with pytest.raises(RuntimeError, match="timed out"):
-        at.run(timeout=4)
+        at.run(timeout=3)
     job = at.session_state["wp_jobs"]["cnn"]
     assert job.status == "queued" and job.position == 1
     Q.server_queue().stop(other)  # the other student's job ends: this one starts and completes
