@@ -18,6 +18,7 @@ from workbench import image_decoder, samples, ui
 from workbench.explain.compare import parse_value
 from workbench.explain.inputs import model_inputs
 from workbench.explain.render import overlay, pictures, superpixel_boundaries, to_uint8
+from workbench.jobs import limits
 from workbench.jobs.explain import QueuedExplanation, QueuedSanity, QueuedStability, model_args
 from workbench.model_facts import arch_of
 from workbench.urlstate import Preset, UrlState
@@ -102,9 +103,13 @@ def _choose_images(url: UrlState) -> tuple[list[str], list[np.ndarray]]:
                             format_func=lambda n: f"{n}: {samples.SAMPLES[n].description}")
     titles, photos = list(picked), [samples.load(n) for n in picked]
     with st.expander("Upload photos, or take images from a dataset"):
-        for upload in st.file_uploader("Your own photos", accept_multiple_files=True, key="ex_upload") or []:
+        uploads = st.file_uploader("Your own photos", accept_multiple_files=True, key="ex_upload") or []
+        if len(uploads) > limits.photos_per_request():
+            st.warning(f"{len(uploads)} photos uploaded; the first {limits.photos_per_request()} are explained "
+                       "(the server's limit per grid)", icon=":material/photo_library:")
+        for upload in uploads[:limits.photos_per_request()]:
             try:
-                photos.append(image_decoder.decode(upload.getvalue(), upload.name))
+                photos.append(image_decoder.decode_upload(upload))
                 titles.append(upload.name)
             except ValueError as exc:
                 st.error(str(exc), icon=":material/broken_image:")

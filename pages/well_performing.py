@@ -1,7 +1,7 @@
 """The "well-performing CNN" lesson of "CNNs part II", one tab per experiment: input
 standardisation, dropout, batch normalisation and dead ReLUs, initialisation, cnn1 vs cnn2.
-Every number comes from the chosen backend's real layers and training; long runs go on in the
-background (one at a time per student) with progress and Stop."""
+Every number comes from the chosen backend's real layers and training; long runs are jobs of the
+server's queue (workbench.regularise.job; one at a time per student) with progress and Stop."""
 
 from __future__ import annotations
 
@@ -17,16 +17,17 @@ from plotly.subplots import make_subplots
 from workbench_pages.training import curves
 from workbench import lookup, ui
 from workbench.backend import TrainConfig
+from workbench.jobs.job import CANCELLED
 from workbench.regularise import batchnorm as BN
 from workbench.regularise import dropout as DR
 from workbench.regularise import init as I
 from workbench.regularise import setups, verdict
 from workbench.regularise import standardisation as ST
-from workbench.regularise.experiments import Experiment
+from workbench.regularise.job import QueuedExperiment, definition
 from workbench.training import OPTIMIZERS, check_config
 from workbench.urlstate import Preset, UrlState
 
-JOBS, LIVE = "wp_jobs", "wp_live"  # finished or running Experiment per tab; the tab whose run is live
+JOBS, LIVE = "wp_jobs", "wp_live"  # finished or running QueuedExperiment per tab; the tab whose run is live
 LECTURE = "the lecture slides \"CNNs part II\" (Deep Learning, week 5)"
 THE_LECTURE = "T" + LECTURE[1:]  # at the start of a sentence
 
@@ -54,18 +55,19 @@ def _settings(url: UrlState, tab: str, epochs: int, lr: float = 1e-3, limit: int
 
 
 # -- background runs ------------------------------------------------------------------------
-def _start_button(tab: str, label: str, make_runs, backend, config) -> None:
+def _start_button(tab: str, label: str, calls: list[tuple[str, dict]], backend, config) -> None:
+    """Train submits the experiment (its setups by name, workbench.regularise.setups) to the job queue."""
     busy = st.session_state.get(LIVE) is not None  # until _follow has seen the live run end
     if st.button(label, type="primary", key=f"wp_{tab}_go", disabled=busy,
                  help="another run is going on" if busy else "runs in the background; one run at a time"):
         with ui.guard("start the runs"):
-            job = Experiment(backend, make_runs(), config)
+            job = QueuedExperiment(definition(backend.name, config, *calls), owner=ui.session_id(), label=label)
             st.session_state.setdefault(JOBS, {})[tab] = job
             st.session_state[LIVE] = tab
             job.start()
 
 
-def _job(tab: str) -> Experiment | None:
+def _job(tab: str) -> QueuedExperiment | None:
     return st.session_state.get(JOBS, {}).get(tab)
 
 
@@ -90,9 +92,10 @@ def _follow(slots: dict) -> None:
             shown = done
             with draw["live"].container():
                 draw["figure"](job, live=done + 1)
-        bar.progress(job.progress(), text=f"{'stopping ... ' if job.stop_event.is_set() else ''}"
-                                          f"{shown} of {job.epochs * len(job.labels)} epochs "
-                                          f"({time.perf_counter() - t0:.0f} s)")
+        seconds = time.perf_counter() - t0
+        bar.progress(job.fraction(), text=ui.queue_status(job, seconds) or
+                     f"{'stopping ... ' if job.stop_event.is_set() else ''}"
+                     f"{shown} of {job.epochs * job.planned or '?'} epochs ({seconds:.0f} s)")
         time.sleep(0.3)
     st.session_state.pop(LIVE, None)
     st.rerun()
@@ -107,13 +110,17 @@ def _live_area(slots: dict, tab: str, figure) -> None:
             figure(job, live=0)
 
 
-def _histories(job: Experiment) -> list[SimpleNamespace]:
+def _histories(job: QueuedExperiment) -> list[SimpleNamespace]:
     """The runs as pages.training.curves draws them: a label and a history each."""
     return [SimpleNamespace(label=label, history=list(r.history)) for label, r in job.results.items()]
 
 
 def _error(job) -> None:
-    if job is not None and job.error is not None:
+    if job is None or job.error is None:
+        return
+    if job.status == CANCELLED and job.stop_event.is_set():  # Stop while it waited in the queue
+        st.info(f"The run {ui.friendly(job.error)}.")
+    else:
         st.error(f"The run failed: {ui.friendly(job.error)}")
 
 
@@ -143,7 +150,7 @@ def _standardisation(slots, url: UrlState):
     backend = _backend(url, "wp_std_backend")
     config, limit = _settings(url, "std", epochs=5)
     modes = url.bind(st.multiselect, "Feeds", list(ST.MODES), list(ST.MODES), key="wp_std_modes", format_func=ST.MODES.get)
-    _start_button("std", "Train cnn1 with each feed", lambda: setups.standardisation("mnist-5k", "cnn1", modes, limit),
+    _start_button("std", "Train cnn1 with each feed", [("standardisation", dict(dataset="mnist-5k", arch="cnn1", modes=list(modes), limit=limit))],
                   backend, config)
     _live_area(slots, "std", _standardisation_figure)
 
@@ -206,7 +213,7 @@ def _dropout(slots, url: UrlState):
     st.caption("cnn1 on a small training set, per-pixel standardised; the dropout run has Dropout before each Dense layer.")
     config, limit = _settings(url, "do", epochs=15, limit=300)
     rate = url.bind(st.slider, "Dropout rate", 0.1, 0.8, 0.5, 0.05, key="wp_do_rate")
-    _start_button("do", "Train without and with dropout", lambda: setups.overfitting("mnist-5k", "cnn1", rate, limit),
+    _start_button("do", "Train without and with dropout", [("overfitting", dict(dataset="mnist-5k", arch="cnn1", rate=float(rate), limit=limit))],
                   backend, config)
     _live_area(slots, "do", _overfitting_figure)
 
@@ -291,7 +298,7 @@ def _batchnorm(slots, url: UrlState):
                f"on {setups.PROBE_IMAGES} fixed training images in training mode (what a training step sees).")
     config, limit = _settings(url, "bn", epochs=3, lr=0.05, limit=1000)
     _start_button("bn", "Train without and with BN",
-                  lambda: setups.dead_relu("mnist-5k", arch, False, init, limit) + setups.dead_relu("mnist-5k", arch, True, init, limit),
+                  [("dead_relu", dict(dataset="mnist-5k", arch=arch, batchnorm=bn, init=init, limit=limit)) for bn in (False, True)],
                   backend, config)
     _live_area(slots, "bn", _dead_figure)
 
@@ -364,7 +371,7 @@ def _initialisation(slots, url: UrlState):
         st.caption("Gradient: of each image's true-class score with respect to the layer's output, as backpropagation "
                    "hands it back. The last layer is the output itself.")
     config, limit = _settings(url, "in", epochs=5, limit=1000)
-    _start_button("in", "Train from each initialisation", lambda: setups.initialisation("mnist-5k", "cnn1", tuple(I.INITS), limit),
+    _start_button("in", "Train from each initialisation", [("initialisation", dict(dataset="mnist-5k", arch="cnn1", inits=list(I.INITS), limit=limit))],
                   backend, config)
     _live_area(slots, "in", _curves_only("in", "cnn1 from each initialisation"))
 
@@ -400,7 +407,7 @@ def _cnn(slots, url: UrlState):
                    "not trainable) and the parameters read off each backend's real model.")
     backend = _backend(url, "wp_cnn_backend")
     config, limit = _settings(url, "cnn", epochs=5)
-    _start_button("cnn", "Train cnn1 and cnn2", lambda: setups.cnn1_vs_cnn2("mnist-5k", limit), backend, config)
+    _start_button("cnn", "Train cnn1 and cnn2", [("cnn1_vs_cnn2", dict(dataset="mnist-5k", limit=limit))], backend, config)
     _live_area(slots, "cnn", _curves_only("cnn", "cnn1 vs cnn2 on mnist-5k, per-pixel standardised"))
 
 

@@ -31,6 +31,25 @@ def require(module: str, why: str = "the README's test command installs it"):
         pytest.fail(f"CI=true and {module} cannot be imported ({e}); {why}", pytrace=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_component_scan():
+    """Every AppTest of the run shares one scan of the installed Streamlit components, as a
+    server's sessions do (AppTest scans ~1,600 package metadata files per instance otherwise)."""
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.commands.bench_jobs import share_component_scan
+
+    init = AppTest.__init__
+
+    def shared(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        share_component_scan(self)
+
+    AppTest.__init__ = shared
+    yield
+    AppTest.__init__ = init
+
+
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
 
 

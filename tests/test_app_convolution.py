@@ -174,3 +174,34 @@ def test_uploads_in_other_modes_become_grey_images():
         assert grey.shape == (size[1], size[0]) and grey.dtype == float
     with pytest.raises(ValueError, match="empty.png is empty"):
         image_decoder.decode(b"", "empty.png")
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buf, format="PNG")  # one grey: a few kilobytes
+    return buf.getvalue()
+
+
+def test_an_upload_over_the_sessions_pixel_limit_is_refused_and_the_page_goes_on(at):
+    # 4500x3000 is under the decoder's 16-megapixel cap (a file on the command line may be that big)
+    # but over the 12 megapixels a session may upload (workbench.jobs.limits.image_pixels)
+    big = png_bytes(4500, 3000)
+    assert image_decoder.decode(big, "scan.png").shape == (3000, 4500, 3)
+    at.file_uploader(key="conv_upload").set_value(("scan.png", big, "image/png")).run()
+    assert [e.value for e in at.error] == ["scan.png is 4500x3000; please use an image under 12 megapixels"]
+    assert not at.exception
+    at.file_uploader(key="conv_upload").set_value(("ramp.png", png_bytes(25, 20), "image/png")).run()
+    assert no_errors(at) == []
+    assert output_caption(at).startswith("Output 20x25")
+
+
+def test_the_upload_pixel_limit_is_the_servers_setting(at, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_MAX_IMAGE_MEGAPIXELS", "0.0625")  # 65,536 pixels: 256x256
+    at.file_uploader(key="conv_upload").set_value(("wide.png", png_bytes(300, 256), "image/png")).run()
+    assert [e.value for e in at.error] == ["wide.png is 300x256; please use an image under 0.0625 megapixels"]
+    at.file_uploader(key="conv_upload").set_value(("square.png", png_bytes(256, 256), "image/png")).run()
+    assert no_errors(at) == [] and output_caption(at).startswith("Output 192x192")  # fitted to the lesson's 192
+    monkeypatch.setenv("WORKBENCH_MAX_IMAGE_MEGAPIXELS", "100")  # never above the decoder's own cap
+    from workbench.jobs.limits import image_pixels
+
+    assert image_pixels() == image_decoder.MAX_PIXELS

@@ -275,9 +275,9 @@ def explanation_upload(content: bytes) -> str:
     return page_messages(at)
 
 
-def convolution_upload(content: bytes) -> str:
+def convolution_upload(content: bytes, name: str = "notes.png") -> str:
     at = page("convolution")
-    at.file_uploader(key="conv_upload").set_value(("notes.png", content, "image/png")).run()
+    at.file_uploader(key="conv_upload").set_value((name, content, "image/png")).run()
     return page_messages(at)
 
 
@@ -373,6 +373,9 @@ ROWS = [
         lambda t: explanation_upload(bomb_png())),
     Row(I, "page", "convolution lesson: a text file uploaded as a photo", "notes.png is not an image that can be read",
         lambda t: convolution_upload(b"not a picture")),
+    Row(I, "page", "convolution lesson: a 4500x3000 photo uploaded (over the 12 megapixels a session may upload)",
+        "scan.png is 4500x3000; please use an image under 12 megapixels",
+        lambda t: convolution_upload(png(mode="L", size=(4500, 3000)), "scan.png")),
     # -- saved models --------------------------------------------------------------------
     Row(M, "CLI", "a pickle given as the model to explain", "evil.pkl is not a safetensors weights file",
         lambda t: cli("explain", "sample:coffee", "--backend", "pytorch",

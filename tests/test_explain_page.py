@@ -180,3 +180,27 @@ def test_cost_readout_shows_peak_memory_when_the_backend_reports_it():
 
     assert "peak" not in cost_text(Cost(1, 1, 0.5, None))  # a CPU: no figure to show
     assert cost_text(Cost(3, 2, 0.25, 512 * 2**20)) == "0.25 s  \n3 fwd, 2 bwd  \n512 MiB peak"
+
+
+def test_uploads_are_held_to_the_sessions_pixel_and_photo_limits(lesson_app, monkeypatch):
+    """An upload over the server's per-session pixel limit (workbench.jobs.limits.image_pixels) is
+    refused with its size and the limit; more photos than one grid takes are cut to the limit."""
+    import io
+
+    from PIL import Image
+
+    def png(width, height):
+        buf = io.BytesIO()
+        Image.new("RGB", (width, height), (90, 120, 30)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    monkeypatch.setenv("WORKBENCH_MAX_IMAGE_MEGAPIXELS", "0.0625")  # 256x256
+    monkeypatch.setenv("WORKBENCH_MAX_UPLOADS", "2")
+    at = lesson_app("explanations")
+    at.multiselect(key="ex_samples").set_value([])
+    at.file_uploader(key="ex_upload").set_value([("big.png", png(300, 256), "image/png"),
+                                                  ("ok.png", png(64, 48), "image/png"),
+                                                  ("third.png", png(32, 32), "image/png")]).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["big.png is 300x256; please use an image under 0.0625 megapixels"]
+    assert [w.value for w in at.warning] == ["3 photos uploaded; the first 2 are explained (the server's limit per grid)"]

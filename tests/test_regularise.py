@@ -230,3 +230,62 @@ def test_cnn1_standardisation_on_the_lectures_setting(name):
                        else "refuted" if pp - min(resc, results["raw"]["best_val_accuracy"]) < verdict.MARGIN
                        else "partly")
     print(name, {k: v["best_val_accuracy"] for k, v in results.items()}, sentence)
+
+
+# -- the experiments as a job (workbench.regularise.job) ----------------------------------------
+def test_the_job_kind_trains_what_train_runs_trains():
+    # the page's job (through the queue: its definition and result packed as JSON + arrays) and the
+    # CLI's in-process call give the same numbers for the same seed
+    from workbench.backend import TrainConfig
+    from workbench.jobs.executors import ThreadExecutor
+    from workbench.jobs.queue import JobQueue
+    from workbench.regularise.experiments import train_runs
+    from workbench.regularise.job import QueuedExperiment, definition
+
+    config = TrainConfig(epochs=2, seed=3)
+    args = definition("pytorch", config, ("dead_relu", dict(dataset="mnist-5k", arch="cnn1", batchnorm=True,
+                                                            init="he", limit=100)))
+    queue = JobQueue(ThreadExecutor(slots=1))
+    try:
+        job = QueuedExperiment(args, owner="a student", queue=queue).start()
+        assert job.wait(120) and job.error is None, job.error
+    finally:
+        queue.close()
+    runs = setups.dead_relu("mnist-5k", "cnn1", True, "he", 100)
+    local = train_runs(lookup.backend("pytorch"), runs, config)
+    assert list(job.results) == list(local) == ["BN, init he"]
+    (got,), (want,) = job.results.values(), local.values()
+    assert [r["loss"] for r in got.history] == [r["loss"] for r in want.history]
+    assert [r["val_accuracy"] for r in got.history] == [r["val_accuracy"] for r in want.history]
+    assert got.probes == want.probes and len(got.probes) == 3  # epoch 0, 1, 2
+    assert job.planned == 1 and job.fraction() == 1.0
+
+
+def test_stop_ends_the_experiment_after_the_current_batch_and_keeps_what_ran():
+    import threading
+
+    from workbench.backend import TrainConfig
+    from workbench.regularise.job import definition, experiment
+
+    stop, events = threading.Event(), []
+
+    def progress(event):
+        events.append(event)
+        if (event.get("record") or {}).get("epoch") == 1:
+            stop.set()  # the student clicks Stop during epoch 2 of the first run
+
+    args = definition("pytorch", TrainConfig(epochs=3, batch_size=50),
+                      ("cnn1_vs_cnn2", dict(dataset="mnist-5k", limit=200)))
+    result = experiment(args, progress, stop)
+    (run,) = result["runs"]  # cnn2 never started
+    assert run["label"] == "cnn1" and [r["epoch"] for r in run["history"]] == [1, 2]
+    assert run["stopped"].startswith("stopped by the user")
+    assert events[0] == {"planned": ["cnn1", "cnn2"]}
+
+
+def test_an_experiment_names_only_the_lessons_setups():
+    from workbench.backend import TrainConfig
+    from workbench.regularise.job import definition, runs_of
+
+    with pytest.raises(ValueError, match="no experiment setup 'splits'"):
+        runs_of(definition("pytorch", TrainConfig(), ("splits", dict(dataset="mnist-5k", arch="cnn1"))))

@@ -111,3 +111,67 @@ def test_stop_ends_the_experiment_and_keeps_what_ran(at, monkeypatch):
     assert [r["epoch"] for r in history] == [1, 2] and history[-1]["stopped"].startswith("stopped by the user")
     assert any(i.value.startswith("cnn1: stopped by the user") for i in at.info)
     assert at.button(key="wp_std_go").disabled is False  # the next experiment can start
+
+
+def sent_progress(monkeypatch) -> list[str]:
+    """The texts of every progress bar update the page sends (AppTest's tree keeps only the last
+    finished script run, and a run that follows a waiting job does not finish)."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    texts, real = [], DeltaGenerator.progress
+
+    def progress(self, value, text=None):
+        texts.append(text or "")
+        return real(self, value, text)
+
+    monkeypatch.setattr(DeltaGenerator, "progress", progress)
+    return texts
+
+
+def test_waits_in_the_queue_while_another_student_holds_the_worker(at, monkeypatch):
+    from test_training_page import in_process
+    from workbench.jobs import queue as Q
+
+    in_process(monkeypatch)  # one worker slot
+    other = Q.server_queue().submit("probe", {"steps": 2000, "seconds": 0.05}, owner="another student")
+    shown = sent_progress(monkeypatch)
+    at.selectbox(key="wp_cnn_backend").set_value("pytorch")  # the settings and the click in one script run
+    at.number_input(key="wp_cnn_epochs").set_value(1)
+    at.number_input(key="wp_cnn_limit").set_value(100)
+    at.button(key="wp_cnn_go").click()
+    with pytest.raises(RuntimeError, match="timed out"):  # the page follows the job, which waits
+        at.run(timeout=5)
+    job = at.session_state["wp_jobs"]["cnn"]
+    assert job.status == "queued" and job.position == 1
+    assert any(t.startswith("queued, position 1: waiting for a free worker") for t in shown)
+    job.stop()  # Stop while it waits: it never starts, and the page says so
+    at.run()
+    assert no_errors(at) == [] and job.status == "cancelled"
+    assert any(i.value == "The run stopped before it started." for i in at.info)
+    at.button(key="wp_cnn_go").click()  # again, and this time the other job ends
+    with pytest.raises(RuntimeError, match="timed out"):
+        at.run(timeout=3)
+    job = at.session_state["wp_jobs"]["cnn"]
+    assert job.status == "queued" and job.position == 1
+    Q.server_queue().stop(other)  # the other student's job ends: this one starts and completes
+    at.run()
+    assert no_errors(at) == []
+    assert job.status == "done" and list(job.results) == ["cnn1", "cnn2"]
+    assert all(len(r.history) == 1 for r in job.results.values())
+
+
+def test_a_failing_experiment_shows_its_message_and_the_page_goes_on(at, monkeypatch):
+    from test_training_page import in_process
+    from workbench_plugins.tensorflow_backend import training as T
+
+    def broken(backend, model, data, config, on_epoch=None):
+        raise RuntimeError("the GPU ran out of memory")
+
+    in_process(monkeypatch)
+    monkeypatch.setattr(T, "train", broken)
+    at.number_input(key="wp_in_epochs").set_value(1).run()
+    at.number_input(key="wp_in_limit").set_value(100).run()
+    at.button(key="wp_in_go").click().run()
+    assert [e.value for e in at.exception] == []
+    assert [e.value for e in at.error] == ["The run failed: the GPU ran out of memory"]
+    assert at.button(key="wp_in_go").disabled is False  # the next experiment can start

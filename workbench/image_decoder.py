@@ -4,7 +4,9 @@ A photo to explain (CLI, API, page upload), a convolution lesson's upload and ev
 folder or downloaded dataset: each is opened by ``opened``, which turns whatever PIL raises
 (a decompression bomb, a truncated or damaged file, something that is not an image, a folder
 given as a file) into one ``ImageDecodeError`` that names the file, and refuses images over
-MAX_PIXELS before decoding them. 16-bit images are scaled from 0..65535, not clipped at 255.
+MAX_PIXELS before decoding them. What a session uploads goes through ``decode_upload``, under the
+server's smaller per-session limit (workbench.jobs.limits.image_pixels). 16-bit images are scaled
+from 0..65535, not clipped at 255.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def read_file(path: str | Path) -> bytes:
 
 
 @contextlib.contextmanager
-def opened(source: bytes | str | Path, name: str | None = None):
+def opened(source: bytes | str | Path, name: str | None = None, max_pixels: int = MAX_PIXELS):
     """The decoded PIL image of ``source`` (bytes, or a file path), or an ImageDecodeError."""
     if not isinstance(source, (bytes, bytearray)):
         name = name or str(source)
@@ -56,23 +58,24 @@ def opened(source: bytes | str | Path, name: str | None = None):
         raise ImageDecodeError(f"{name} is empty")
     try:
         with Image.open(io.BytesIO(source)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageDecodeError(_too_big(name, f"{image.width}x{image.height}"))
+            if image.width * image.height > min(max_pixels, MAX_PIXELS):
+                raise ImageDecodeError(_too_big(name, f"{image.width}x{image.height}", max_pixels))
             image.load()  # decode now: a truncated file fails here, not later
             yield image
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:  # over twice PIL's own limit: refused while opening
         pixels = re.search(r"\d+", str(exc))
-        raise ImageDecodeError(_too_big(name, f"{int(pixels.group()):,} pixels" if pixels else "huge")) from None
+        raise ImageDecodeError(_too_big(name, f"{int(pixels.group()):,} pixels" if pixels else "huge",
+                                        max_pixels)) from None
     except UnidentifiedImageError:  # its message is only the buffer's repr
         raise ImageDecodeError(f"{name} is not an image that can be read ({EXPECTED})") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds (OSError, SyntaxError, struct.error...) for a damaged file
         raise ImageDecodeError(f"{name} is a damaged image ({exc}); {EXPECTED}") from None
 
 
-def _too_big(name: str, size: str) -> str:
-    return f"{name} is {size}; please use an image under {MAX_PIXELS // 2**20} megapixels"
+def _too_big(name: str, size: str, max_pixels: int = MAX_PIXELS) -> str:
+    return f"{name} is {size}; please use an image under {min(max_pixels, MAX_PIXELS) / 2**20:g} megapixels"
 
 
 def _sixteen_bit(image: Image.Image) -> np.ndarray | None:
@@ -82,15 +85,23 @@ def _sixteen_bit(image: Image.Image) -> np.ndarray | None:
     return np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)
 
 
-def decode(source: bytes | str | Path, name: str | None = None) -> np.ndarray:
+def decode(source: bytes | str | Path, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An image (bytes or a path) -> HxWx3 uint8 RGB, or a clear ImageDecodeError."""
     if hasattr(source, "read"):
         source = source.read()
-    with opened(source, name) as image:
+    with opened(source, name, max_pixels) as image:
         grey = _sixteen_bit(image)
         if grey is not None:
             return np.repeat(np.round(grey * 255).astype(np.uint8)[..., None], 3, axis=2)
         return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def decode_upload(upload) -> np.ndarray:
+    """An image a session uploaded (Streamlit's UploadedFile: ``getvalue()`` and ``name``) -> HxWx3
+    uint8 RGB, refused over the server's per-session pixel limit with a message that names it."""
+    from workbench.jobs.limits import image_pixels
+
+    return decode(upload.getvalue(), upload.name, image_pixels())
 
 
 def decode_resized(source: bytes | str | Path, size: tuple[int, int], channels: int,

@@ -12,6 +12,7 @@ start; the first render of each lesson is also done before timing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import threading
@@ -48,13 +49,38 @@ def _render(lesson: str) -> None:
     importlib.import_module(f"workbench_pages.{lesson}").render()
 
 
-def _pages_while(busy: threading.Event, times: list[float]) -> None:
-    """Fresh sessions of the light lessons, one after another, while ``busy`` is set."""
+def session(lesson: str):
+    """A fresh AppTest session of a lesson, as a student opening it gets one from the server.
+
+    A server scans the installed packages for Streamlit components once, when it starts; AppTest
+    scans them again for every new AppTest (~1,600 metadata files, most of a light page's time on a
+    busy disk), so the sessions here share one scan, made once, as a server's do."""
     from streamlit.testing.v1 import AppTest
 
+    return share_component_scan(AppTest.from_function(_render, args=(lesson,), default_timeout=120))
+
+
+def share_component_scan(at):
+    """``at`` with the process's one scan of installed Streamlit components (made on first use)."""
+    if hasattr(at, "_bidi_component_manager"):  # Streamlit >= 1.51; older ones do not scan
+        at._bidi_component_manager = _components()
+    return at
+
+
+@functools.lru_cache(maxsize=1)
+def _components():
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    manager = BidiComponentManager()
+    manager.discover_and_register_components(start_file_watching=False)
+    return manager
+
+
+def _pages_while(busy: threading.Event, times: list[float]) -> None:
+    """Fresh sessions of the light lessons, one after another, while ``busy`` is set."""
     k = 0
     while busy.is_set():
-        at = AppTest.from_function(_render, args=(LIGHT[k % len(LIGHT)],), default_timeout=120)
+        at = session(LIGHT[k % len(LIGHT)])
         t0 = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - t0)
@@ -126,10 +152,8 @@ def run(args) -> int:
     names = [n.strip() for n in args.executors.split(",") if n.strip()]
     page_times: list[float] = []
     if not args.no_pages:  # the first render of each lesson imports it: a server's warm-up, not timed
-        from streamlit.testing.v1 import AppTest
-
         for lesson in LIGHT:
-            AppTest.from_function(_render, args=(lesson,), default_timeout=120).run()
+            session(lesson).run()
     result = {"jobs": args.busy_jobs + args.students - 1, "students": args.students, "cores": slots,
               "job": {"dataset": args.dataset, "arch": args.arch, "backend": args.backend, "epochs": args.epochs,
                       "images": args.limit}, "executors": {}}

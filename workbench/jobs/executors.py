@@ -4,8 +4,9 @@ travel through a *board* each executor provides (``report``, ``stop_event``, ``r
 worker's side; ``events``, ``stop`` on the server's).
 
 - ``local`` (the default): a pool of worker processes (pebble's ProcessPool, spawned, so no
-  framework state is forked), each nice'd and with its framework thread pools sized so that the
-  server process keeps a core; a worker that dies fails only its own job and is replaced.
+  framework state is forked), as many as the cores by default, each nice'd (the pages' server
+  process goes first when it needs a core) and with one framework thread; a worker that dies fails
+  only its own job and is replaced.
 - ``ray``: Ray tasks on an existing cluster (``WORKBENCH_RAY_ADDRESS``: ``auto`` or
   ``ray://host:port``; ``local`` starts one for this process alone), with num_cpus / num_gpus (fractions
   allowed) and no retries, so that a job whose worker died is reported rather than run twice.
@@ -184,8 +185,9 @@ class LocalExecutor:
                  warm: tuple[str, ...] = ()):
         from pebble import ProcessPool
 
+        # one worker per core: they are nice'd, so the server's pages still render at once while
+        # every worker is busy (bench jobs' light_page_p95_s measures it)
         self.slots = slots or cores()
-        # the workers share what the pages leave: one core stays with the server process
         self.threads = threads or max(1, (cores() - 1) // self.slots)
         context = _SpawnContext()
         self._manager = SyncManager(ctx=context)

@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "explain": "workbench.jobs.explain:explain",  # workbench.explain.compare.run_methods, a grid of methods
     "sanity": "workbench.jobs.explain:sanity",  # workbench.explain.sanity.cascading_randomisation
     "lime-stability": "workbench.jobs.explain:lime_stability",  # workbench.explain.sanity.lime_stability
+    "regularise": "workbench.regularise.job:experiment",  # workbench.regularise.experiments.train_runs
     "probe": "workbench.jobs.kinds:probe",  # a job of known length: tests and the benchmark's overhead
 }
 

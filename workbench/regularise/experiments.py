@@ -1,7 +1,7 @@
 """The lesson's training experiments: several runs of one backend, one after another, each a
 fresh model trained with the framework's own loop (Backend.train), with an optional probe
-after every epoch (dead ReLUs, say). `Experiment` runs them in a thread of its own, as
-workbench.runs.BackgroundRun runs one, so a page can poll it and Stop it.
+after every epoch (dead ReLUs, say). The page runs them as a job (workbench.regularise.job), the
+CLI in its own process; both call `train_runs`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 from workbench.backend import TrainConfig
 from workbench.regularise import init as I
 from workbench.spec import Architecture
-from workbench.runs import Background
 from workbench.training import TrainData, check_config
 
 
@@ -47,17 +46,24 @@ class Result:
 
 
 def train_run(backend, run: Run, config: TrainConfig, result: Result | None = None,
-              stop: threading.Event | None = None) -> Result:
-    """Build, start from run.init, train; the result fills in epoch by epoch (a page reads it live)."""
+              stop: threading.Event | None = None, progress: Callable[[dict], None] | None = None) -> Result:
+    """Build, start from run.init, train; the result fills in epoch by epoch, and ``progress`` hears
+    of each: {"run": label, "record": the epoch's record or None before training, "probe": ... or None}."""
     result = result if result is not None else Result()
     model = I.build(backend, run.arch, run.init, config.seed)
-    if run.probe is not None:
-        result.probes.append({"epoch": 0, **run.probe(backend, model)})
+    tell = progress or (lambda event: None)
+    probe = {"epoch": 0, **run.probe(backend, model)} if run.probe is not None else None
+    if probe is not None:
+        result.probes.append(probe)
+    tell({"run": run.label, "record": None, "probe": probe})
 
     def on_epoch(record):
+        probe = None
         if run.probe is not None and np.isfinite(record.get("loss") or np.nan):
-            result.probes.append({"epoch": record["epoch"], **run.probe(backend, model)})
+            probe = {"epoch": record["epoch"], **run.probe(backend, model)}
+            result.probes.append(probe)
         result.history.append(record)
+        tell({"run": run.label, "record": record, "probe": probe})
 
     x, y = run.splits["train"]
     xv, yv = run.splits.get("val", (None, None))
@@ -67,36 +73,28 @@ def train_run(backend, run: Run, config: TrainConfig, result: Result | None = No
 
 
 def train_runs(backend, runs: list[Run], config: TrainConfig, stop: threading.Event | None = None,
-               results: dict | None = None) -> dict[str, Result]:
+               results: dict | None = None, progress: Callable[[dict], None] | None = None) -> dict[str, Result]:
+    """The runs one after another (a Stop ends the current one after its batch and starts no other)."""
     config = check_config(config)
     results = results if results is not None else {}
     for run in runs:
         if stop is not None and stop.is_set():
             break
         results[run.label] = Result()
-        train_run(backend, run, config, results[run.label], stop)
+        train_run(backend, run, config, results[run.label], stop, progress)
     return results
 
 
-class Experiment(Background):
-    """train_runs in a background thread (start / stop / running / wait, as every Background):
-    `results` grows live, `stop()` ends it after the current batch, `error` holds what made it fail."""
-
-    def __init__(self, backend, runs: list[Run], config: TrainConfig):
-        self.stop_event = threading.Event()
-        self.results: dict[str, Result] = {}
-        self.labels = [r.label for r in runs]
-        self.epochs = int(config.epochs)
-        self.history, self.pred, self.error = [], None, None
-        self._thread = threading.Thread(target=self._work, args=(backend, runs, config), daemon=True,
-                                        name="workbench-regularise")
-
-    def progress(self) -> float:
-        done = sum(len(r.history) for r in self.results.values())
-        return min(done / max(1, self.epochs * len(self.labels)), 1.0)
-
-    def _work(self, backend, runs, config):
-        try:
-            train_runs(backend, runs, config, self.stop_event, self.results)
-        except Exception as exc:  # noqa: BLE001 - the page shows it
-            self.error = exc
+def replay(events: list[dict]) -> dict[str, Result]:
+    """The results that train_run's progress events describe, run by run (what a page shows live)."""
+    results: dict[str, Result] = {}
+    for event in events:
+        if "run" not in event:  # the experiment's plan, not a run's epoch
+            continue
+        r = results.setdefault(event["run"], Result())
+        if event.get("probe") is not None:
+            r.probes.append(event["probe"])
+        if event.get("record") is not None:
+            r.history.append(event["record"])
+            r.stopped = event["record"].get("stopped")
+    return results

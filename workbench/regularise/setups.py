@@ -7,9 +7,11 @@ its own way.
 
 from __future__ import annotations
 
+import json
 
-from workbench import lookup
+from workbench import folders, lookup
 from workbench import spec as S
+from workbench.jobs import cache
 from workbench.regularise import init as I
 from workbench.regularise import relu as R
 from workbench.regularise import standardisation as ST
@@ -25,7 +27,9 @@ def splits(dataset: str, arch: str | S.Architecture, limit: int | None = None):
     if not arch.is_spec:
         raise ValueError(f"{arch.name} is a native model; this lesson rewrites spec architectures "
                          "(choose cnn1, cnn2, mnist-cnn or an architecture file)")
-    prepared = prepare(lookup.dataset(dataset), arch, limit=limit)
+    # once per process (the server's, a worker's) for every student and experiment that asks
+    k = cache.key(dataset, folders.dataset_contents(dataset), json.dumps(arch.to_dict(), sort_keys=True), limit)
+    prepared = cache.shared("regularise-splits", 8).get(k, lambda: prepare(lookup.dataset(dataset), arch, limit=limit))
     return prepared.arch, prepared.splits
 
 
