@@ -258,9 +258,9 @@ def _follow(job: QueuedRun) -> None:
 
 
 def _status(job, history, epochs, seconds) -> str:
-    position = getattr(job, "position", None)
-    if position is not None:
-        return f"queued, position {position}: waiting for a free worker ... ({seconds:.0f} s)"
+    waiting = ui.queued(job, seconds)
+    if waiting is not None:
+        return waiting
     if job.stop_event.is_set():
         return f"stopping after the current batch ... ({seconds:.0f} s)"
     if not history:

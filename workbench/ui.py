@@ -79,6 +79,12 @@ def session_id() -> str:
     return st.session_state.setdefault("workbench_session", uuid.uuid4().hex)
 
 
+def queued(job, seconds: float) -> str | None:
+    """What a page says while its job (workbench.jobs.follow.QueuedJob) waits for a worker; None once it runs."""
+    position = job.position
+    return None if position is None else f"queued, position {position}: waiting for a free worker ... ({seconds:.0f} s)"
+
+
 def trained_runs() -> list:
     """This session's finished training runs (workbench.runs.TrainedRun), the list itself."""
     return st.session_state.setdefault(TRAINED_RUNS, [])

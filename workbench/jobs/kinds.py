@@ -22,6 +22,8 @@ from workbench.jobs.job import error_message
 KINDS: dict[str, str] = {
     "train": "workbench.jobs.train:train",  # workbench.runs.run_training
     "explain": "workbench.jobs.explain:explain",  # workbench.explain.compare.run_methods, a grid of methods
+    "transfer": "workbench.transfer.job:experiment",  # workbench.transfer.experiment.run_experiment
+    "optimize-cnn": "workbench.optimize.job:cnn_race",  # the optimizers on a CNN's mini-batches
     "probe": "workbench.jobs.kinds:probe",  # a job of known length: tests and the benchmark's overhead
 }
 
