@@ -15,8 +15,8 @@ from workbench.jobs.job import CANCELLED
 from workbench.optimize import figures as F
 from workbench.optimize import race as R
 from workbench.optimize import rules
-from workbench.optimize.job import QueuedRace
 from workbench.optimize import settings as S
+from workbench.optimize.job import QueuedRace
 from workbench.optimize.surfaces import SURFACES, surface
 from workbench.training import OPTIMIZERS
 from workbench.urlstate import Preset, UrlState

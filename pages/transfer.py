@@ -113,8 +113,8 @@ def _follow(job: QueuedExperiment):
             chart.plotly_chart(curves(_live_runs(records)[-6:], "learning curves (live)"), key=f"xf_live_{shown}")
         done = len({label for label, _ in records})
         seconds = time.perf_counter() - t0
-        bar.progress(min(done / total, 1.0), text=ui.queued(job, seconds) or
-                     f"{done}/{total} runs started ({seconds:.0f} s)" + (" - stopping ..." if job.stop_event.is_set() else ""))
+        bar.progress(min(done / total, 1.0), text=ui.queued(job, seconds) or f"{done}/{total} runs started "
+                     f"({seconds:.0f} s)" + (" - stopping ..." if job.stop_event.is_set() else ""))
         time.sleep(0.3)
     chart.empty()
     if st.session_state.get(LIVE) is job:

@@ -89,7 +89,3 @@ class QueuedRace(QueuedJob):
         for e in self.events:
             out[e["optimizer"]].append(e["loss"])
         return out
-
-    @property
-    def done_steps(self) -> int:
-        return sum(len(v) for v in self.losses.values())
