@@ -68,6 +68,7 @@ def test_a_hostile_formula_gets_a_message(at):
 
 def test_a_short_cnn_race(at):
     _cnn_race_settings(at)
+    at.run()
     at.button(key="opt_cnn_go").click().run(timeout=300)
     assert no_errors(at) == []
     loss = next(s for s in charts(at) if s["layout"].get("title", {}).get("text", "").startswith("cnn1: training loss"))
@@ -85,11 +86,12 @@ def test_defaults_part_at_once_and_matched_settings_say_what_is_left(at):
 
 
 def _cnn_race_settings(at, steps=5):
-    at.multiselect(key="opt_chosen").set_value(["sgd", "adam"]).run()
-    at.selectbox(key="opt_backend").set_value("pytorch").run()
-    at.selectbox(key="opt_cnn_arch").set_value("cnn1").run()
-    at.number_input(key="opt_cnn_steps").set_value(steps).run()
-    at.number_input(key="opt_cnn_images").set_value(300).run()
+    """A short race of two optimizers, set up in one script run (the next)."""
+    at.multiselect(key="opt_chosen").set_value(["sgd", "adam"])
+    at.selectbox(key="opt_backend").set_value("pytorch")
+    at.selectbox(key="opt_cnn_arch").set_value("cnn1")
+    at.number_input(key="opt_cnn_steps").set_value(steps)
+    at.number_input(key="opt_cnn_images").set_value(300)
 
 
 def test_the_cnn_race_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
