@@ -118,3 +118,24 @@ def test_stop_mid_race_keeps_the_losses_so_far(local):
     assert 3 <= len(sgd.loss) < 5000 and sgd.stopped == "stopped"
     assert len(adam.loss) == 0 and adam.stopped == "stopped"  # Stop ends the race, not only the current optimizer
     np.testing.assert_allclose([e["loss"] for e in job.events], sgd.loss)
+
+
+@pytest.mark.slow  # about 20 s on two cores: EfficientNet-Lite0 built, saved and loaded in TensorFlow
+def test_a_native_tensorflow_model_travels_as_the_files_its_backend_writes():
+    """The transfer page's default base in TensorFlow: its weights are a .weights.h5 file, which
+    model_files must let the backend name (a .safetensors name is refused by Keras)."""
+    require("tensorflow")
+    from workbench.jobs.train import load_model, model_files
+    from workbench.training import with_dataset_head
+    from workbench.transfer.bases import base, default_base
+
+    backend = lookup.backend("tensorflow")
+    model = backend.build(with_dataset_head(base(default_base()).arch, 3), seed=0)
+    files = model_files(backend, model)
+    assert files["weights"].endswith(".weights.h5")
+    back = load_model(backend, files)
+    before, after = backend.get_weights(model), backend.get_weights(back)
+    assert before.keys() == after.keys()
+    for name in before:
+        for a, b in zip(before[name], after[name]):
+            np.testing.assert_array_equal(a, b)

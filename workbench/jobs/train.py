@@ -36,7 +36,8 @@ def spec_from_json(data: dict) -> RunSpec:
 def model_files(backend, model) -> dict:
     """What ``backend.save`` writes for ``model``, as {"weights": its file name, "files": {name: bytes}}."""
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(backend.save(model, Path(folder) / "model.safetensors"))
+        # no suffix: the backend names the file (a native TensorFlow model's is .weights.h5, not .safetensors)
+        target = Path(backend.save(model, Path(folder) / "model"))
         return {"weights": target.name, "files": {p.name: p.read_bytes() for p in Path(folder).iterdir()}}
 
 
