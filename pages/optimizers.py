@@ -11,12 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from workbench import lookup, ui
+from workbench.jobs.job import CANCELLED
 from workbench.optimize import figures as F
 from workbench.optimize import race as R
 from workbench.optimize import rules
 from workbench.optimize import settings as S
+from workbench.optimize.job import QueuedRace
 from workbench.optimize.surfaces import SURFACES, surface
-from workbench.training import OPTIMIZERS, prepare
+from workbench.training import OPTIMIZERS
 from workbench.urlstate import Preset, UrlState
 
 CNN_LIVE = "opt_cnn_live"
@@ -40,11 +42,6 @@ PRESETS = (
 @st.cache_data(show_spinner="Reading each framework's defaults ...", max_entries=2)
 def _defaults(backends: tuple[str, ...]) -> dict:
     return {b: {n: lookup.backend(b).optimizer_defaults(n) for n in OPTIMIZERS} for b in backends}
-
-
-@st.cache_resource(show_spinner="Loading the digits ...", max_entries=4)
-def _cnn_data(dataset: str, arch: str, images: int):
-    return prepare(lookup.dataset(dataset), lookup.architecture(arch), limit=images)
 
 
 def _controls(url: UrlState):
@@ -248,28 +245,34 @@ def _cnn_tab(url, backend, chosen, mode):
              for i, n in enumerate(chosen)}
     live = st.session_state.get(CNN_LIVE)
     if st.button("Race on the CNN", type="primary", key="opt_cnn_go", disabled=live is not None and live.running):
-        arch_obj, splits, _ = _cnn_data("mnist-5k", arch, int(images))
-        live = R.CNNRace(backend, arch_obj, *splits["train"], chosen, int(steps), rates, int(batch), 0, mode).start()
-        st.session_state[CNN_LIVE] = live
+        # a job of the server's queue (a worker process, or a Ray cluster): the worker reads the digits
+        live = QueuedRace(backend.name, "mnist-5k", arch, int(images), chosen, int(steps), rates, int(batch), 0, mode,
+                          owner=ui.session_id())
+        st.session_state[CNN_LIVE] = live.start()
     if live is None:
         return
-    st.button("Stop", key="opt_cnn_stop", on_click=live.stop, disabled=not live.running)
+    st.button("Stop", key="opt_cnn_stop", on_click=live.stop, disabled=not live.running or live.stop_event.is_set())
     bar, chart = st.progress(0.0), st.empty()
-    total, drawn, frame = len(live.names) * live.steps, -1, 0
+    total, drawn, frame, t0 = len(live.names) * live.steps, -1, 0, time.perf_counter()
     while True:
         running = live.running  # read first: a run that ends now is drawn once more, complete
-        done = live.done_steps
-        bar.progress(min(done / total, 1.0), text=f"{done} / {total} steps" + (" ..." if running else ""))
+        losses = live.losses
+        done = sum(map(len, losses.values()))
+        bar.progress(min(done / total, 1.0), text=ui.queue_status(live, time.perf_counter() - t0)
+                     or f"{done} / {total} steps" + (" ..." if running else ""))
         if done != drawn or not running:
             drawn, frame = done, frame + 1
-            chart.plotly_chart(F.loss_figure({n: list(v) for n, v in live.losses.items() if v},
+            chart.plotly_chart(F.loss_figure({n: v for n, v in losses.items() if v},
                                              f"{arch}: training loss per step"), key=f"opt_cnn_fig_{frame}")
         if not running:
             break
         time.sleep(0.5)
     if live.error is not None:
+        if live.status == CANCELLED and live.job.started is None:  # Stop while it waited: nothing ran
+            st.info("Stopped before it started.")
+            return
         raise live.error
-    if live.problem.stop.is_set():
+    if live.stop_event.is_set():
         st.info("Stopped: the losses so far are kept.")
 
 

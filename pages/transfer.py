@@ -13,11 +13,12 @@ import streamlit as st
 from workbench_pages import take_home
 from workbench_pages.training import confusion_figure, curves
 from workbench import lookup, ui
+from workbench.jobs.job import CANCELLED
 from workbench.transfer import documents as DOC
-from workbench.transfer.background import BackgroundExperiment
 from workbench.registry import get_registry
 from workbench.transfer.bases import default_base, default_finetune_from
 from workbench.transfer.experiment import VARIANTS, ExperimentSpec
+from workbench.transfer.job import QueuedExperiment
 from workbench.transfer.traps import batch_norm_statistics, gap
 from workbench.urlstate import Preset, UrlState
 
@@ -97,24 +98,31 @@ def _controls(url: UrlState) -> ExperimentSpec:
                           bn_trap=bn, wrong_scale=scale)
 
 
-def _follow(job: BackgroundExperiment):
+def _follow(job: QueuedExperiment):
+    """Show the experiment while it waits in the server's job queue and runs (in a worker process,
+    or on a Ray cluster): each script run polls the job until it ends."""
     st.button("Stop", key="xf_stop", on_click=job.stop, disabled=job.stop_event.is_set(),
               help="ends the current run after its batch; the finished runs are kept")
     total = len(job.spec.variants) * job.spec.seeds * len(job.spec.fractions)
     bar, chart = st.progress(0.0, text="preparing the data ..."), st.empty()
     shown, t0 = 0, time.perf_counter()
     while job.running:
-        if len(job.records) > shown:
-            shown = len(job.records)
-            chart.plotly_chart(curves(_live_runs(job.records)[-6:], "learning curves (live)"), key=f"xf_live_{shown}")
-        done = len({label for label, _ in job.records})
-        bar.progress(min(done / total, 1.0), text=f"{done}/{total} runs started ({time.perf_counter() - t0:.0f} s)"
-                     + (" - stopping ..." if job.stop_event.is_set() else ""))
+        records = job.records
+        if len(records) > shown:
+            shown = len(records)
+            chart.plotly_chart(curves(_live_runs(records)[-6:], "learning curves (live)"), key=f"xf_live_{shown}")
+        done = len({label for label, _ in records})
+        seconds = time.perf_counter() - t0
+        bar.progress(min(done / total, 1.0), text=ui.queue_status(job, seconds) or f"{done}/{total} runs started "
+                     f"({seconds:.0f} s)" + (" - stopping ..." if job.stop_event.is_set() else ""))
         time.sleep(0.3)
     chart.empty()
     if st.session_state.get(LIVE) is job:
         del st.session_state[LIVE]
     if job.error is not None:
+        if job.status == CANCELLED and job.job.started is None:  # Stop while it waited: nothing ran
+            st.info("Stopped before it started: no run was trained.")
+            return
         raise job.error
     bar.progress(1.0, text="done")
 
@@ -245,7 +253,7 @@ def render():
     live = st.session_state.get(LIVE)
     if st.button("Run the experiment", type="primary", key="xf_run", disabled=live is not None):
         with ui.guard("start the experiment"):
-            job = BackgroundExperiment(spec)
+            job = QueuedExperiment(spec, owner=ui.session_id())
             st.session_state[LIVE] = live = job.start()
     if live is not None:
         with ui.guard("run the experiment"):

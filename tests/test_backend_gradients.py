@@ -183,7 +183,7 @@ GUIDED = S.parse_architecture({
 def guided_by_hand(weights, x, k):
     """Guided backprop chained by hand: plain autograd through each conv, the guided rule at each ReLU."""
     t = lambda a: torch.from_numpy(np.asarray(a, np.float64))  # noqa: E731
-    (k1, b1), (k2, b2), (kd, bd) = weights["conv_1"], weights["conv_2"], weights["out"]
+    (k1, b1), (k2, b2), (kd, _) = weights["conv_1"], weights["conv_2"], weights["out"]
     x = t(x).permute(0, 3, 1, 2).requires_grad_(True)
     z1 = F.conv2d(x, t(k1).permute(3, 2, 0, 1), t(b1), padding=1)  # 3x3 "same", stride 1: pad 1
     a1 = z1.clamp(min=0).detach().requires_grad_(True)

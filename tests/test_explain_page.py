@@ -6,7 +6,6 @@ import re
 import time
 
 import numpy as np
-import pytest
 
 from conftest import require  # importorskip, but a failure under CI=true
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = {"torch", "torchvision", "tensorflow", "keras", "tf_keras"}

@@ -6,7 +6,6 @@ accuracy table is the matrix's diagonal over its row sums."""
 import json
 
 import numpy as np
-import pytest
 import streamlit
 
 from conftest import no_errors

@@ -1,6 +1,7 @@
 """The optimizer lesson in Streamlit's AppTest: the race is animated (frames, play, slider), the
 state panel writes Adam's step 10 out with the framework's numbers, Keras vs PyTorch names the
-separation step, the sweep and fair race draw, and a short CNN race runs in the background."""
+separation step, the sweep and fair race draw, and a short CNN race runs as a job of the server's queue
+(it waits its turn, Stop cancels it while it waits, a failure is a message)."""
 
 import json
 
@@ -66,11 +67,8 @@ def test_a_hostile_formula_gets_a_message(at):
 
 
 def test_a_short_cnn_race(at):
-    at.multiselect(key="opt_chosen").set_value(["sgd", "adam"]).run()
-    at.selectbox(key="opt_backend").set_value("pytorch").run()
-    at.selectbox(key="opt_cnn_arch").set_value("cnn1").run()
-    at.number_input(key="opt_cnn_steps").set_value(5).run()
-    at.number_input(key="opt_cnn_images").set_value(300).run()
+    _cnn_race_settings(at)
+    at.run()
     at.button(key="opt_cnn_go").click().run(timeout=300)
     assert no_errors(at) == []
     loss = next(s for s in charts(at) if s["layout"].get("title", {}).get("text", "").startswith("cnn1: training loss"))
@@ -85,3 +83,56 @@ def test_defaults_part_at_once_and_matched_settings_say_what_is_left(at):
     text = " ".join(m.value for m in at.markdown)
     assert "default rho: pytorch alpha = 0.99, tensorflow 0.9" in text and "weight_decay" not in text
     assert "With the same settings given to both (matched)" in text
+
+
+def _cnn_race_settings(at, steps=5):
+    """A short race of two optimizers, set up in one script run (the next)."""
+    at.multiselect(key="opt_chosen").set_value(["sgd", "adam"])
+    at.selectbox(key="opt_backend").set_value("pytorch")
+    at.selectbox(key="opt_cnn_arch").set_value("cnn1")
+    at.number_input(key="opt_cnn_steps").set_value(steps)
+    at.number_input(key="opt_cnn_images").set_value(300)
+
+
+def test_the_cnn_race_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
+    """One worker, busy with another student's job: the race waits as "queued, position 1"; Stop
+    then cancels it without disturbing the other job."""
+    from workbench import ui
+    from workbench.jobs import queue as Q
+    from workbench.jobs.executors import ThreadExecutor
+    from workbench.jobs.job import CANCELLED, RUNNING
+
+    queue = Q.JobQueue(ThreadExecutor(slots=1))
+    monkeypatch.setattr(Q, "_SERVER", queue)
+    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    _cnn_race_settings(at)
+    at.button(key="opt_cnn_go").click()
+    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job while it waits
+        at.run(timeout=3)
+    live = at.session_state["opt_cnn_live"]  # a workbench.optimize.job.QueuedRace
+    assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
+    assert ui.queued(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    live.stop()  # the Stop button's on_click
+    at.button(key="opt_cnn_go").set_value(False)  # the timed-out run's click is spent (AppTest would replay it)
+    at.run()
+    assert no_errors(at) == [] and live.status == CANCELLED and not live.events
+    assert at.session_state["opt_cnn_live"] is live
+    assert any(i.value == "Stopped before it started." for i in at.info)
+    assert other.status == RUNNING
+    queue.stop(other)
+    queue.close()
+
+
+def test_a_failing_race_shows_its_message(at, monkeypatch):
+    from test_training_page import in_process
+    from workbench_plugins.torch_backend import optimize as O
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the GPU ran out of memory")
+
+    in_process(monkeypatch)
+    monkeypatch.setattr(O, "_train", broken)
+    _cnn_race_settings(at, steps=2)
+    at.button(key="opt_cnn_go").click().run()
+    assert [e.value for e in at.exception] == []
+    assert any(e.value == "Could not race on the CNN: the GPU ran out of memory" for e in at.error)

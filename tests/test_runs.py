@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix, log_loss
 from workbench import graph, lookup
 from workbench.backend import TrainConfig
 from workbench.model_facts import ATTRIBUTE, ModelFacts, arch_of, attach, facts_of, layers_of, standardizer_of
-from workbench.runs import BackgroundRun, RunSpec, TrainedRun, prepare_run, run_training
+from workbench.runs import RunSpec, TrainedRun, prepare_run, run_training
 from workbench.weights import standardizer_path
 
 SHORT = TrainConfig(epochs=1, batch_size=64, optimizer="SGD+momentum", learning_rate=0.01)
@@ -62,24 +62,6 @@ def test_fine_tuning_from_a_layer_freezes_what_comes_before(trained):
     before = names[:names.index("dense_1")]
     assert all(rows[n].trainable == 0 for n in before if rows[n].params)
     assert rows["conv2d_3"].params > 0 and rows["dense_1"].trainable > 0 and rows["dense_2"].trainable > 0
-
-
-def test_a_background_run_hands_its_result_on_and_stop_keeps_it():
-    done = []
-    job = BackgroundRun(RunSpec("digits-8x8", "mnist-cnn", "pytorch", SHORT, limit=64), "bg", on_done=done.append)
-    job.stop()  # asked before the first batch: the run ends at once, and is still tested
-    assert job.start().wait(300)
-    assert job.error is None and done == [job.result]
-    assert job.result.stopped.startswith("stopped by the user") and job.stopped == job.result.stopped
-    assert len(job.result.test_labels) == len(job.result.test_probs) > 0
-
-
-def test_a_failed_background_run_is_no_result():
-    done = []
-    job = BackgroundRun(RunSpec("shapes", "mnist-cnn", "pytorch", SHORT, from_layer="no_such_layer", limit=64),
-                        on_done=done.append)
-    assert job.start().wait(300)
-    assert job.result is None and done == [] and "no_such_layer" in str(job.error)
 
 
 @pytest.mark.parametrize("backend", ["pytorch", "tensorflow"])

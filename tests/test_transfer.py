@@ -18,7 +18,6 @@ require("tensorflow")
 from workbench import lookup, shapes  # noqa: E402
 from workbench.cli import main  # noqa: E402
 from workbench.graph import frozen_before  # noqa: E402
-from workbench.transfer import cache as C  # noqa: E402
 from workbench.transfer.bases import base, trainable_counts  # noqa: E402
 from workbench.transfer.experiment import ExperimentSpec, prepare_base, run_experiment, subset  # noqa: E402
 from workbench.transfer.traps import gap  # noqa: E402

@@ -1,6 +1,7 @@
 """The transfer-learning lesson in AppTest: a short experiment completes and shows its table,
 the course documents' results beside it, the traps and the per-layer BatchNorm statistics; a
-strategy cell sets the variants; the trained models join the session's runs."""
+strategy cell sets the variants; the trained models join the session's runs. The experiment is a
+job of the server's queue: it waits its turn, Stop cancels it while it waits, a failure is a message."""
 
 import pytest
 
@@ -36,3 +37,44 @@ def test_a_short_experiment_shows_its_table(at):
     assert any("BatchNorm" in m.value for m in at.markdown)  # the per-layer statistics
     runs = at.session_state["workbench_trained_runs"] if "workbench_trained_runs" in at.session_state else None
     assert runs is None or len(runs) >= 2
+
+
+def test_the_experiment_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
+    """One worker, busy with another student's job: the experiment waits as "queued, position 1";
+    Stop then cancels it without disturbing the other job."""
+    from workbench import ui
+    from workbench.jobs import queue as Q
+    from workbench.jobs.executors import ThreadExecutor
+    from workbench.jobs.job import CANCELLED, RUNNING
+
+    queue = Q.JobQueue(ThreadExecutor(slots=1))
+    monkeypatch.setattr(Q, "_SERVER", queue)
+    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    at.button(key="xf_run").click()
+    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job while it waits
+        at.run(timeout=3)
+    live = at.session_state["transfer_live"]  # a workbench.transfer.job.QueuedExperiment
+    assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
+    assert ui.queued(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    live.stop()  # the Stop button's on_click
+    at.run()
+    assert no_errors(at) == [] and live.status == CANCELLED and "transfer_live" not in at.session_state
+    assert any(i.value == "Stopped before it started: no run was trained." for i in at.info)
+    assert other.status == RUNNING and "transfer_results" not in at.session_state
+    queue.stop(other)
+    queue.close()
+
+
+def test_a_failing_experiment_shows_its_message(at, monkeypatch):
+    from test_training_page import in_process
+    from workbench.transfer import job as J
+
+    def broken(spec, dataset):
+        raise RuntimeError("the GPU ran out of memory")
+
+    in_process(monkeypatch)
+    monkeypatch.setattr(J, "prepare_data", broken)
+    at.button(key="xf_run").click().run()
+    assert [e.value for e in at.exception] == []
+    assert any(e.value == "Could not run the experiment: the GPU ran out of memory" for e in at.error)
+    assert "transfer_live" not in at.session_state and "transfer_results" not in at.session_state

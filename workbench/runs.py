@@ -4,7 +4,7 @@
 build or continue the model, freeze before a layer, attach the standardiser, train with the
 backend's own optimizer, predict the test split); `TrainedRun` is what a finished run hands on:
 to the CLI's report, the lesson's results and runs overlay, and the explanation lesson.
-`BackgroundRun` is the same run in a thread of its own, for a page that reruns while it trains.
+A page that trains submits the run to the server's job queue (workbench.jobs.train).
 """
 
 from __future__ import annotations
@@ -126,62 +126,3 @@ def run_training(spec: RunSpec, on_epoch: Callable[[dict], bool | None] | None =
         history=history, images=len(splits["train"][0]), class_names=class_names, test_labels=np.asarray(y_test),
         test_probs=predicted(backend, model, x_test)[0], dataset_name=dataset.name, device=backend.device(),
         notes=tuple(dataset.notes))
-
-
-class Background:
-    """Work in a thread of its own that a rerunning page follows: `start`, `stop` (honoured by the
-    work after its current batch), `running`, `wait`. A subclass sets `stop_event` and `_thread`."""
-
-    stop_event: threading.Event
-    _thread: threading.Thread
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once the work has ended (finished, stopped or failed)."""
-        self._thread.join(timeout)
-        return not self.running
-
-
-class BackgroundRun(Background):
-    """`run_training` in a thread of its own.
-
-    Whoever started it may go away and come back: a Streamlit page is rerun by every click (Stop
-    included), and each rerun is a new script run. The run goes on until it ends or `stop()` is
-    asked for, which the backend honours after the current batch; `on_done(result)` is called
-    once, from the run's thread, when it has finished without an error (a failed run is not a
-    result). `history` grows epoch by epoch while it runs.
-    """
-
-    def __init__(self, spec: RunSpec, label: str = "", on_done: Callable[[TrainedRun], None] | None = None,
-                 **run_options):
-        self.spec, self.label = spec, label
-        self.stop_event = threading.Event()
-        self.history: list[dict] = []
-        self.result: TrainedRun | None = None
-        self.error: Exception | None = None
-        self._thread = threading.Thread(target=self._work, args=(on_done, run_options), name="workbench-training",
-                                        daemon=True)
-
-    @property
-    def stopped(self) -> str | None:
-        return self.history[-1].get("stopped") if self.history else None
-
-    def _work(self, on_done, run_options):
-        try:
-            self.result = run_training(self.spec, self.history.append, self.stop_event, label=self.label,
-                                       **run_options)
-        except Exception as exc:  # noqa: BLE001 - the caller shows it; nothing is recorded
-            self.error = exc
-            return
-        if on_done is not None:
-            on_done(self.result)

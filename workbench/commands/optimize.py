@@ -78,23 +78,17 @@ def run(args) -> int:
 
 
 def _cnn(args, backend, names) -> int:
-    from workbench.training import prepare
+    from workbench.optimize.job import race_on
 
     steps = 50 if args.steps is None else args.steps
-    arch, splits, _ = prepare(lookup.dataset(args.dataset), lookup.architecture(args.arch), limit=args.images or None)
-    if not arch.is_spec:
-        raise ValueError(f"{arch.name} is a pretrained model; race the optimizers on an architecture built from scratch")
-    x, y = splits["train"]
-    job = R.CNNRace(backend, arch, x, y, names, steps, 1e-3 if args.lr is None else args.lr, args.batch_size,
-                    args.seed, args.settings).start()
-    job.wait()
-    if job.error is not None:
-        raise job.error
-    result = {"dataset": args.dataset, "architecture": arch.name, "backend": backend.name, "steps": steps,
-              "batch_size": args.batch_size, "loss": {n: _finite(t.loss) for n, t in job.result.items()}}
+    # in this process, synchronously: the same function the server's "optimize-cnn" job kind runs
+    out = race_on(backend.name, args.dataset, args.arch, args.images, names, steps,
+                  1e-3 if args.lr is None else args.lr, args.batch_size, args.seed, args.settings)
+    result = {"dataset": args.dataset, "architecture": lookup.architecture(args.arch).name, "backend": backend.name,
+              "steps": steps, "batch_size": args.batch_size, "loss": {n: _finite(t.loss) for n, t in out.items()}}
     if args.json:
         print(json.dumps(result))
     else:
-        for n, t in job.result.items():
+        for n, t in out.items():
             print(f"  {n:9} loss {t.loss[0]:.4f} -> {t.loss[-1]:.4f} after {len(t.loss)} steps")
     return 0

@@ -25,6 +25,8 @@ KINDS: dict[str, str] = {
     "sanity": "workbench.jobs.explain:sanity",  # workbench.explain.sanity.cascading_randomisation
     "lime-stability": "workbench.jobs.explain:lime_stability",  # workbench.explain.sanity.lime_stability
     "regularise": "workbench.regularise.job:experiment",  # workbench.regularise.experiments.train_runs
+    "transfer": "workbench.transfer.job:experiment",  # workbench.transfer.experiment.run_experiment
+    "optimize-cnn": "workbench.optimize.job:cnn_race",  # the optimizers on a CNN's mini-batches
     "probe": "workbench.jobs.kinds:probe",  # a job of known length: tests and the benchmark's overhead
 }
 

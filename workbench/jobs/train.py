@@ -36,7 +36,8 @@ def spec_from_json(data: dict) -> RunSpec:
 def model_files(backend, model) -> dict:
     """What ``backend.save`` writes for ``model``, as {"weights": its file name, "files": {name: bytes}}."""
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(backend.save(model, Path(folder) / "model.safetensors"))
+        # no suffix: the backend names the file (a native TensorFlow model's is .weights.h5, not .safetensors)
+        target = Path(backend.save(model, Path(folder) / "model"))
         return {"weights": target.name, "files": {p.name: p.read_bytes() for p in Path(folder).iterdir()}}
 
 
@@ -48,11 +49,16 @@ def load_model(backend, files: dict):
         return backend.load(Path(folder) / Path(files["weights"]).name)
 
 
+def dataset_once(name: str):
+    """(dataset, its folder's contents) from this process's class-wide cache (a changed folder is read again)."""
+    contents = folders.dataset_contents(name)
+    return cache.shared("datasets", 8).get(cache.key(name, contents), lambda: lookup.dataset(name)), contents
+
+
 def prepared_once(spec: RunSpec):
     """(dataset, prepared data) for a spec, from this process's class-wide caches: the same data for
     every student who trains on it (a spec model's the same in both backends)."""
-    contents = folders.dataset_contents(spec.dataset)  # a changed folder is read again
-    dataset = cache.shared("datasets", 8).get(cache.key(spec.dataset, contents), lambda: lookup.dataset(spec.dataset))
+    dataset, contents = dataset_once(spec.dataset)
     arch = lookup.architecture(spec.arch)
     k = cache.key(spec.dataset, contents, spec.arch, spec.standardize, None if arch.is_spec else spec.backend, spec.limit)
     return dataset, cache.shared("prepared", 8).get(k, lambda: prepare_run(spec, dataset))
@@ -66,14 +72,19 @@ def train(args: dict, progress, stop: threading.Event) -> dict:
     dataset, prepared = prepared_once(spec)
     run = run_training(spec, progress, stop, label=args.get("label", ""), dataset=dataset, prepared=prepared,
                        model=model)
+    return run_json(run)
+
+
+def run_json(run: TrainedRun) -> dict:
+    """A TrainedRun as it travels back from a worker (its model as the files Backend.save writes)."""
     return {"spec": spec_json(run.spec), "label": run.label, "history": run.history, "images": run.images,
             "class_names": list(run.class_names), "test_labels": np.asarray(run.test_labels),
             "test_probs": np.asarray(run.test_probs), "dataset_name": run.dataset_name, "device": run.device,
-            "notes": list(run.notes), "model": model_files(backend, run.model)}
+            "notes": list(run.notes), "model": model_files(lookup.backend(run.spec.backend), run.model)}
 
 
 def trained_run(result: dict) -> TrainedRun:
-    """A finished job's result as the TrainedRun the pages use (its model loaded in this process)."""
+    """A finished job's result (``run_json``) as the TrainedRun the pages use (its model loaded in this process)."""
     spec = spec_from_json(result["spec"])
     model = load_model(lookup.backend(spec.backend), result["model"])
     names = tuple(result["class_names"])

@@ -1,6 +1,6 @@
 """What a backend's optimizer run gives back, and what the lesson does with several runs:
 the race on a surface, a learning-rate sweep, a fair race at each optimizer's best rate, and
-the same optimizers on a CNN's mini-batches, in the background with progress and Stop."""
+the same optimizers on a CNN's mini-batches with progress and Stop (a job: workbench.optimize.job)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import numpy as np
 
 from workbench.optimize import settings as S
 from workbench.optimize.surfaces import Surface
-from workbench.runs import Background
 from workbench.training import optimizer_name
 
 
@@ -157,37 +156,21 @@ class Minibatches:
         return not self.stop.is_set()
 
 
-class CNNRace(Background):
-    """The optimizers trained one after another on a CNN in a thread of its own; `losses` fills
-    in step by step for the page to poll; `stop()` ends it after the current step."""
+def cnn_arguments(optimizers, steps: int, lr) -> tuple[list[str], int, dict[str, float]]:
+    """A CNN race's optimizer names, steps and rates, checked."""
+    names, steps = S.names(optimizers), int(steps)
+    if not 1 <= steps <= 5000:
+        raise ValueError(f"steps must be between 1 and 5000, got {steps}")
+    return names, steps, learning_rates(names, lr)
 
-    def __init__(self, backend, arch, x, y, optimizers, steps: int, lr, batch_size: int = 64, seed: int = 0,
-                 mode: str = "defaults"):
-        self.names, self.steps = S.names(optimizers), int(steps)
-        if not 1 <= self.steps <= 5000:
-            raise ValueError(f"steps must be between 1 and 5000, got {steps}")
-        self.rates = learning_rates(self.names, lr)
-        self.losses: dict[str, list[float]] = {n: [] for n in self.names}
-        self.problem = Minibatches(arch, x, y, int(batch_size), int(seed), on_step=self._record)
-        self.result: dict[str, Trajectory] | None = None
-        self.error: Exception | None = None
-        self._args = (backend, {n: S.hyper(n, mode) for n in self.names})
-        self.stop_event = self.problem.stop  # Stop ends the race after the current batch
-        self._thread = threading.Thread(target=self._work, name="workbench-optimizer-race", daemon=True)
 
-    def _record(self, name, step, loss):
-        self.losses[name].append(float(loss))
-
-    def _work(self):
-        backend, hyper = self._args
-        try:
-            self.result = backend.optimize(self.problem, None, self.names, self.steps, self.rates, hyper=hyper)
-        except Exception as exc:  # noqa: BLE001 - the page shows it
-            self.error = exc
-
-    @property
-    def done_steps(self) -> int:
-        return sum(len(v) for v in self.losses.values())
+def race_cnn(backend, arch, x, y, optimizers, steps: int, lr, batch_size: int = 64, seed: int = 0,
+             mode: str = "defaults", on_step=None, stop: threading.Event | None = None) -> dict[str, Trajectory]:
+    """The optimizers trained one after another on a CNN (Minibatches); ``on_step(optimizer, step,
+    loss)`` follows it, ``stop`` ends it after the current step (the losses so far are kept)."""
+    names, steps, rates = cnn_arguments(optimizers, steps, lr)
+    problem = Minibatches(arch, x, y, int(batch_size), int(seed), on_step=on_step, stop=stop or threading.Event())
+    return backend.optimize(problem, None, names, steps, rates, hyper={n: S.hyper(n, mode) for n in names})
 
 
 def observations(paths: dict[str, Trajectory], surf: Surface) -> list[str]:

@@ -173,19 +173,25 @@ def prepare_base(spec: ExperimentSpec, dataset, b: Base) -> Prepared:
 Progress = Callable[[str, dict], None]  # (what is running, its epoch record)
 
 
+def prepare_data(spec: ExperimentSpec, dataset) -> tuple[Prepared, Prepared | None]:
+    """(the dataset as the base is fed, as the scratch CNN is fed or None without a scratch variant)."""
+    base_data = prepare_base(spec, dataset, get_base(spec.base, spec.from_layer))
+    scratch_data = None
+    if "scratch" in spec.variants:
+        scratch_data = prepare(dataset, lookup.architecture(spec.scratch_arch), False, None, spec.limit)
+    return base_data, scratch_data
+
+
 def run_experiment(spec: ExperimentSpec, on_epoch: Progress | None = None, stop: threading.Event | None = None,
-                   dataset=None) -> Experiment:
+                   dataset=None, data: tuple[Prepared, Prepared | None] | None = None) -> Experiment:
     """Every variant x seed x fraction; `on_epoch(label, record)` follows it, `stop` ends it
-    after the current batch (what finished so far is kept)."""
+    after the current batch (what finished so far is kept). `data`: prepare_data's, made already."""
     spec = check(spec)
     backend = lookup.backend(spec.backend)
     dataset = dataset if dataset is not None else lookup.dataset(spec.dataset)
     b = get_base(spec.base, spec.from_layer)
     exp = Experiment(spec)
-    base_data = prepare_base(spec, dataset, b)
-    scratch_data = None
-    if "scratch" in spec.variants:
-        scratch_data = prepare(dataset, lookup.architecture(spec.scratch_arch), False, None, spec.limit)
+    base_data, scratch_data = data if data is not None else prepare_data(spec, dataset)
     if not b.pretrained:
         exp.notes.append(f"{b.name} has random weights here: its counts and code path are the lecture's, "
                          "its accuracy is not that of a pretrained base")
