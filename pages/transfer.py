@@ -13,6 +13,7 @@ import streamlit as st
 from workbench_pages import take_home
 from workbench_pages.training import confusion_figure, curves
 from workbench import lookup, ui
+from workbench.jobs import limits
 from workbench.jobs.job import CANCELLED
 from workbench.transfer import documents as DOC
 from workbench.registry import get_registry
@@ -180,11 +181,18 @@ def _results(exp):
         take_home.export_run(trained[variant], key=f"xf_export_{variant}")
     _documents(exp)
     _traps(exp)
-    runs = ui.trained_runs()
-    for r in first:
-        if r.run not in runs:
-            runs.append(r.run)
     st.caption("The trained models (seed 0) have joined this session's runs: the explanation lesson can explain them.")
+
+
+def _keep_runs(runs: list):
+    """on_done for an experiment: its seed-0 models join the session's runs once, within the
+    session's limit (workbench.jobs.limits), for the explanation lesson."""
+    def keep(exp):
+        top = max(exp.spec.fractions)
+        for r in exp.runs:
+            if r.seed == 0 and r.fraction == top and r.run is not None:
+                limits.keep(runs, r.run)
+    return keep
 
 
 def _documents(exp):
@@ -253,7 +261,7 @@ def render():
     live = st.session_state.get(LIVE)
     if st.button("Run the experiment", type="primary", key="xf_run", disabled=live is not None):
         with ui.guard("start the experiment"):
-            job = QueuedExperiment(spec, owner=ui.session_id())
+            job = QueuedExperiment(spec, owner=ui.session_id(), on_done=_keep_runs(ui.trained_runs()))
             st.session_state[LIVE] = live = job.start()
     if live is not None:
         with ui.guard("run the experiment"):

@@ -369,7 +369,7 @@ ROWS = [
     Row(I, "API", "TensorFlow predict on an empty batch", "no images: the batch is empty",
         lambda t: api(predict_with("tensorflow", np.zeros((0, 28, 28, 1))))),
     Row(I, "page", "explanation lesson: a decompression bomb uploaded",
-        "bomb.png is 1,600,000,000 pixels; please use an image under 16 megapixels",
+        "bomb.png is 1,600,000,000 pixels; please use an image under 12 megapixels",
         lambda t: explanation_upload(bomb_png())),
     Row(I, "page", "convolution lesson: a text file uploaded as a photo", "notes.png is not an image that can be read",
         lambda t: convolution_upload(b"not a picture")),

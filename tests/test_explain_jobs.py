@@ -165,3 +165,29 @@ def test_class_wide_methods_are_computed_once_per_model_and_parameters_whatever_
     job(photos[0], {})
     job(photos[1], {})
     assert computed == ["max-patches", "max-patches"]  # ranked over the photo itself: once per photo
+
+
+def test_stop_ends_a_grid_before_its_next_method_and_keeps_what_was_done():
+    """The "explain" kind honours Stop between methods: the grid fails with "stopped", and the
+    method computed before the Stop is served from the class-wide cache the next time."""
+    import threading
+
+    from workbench.jobs import explain as J
+    from workbench.jobs.job import JobFailed
+
+    arch = lookup.architecture("mnist-cnn")
+    x, _ = model_inputs(arch, "pytorch", [samples.load("camera")], lookup.backend("pytorch").build(arch))
+    args = {"backend": "pytorch", "arch": "mnist-cnn", "images": x, "methods": ["saliency", "grad-cam"]}
+    stop, seen = threading.Event(), []
+
+    def progress(event):
+        seen.append(event["method"])
+        stop.set()  # Stop pressed while the first method runs
+
+    with pytest.raises(JobFailed, match="stopped by the user before grad-cam"):
+        J.explain(args, progress, stop)
+    assert seen == ["saliency"]
+    methods = cache.shared("explanation-methods")
+    hits = methods.hits
+    result = J.explain(args, lambda event: None, threading.Event())
+    assert methods.hits == hits + 1 and set(result["explanations"]) == {"saliency", "grad-cam"}

@@ -111,7 +111,7 @@ def test_the_cnn_race_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
         at.run(timeout=3)
     live = at.session_state["opt_cnn_live"]  # a workbench.optimize.job.QueuedRace
     assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
-    assert ui.queued(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
     live.stop()  # the Stop button's on_click
     at.button(key="opt_cnn_go").set_value(False)  # the timed-out run's click is spent (AppTest would replay it)
     at.run()

@@ -35,8 +35,10 @@ def test_a_short_experiment_shows_its_table(at):
     assert table.set_index("variant").loc["frozen", "features cached"] == "yes"
     assert any("CS 577" in m.value for m in at.markdown)
     assert any("BatchNorm" in m.value for m in at.markdown)  # the per-layer statistics
-    runs = at.session_state["workbench_trained_runs"] if "workbench_trained_runs" in at.session_state else None
-    assert runs is None or len(runs) >= 2
+    runs = at.session_state["training_runs"]  # seed 0's models join the session's runs, once
+    assert [r.label.split()[0] for r in runs] == ["scratch", "frozen"]  # features has no model
+    at.run()
+    assert len(at.session_state["training_runs"]) == 2
 
 
 def test_the_experiment_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
@@ -55,7 +57,7 @@ def test_the_experiment_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
         at.run(timeout=3)
     live = at.session_state["transfer_live"]  # a workbench.transfer.job.QueuedExperiment
     assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
-    assert ui.queued(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
     live.stop()  # the Stop button's on_click
     at.run()
     assert no_errors(at) == [] and live.status == CANCELLED and "transfer_live" not in at.session_state

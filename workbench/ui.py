@@ -91,10 +91,12 @@ def follow_job(job, describe: Callable[[object, float], tuple[float, str]], key:
     """Show a job's place in the queue, then its progress (``describe(job, seconds)`` -> (fraction,
     text)), until it ends; then drop it from ``st.session_state[key]`` and rerun the page, which
     shows what the job's ``on_done`` kept (and its buttons enabled again), or ``job_failed``'s
-    message. A rerun while it runs ends this script run only: the next one finds the job under
+    message. Stop cancels a waiting job and asks a running one to end (a grid: before its next
+    method). A rerun while it runs ends this script run only: the next one finds the job under
     ``key`` and follows it again."""
     import time
 
+    st.button("Stop", key=f"{key}_stop", on_click=job.stop, disabled=job.stop_event.is_set())
     bar, t0 = st.progress(0.0, text="queued ..."), time.perf_counter()
     while job.running:
         seconds = time.perf_counter() - t0

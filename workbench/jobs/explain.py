@@ -26,6 +26,7 @@ from workbench.explain.compare import run_methods
 from workbench.registry import get_registry
 from workbench.jobs import cache, payload
 from workbench.jobs.follow import QueuedJob
+from workbench.jobs.job import JobFailed
 from workbench.jobs.train import load_model, model_files
 
 
@@ -103,9 +104,14 @@ def explain(args: dict, progress, stop: threading.Event) -> dict:
     identity = model_identity(args)
     methods, params, steps = list(args["methods"]), args.get("params") or {}, int(args.get("steps", 10))
 
+    def report(name, fraction):
+        # Stop ends the grid before its next method; the methods done so far stay in the cache
+        if stop.is_set():
+            raise JobFailed(f"stopped by the user before {name}")
+        progress({"method": name, "fraction": fraction})
+
     def compute():
-        result = run_methods(backend, model, args["images"], methods, params, steps=steps,
-                             progress=lambda name, fraction: progress({"method": name, "fraction": fraction}),
+        result = run_methods(backend, model, args["images"], methods, params, steps=steps, progress=report,
                              explain=cached_method(identity))
         # predictions read only the class names of an architecture; the page sends them (a trained
         # model's are its dataset's, not in its files)
