@@ -19,7 +19,7 @@ from workbench.explain.compare import parse_value
 from workbench.explain.inputs import model_inputs
 from workbench.explain.render import overlay, pictures, superpixel_boundaries, to_uint8
 from workbench.jobs import limits
-from workbench.jobs.explain import QueuedExplanation, QueuedSanity, QueuedStability, model_args
+from workbench.jobs.explain import QueuedExplanation, QueuedMatrix, QueuedSanity, QueuedStability, model_args
 from workbench.model_facts import arch_of
 from workbench.urlstate import Preset, UrlState
 from workbench_pages import take_home
@@ -29,7 +29,7 @@ TEN = ["feature-maps", "filters", "filter-patterns", "max-patches", "saliency", 
 DEFAULT_METHODS = TEN  # the "done when": all ten side by side on the pretrained model
 SANITY_FAMILIES = ("gradient", "cam", "perturbation")  # the methods that make a map of the image
 RESULT = "ex_result"
-LIVE, SANITY_LIVE, STABILITY_LIVE = "ex_live", "ex_sanity_live", "ex_stab_live"  # jobs still waiting or running
+LIVE, SANITY_LIVE, STABILITY_LIVE, MATRIX_LIVE = "ex_live", "ex_sanity_live", "ex_stab_live", "ex_matrix_live"  # jobs still waiting or running
 # URL name -> widget key (workbench.urlstate); each method parameter is "method.parameter" (fields())
 FIELDS = {"model": "ex_model", "backend": "ex_backend", "photos": "ex_samples", "dataset": "ex_dataset",
           "dataset_images": "ex_dataset_count", "methods": "ex_methods", "sanity_method": "ex_sanity_method",
@@ -269,16 +269,19 @@ def _inner_steps(result, shown):
         st.caption(f"Surrogate fit R² on the samples: {steps['fit_r2'][0]:.3f}")
 
 
-def _class_matrix(backend, model, arch, x, shown, preds):
-    from workbench.explain.cam import class_matrix
-
+def _class_matrix(source, x, shown, preds):
     st.markdown("The CS671 assignment report *Convolution Neural Network*, Table 13: Grad-CAM of each class (rows) on each image (columns).")
     classes = list(dict.fromkeys(p[0]["index"] for p in preds))
     classes += [p["index"] for p in preds[0][1:] if p["index"] not in classes][:max(0, 3 - len(classes))]
     names = {p["index"]: p["name"] for top in preds for p in top}
-    if st.button("Compute the class x image matrix", key="ex_matrix_run"):
-        with st.spinner("Grad-CAM for every class..."), ui.guard("compute the class matrix"):
-            st.session_state["ex_matrix"] = (classes, class_matrix(backend, model, x, classes))
+    if st.button("Compute the class x image matrix", key="ex_matrix_run", disabled=MATRIX_LIVE in st.session_state):
+        st.session_state.pop("ex_matrix", None)
+        job = QueuedMatrix({**source(), "images": x, "classes": classes}, owner=ui.session_id(), label="class x image matrix",
+                           on_done=lambda result: st.session_state.__setitem__("ex_matrix", (classes, result["maps"])))
+        st.session_state[MATRIX_LIVE] = job.start()
+    if MATRIX_LIVE in st.session_state:
+        ui.follow_job(st.session_state[MATRIX_LIVE], _working("Grad-CAM for every class"), MATRIX_LIVE)
+    ui.job_failed(MATRIX_LIVE, "compute the class matrix")
     if "ex_matrix" in st.session_state:
         classes, maps = st.session_state["ex_matrix"]
         for c, row in zip(classes, maps):
@@ -447,7 +450,7 @@ def render():
     with st.expander("Inner steps"), ui.guard("show the inner steps"):
         _inner_steps(result, shown)
     with st.expander("Class x image matrix (Grad-CAM)"), ui.guard("show the class x image matrix"):
-        _class_matrix(backend, model, arch, x, shown, preds)
+        _class_matrix(source, x, shown, preds)
     with st.expander("Sanity check: randomise the model"), ui.guard("show the sanity check"):
         _sanity(url, source, shown, result["targets"], result["explanations"])
     with st.expander("LIME's stability across seeds"), ui.guard("show LIME's stability"):

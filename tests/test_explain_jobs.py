@@ -191,3 +191,24 @@ def test_stop_ends_a_grid_before_its_next_method_and_keeps_what_was_done():
     hits = methods.hits
     result = J.explain(args, lambda event: None, threading.Event())
     assert methods.hits == hits + 1 and set(result["explanations"]) == {"saliency", "grad-cam"}
+
+
+def test_the_class_matrix_kind_equals_grad_cam_of_each_class_here():
+    """The class x image matrix as a job: the same maps as workbench.explain.cam.class_matrix on the
+    same seeded model, and they differ between classes (each row is its own class's Grad-CAM)."""
+    import threading
+
+    from workbench.explain.cam import class_matrix
+    from workbench.jobs import explain as J
+    from workbench.jobs import payload
+
+    backend, arch = lookup.backend("pytorch"), lookup.architecture("mnist-cnn")
+    model = backend.build(arch)
+    x, _ = model_inputs(arch, "pytorch", [samples.load("camera"), samples.load("coins")], model)
+    result = J.class_matrix({"backend": "pytorch", "arch": "mnist-cnn", "images": x, "classes": [3, 7]},
+                            lambda event: None, threading.Event())
+    payload.pack(result)  # arrays only: it can travel
+    expected = class_matrix(backend, model, x, [3, 7])
+    assert result["maps"].shape == expected.shape == (2, 2) + expected.shape[2:]
+    np.testing.assert_allclose(result["maps"], expected, atol=1e-5)
+    assert not np.allclose(result["maps"][0], result["maps"][1])

@@ -106,7 +106,7 @@ def explain(args: dict, progress, stop: threading.Event) -> dict:
 
     def report(name, fraction):
         # Stop ends the grid before its next method; the methods done so far stay in the cache
-        if stop.is_set():
+        if stop is not None and stop.is_set():
             raise JobFailed(f"stopped by the user before {name}")
         progress({"method": name, "fraction": fraction})
 
@@ -145,6 +145,15 @@ def lime_stability(args: dict, progress, stop: threading.Event) -> dict:
     return {**result, "runs": [plain(run) for run in result["runs"]]}
 
 
+def class_matrix(args: dict, progress, stop: threading.Event) -> dict:
+    """args: the model as for ``explain``, "images", "classes": Grad-CAM of every class on every
+    image, {"maps": (K, N, H, W)}."""
+    from workbench.explain.cam import class_matrix as matrix
+
+    backend = lookup.backend(args["backend"])
+    return {"maps": matrix(backend, _model(backend, args), args["images"], [int(c) for c in args["classes"]])}
+
+
 # -- what the page follows ------------------------------------------------------------------------
 class QueuedExplanation(QueuedJob):
     """An "explain" job; its result {"predictions", "targets", "scores", "random_baseline", "curves",
@@ -158,6 +167,10 @@ class QueuedExplanation(QueuedJob):
 
 class QueuedSanity(QueuedJob):
     kind = "sanity"
+
+
+class QueuedMatrix(QueuedJob):
+    kind = "class-matrix"
 
 
 class QueuedStability(QueuedJob):

@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "explain": "workbench.jobs.explain:explain",  # workbench.explain.compare.run_methods, a grid of methods
     "sanity": "workbench.jobs.explain:sanity",  # workbench.explain.sanity.cascading_randomisation
     "lime-stability": "workbench.jobs.explain:lime_stability",  # workbench.explain.sanity.lime_stability
+    "class-matrix": "workbench.jobs.explain:class_matrix",  # workbench.explain.cam.class_matrix, classes x images
     "regularise": "workbench.regularise.job:experiment",  # workbench.regularise.experiments.train_runs
     "transfer": "workbench.transfer.job:experiment",  # workbench.transfer.experiment.run_experiment
     "optimize-cnn": "workbench.optimize.job:cnn_race",  # the optimizers on a CNN's mini-batches
