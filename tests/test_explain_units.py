@@ -1,0 +1,348 @@
+"""The explainers' plumbing and small maths on a tiny torch model, against hand numbers and numpy:
+targets, cost counting, resizing, defaults, the steps the page reads, feature maps and filters,
+the randomisation strip and LIME's stability. Fast, so `bin/mutate explain` can run them for
+every mutant (the field's libraries as oracles: tests/test_explain_oracles.py)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.stats import spearmanr
+
+from conftest import require
+
+torch = require("torch")
+
+from workbench import samples  # noqa: E402
+from workbench import spec as S  # noqa: E402
+from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
+from workbench.explain import FeatureMaps, GradCAM, GuidedGradCAM, Occlusion, Saliency  # noqa: E402
+from workbench.explain import activations, base, batching, inputs, sanity  # noqa: E402
+from workbench.explain.activations import Filters  # noqa: E402
+from workbench.explain.cam import class_matrix  # noqa: E402
+from workbench.explain.heads import TwoClassHead, two_class_view  # noqa: E402
+from workbench.explain.occlusion import windows  # noqa: E402
+from workbench.registry import get_registry  # noqa: E402
+
+TINY = S.parse_architecture({"name": "units-tiny", "input_shape": [8, 8, 3], "num_classes": 3, "layers": [
+    {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv1"},
+    {"type": "MaxPooling2D", "pool_size": 2, "name": "pool"},
+    {"type": "Conv2D", "filters": 5, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv2"},
+    {"type": "GlobalAveragePooling2D", "name": "gap"},
+    {"type": "Dense", "activation": "softmax", "name": "out"}]}, class_names=("a", "b", "c"))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    backend = get_registry().backends()["pytorch"]
+    model = backend.build(TINY, seed=1)
+    x = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
+    return backend, model, x
+
+
+def test_params_check_their_values_by_kind_and_bounds():
+    p = base.Param("n", 4, 1, 10)
+    assert p.check(3.0) == 3 and type(p.check(3.0)) is int and p.check(1) == 1 and p.check(10) == 10
+    for bad, message in ((0, "n must be at least 1, not 0"), (11, "n must be at most 10, not 11"),
+                         (2.5, "n must be a whole number, not 2.5"), (True, "whole number"),
+                         (float("nan"), "whole number"), ("3", "whole number"), (None, "needs a value")):
+        with pytest.raises(ValueError, match=message):
+            p.check(bad)
+    f = base.Param("noise", 0.1, 0.0, 1.0)
+    assert f.check(1) == 1.0 and type(f.check(1)) is float
+    with pytest.raises(ValueError, match="noise must be a number"):
+        f.check(float("inf"))
+    assert base.Param("flag", False).check(True) is True
+    with pytest.raises(ValueError, match="flag must be true or false, not 1"):
+        base.Param("flag", False).check(1)
+    assert base.Param("layer", None).check("conv1") == "conv1" and base.Param("layer", None).check(None) is None
+    assert base.Param("window", None, 1, 512).check(7.0) == 7.0  # float bound 1? no: int bounds, kind int
+    with pytest.raises(ValueError, match="algo must be one of a, b, not 'c'"):
+        base.Param("algo", "a", choices=("a", "b")).check("c")
+
+
+def test_unknown_parameters_are_named(setup):
+    backend, model, x = setup
+    with pytest.raises(ValueError, match=r"occlusion has no parameter size, zoom; it takes window, stride, fill, batch"):
+        Occlusion().explain(backend, model, x, [0, 1], zoom=2, size=3)
+    with pytest.raises(ValueError, match=r"saliency has no parameter x; it takes none"):
+        Saliency().explain(backend, model, x, [0, 1], x=1)
+    with pytest.raises(ValueError, match=r"images must be a batch \(N, H, W, C\), got shape \(8, 8, 3\)"):
+        Saliency().explain(backend, model, x[0], [0])
+
+
+def test_targets_and_the_cost_are_counted_per_image(setup):
+    backend, model, x = setup
+    predicted = backend.predict(model, x).argmax(1).tolist()
+    out = Saliency().explain(backend, model, x)  # no targets: each image's predicted class
+    assert out.targets == predicted and out.method == "saliency" and out.params == {}
+    assert out.cost.as_dict() == {"forward_passes": 4, "backward_passes": 2, "seconds": out.cost.seconds,
+                                  "peak_memory": out.cost.peak_memory}  # 2 to predict, 2 through the gradient
+    assert 0 < out.cost.seconds < 60
+    given = Saliency().explain(backend, model, x, 2)
+    assert given.targets == [2, 2] and given.cost.forward_passes == 2 and given.cost.backward_passes == 2
+    assert Saliency().explain(backend, model, x, ClassScore([1, 0])).targets == [1, 0]
+    neuron = Neuron("conv2", 1, 0, 0)
+    assert base.resolve_targets(backend, model, x, neuron) is neuron
+    assert base.as_target(neuron) is neuron and base.as_target([1, 2]) == ClassScore([1, 2])
+    with pytest.raises(ValueError, match="3 targets for 2 images"):
+        base.resolve_targets(backend, model, x, [0, 1, 2])
+    meter = base.Metered(backend)
+    meter.logits(model, x)
+    meter.activations(model, x[:1], ["conv1"])
+    assert (meter.forward, meter.backward) == (3, 0) and meter.name == backend.name  # the rest passes through
+
+
+def test_bilinear_upsampling_equals_torch_interpolate():
+    maps = np.random.default_rng(1).random((2, 3, 5)).astype(np.float32)
+    for size in ((7, 11), (6, 4)):
+        theirs = torch.nn.functional.interpolate(torch.from_numpy(maps)[:, None], size=size, mode="bilinear",
+                                                 align_corners=False)[:, 0].numpy()
+        ours = base.upsample(maps, size)
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_chunks_normalise_and_the_layers_by_hand(setup):
+    backend, model, _ = setup
+    assert base.chunks(5, 2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    np.testing.assert_allclose(base.normalise(np.array([[[1.0, 3.0]], [[2.0, 2.0]]])), [[[0, 1]], [[0, 0]]])
+    assert base.conv_layers(backend, model) == ["conv1", "pool", "conv2"]
+    assert base.explain_layer(backend, model) == "conv2"  # the last conv layer
+    pooled = S.parse_architecture({"name": "pool-only", "input_shape": [4, 4, 1], "num_classes": 2, "layers": [
+        {"type": "Conv2D", "filters": 2, "kernel_size": 1, "name": "c"}, {"type": "MaxPooling2D", "name": "p"},
+        {"type": "Flatten"}, {"type": "Dense", "activation": "softmax"}]})
+    assert base.explain_layer(backend, backend.build(pooled)) == "c"  # a conv before a later pool
+    flat = S.parse_architecture({"name": "flat", "input_shape": [4, 4, 1], "num_classes": 2, "layers": [
+        {"type": "Flatten"}, {"type": "Dense", "activation": "softmax"}]})
+    with pytest.raises(ValueError, match="no layer with a spatial"):
+        base.explain_layer(backend, backend.build(flat))
+    chosen = S.parse_architecture({**TINY.to_dict(), "explain_layer": "conv1"})
+    assert base.explain_layer(backend, backend.build(chosen)) == "conv1"
+
+
+def test_a_one_unit_head_is_read_as_two_classes(setup):
+    backend, _, x = setup
+    arch = S.parse_architecture({"name": "one-unit", "input_shape": [8, 8, 3], "num_classes": 1, "layers": [
+        {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 1, "activation": "sigmoid"}]})
+    model = backend.build(arch)
+    p = backend.predict(model, x)[:, 0]
+    view = two_class_view(backend)
+    assert isinstance(view, TwoClassHead) and two_class_view(view) is view and view.name == backend.name
+    np.testing.assert_allclose(view.predict(model, x), np.stack([1 - p, p], 1), rtol=1e-6)
+    rows = inputs.predictions(backend, model, arch, x, k=2)
+    assert [[r["index"] for r in row] for row in rows] == [[int(q > 0.5), int(q <= 0.5)] for q in p]
+    assert rows[0][0]["name"] == f"class {rows[0][0]['index']}"
+    np.testing.assert_allclose([r["probability"] for r in rows[0]], sorted([p[0], 1 - p[0]], reverse=True), rtol=1e-6)
+
+
+def test_predictions_are_the_top_k_with_the_architectures_names(setup):
+    backend, model, x = setup
+    probs = backend.predict(model, x)
+    rows = inputs.predictions(backend, model, TINY, x, k=2)
+    for row, p in zip(rows, probs):
+        order = np.argsort(-p)[:2]
+        assert [r["index"] for r in row] == order.tolist() and [r["name"] for r in row] == [TINY.class_names[i] for i in order]
+        np.testing.assert_allclose([r["probability"] for r in row], p[order], rtol=1e-6)
+    assert len(inputs.predictions(backend, model, TINY, x)[0]) == 3  # k=5 of three classes
+    assert inputs.class_names(TINY, 3) == ["a", "b", "c"] and inputs.class_names(TINY, 2) == ["class 0", "class 1"]
+
+
+def test_images_and_models_are_loaded_by_name_or_file(setup, tmp_path):
+    backend, _, _ = setup
+    np.testing.assert_array_equal(inputs.load_image("sample:chelsea"), samples.load("chelsea"))
+    picture = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    Image.fromarray(picture).save(tmp_path / "p.png")
+    np.testing.assert_array_equal(inputs.load_image(str(tmp_path / "p.png")), picture)
+    with pytest.raises(FileNotFoundError, match=r"no image file .*nothing.png \(or use sample:NAME, one of .*chelsea"):
+        inputs.load_image(str(tmp_path / "nothing.png"))
+    model, arch = inputs.load_model(backend, "mnist-cnn")
+    assert arch.name == "mnist-cnn" and backend.predict(model, np.zeros((1, 28, 28, 1), np.float32)).shape == (1, 10)
+    (tmp_path / "a.json").write_text(S.dumps_architecture(TINY))
+    model, arch = inputs.load_model(backend, str(tmp_path / "a.json"))
+    assert arch.name == "units-tiny" and backend.predict(model, np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 3)
+    saved = backend.save(backend.build(TINY, seed=4), tmp_path / "saved") or tmp_path / "saved"
+    model, arch = inputs.load_model(backend, str(saved))
+    assert arch.name == "units-tiny"
+    assert inputs.preprocessing(TINY, "pytorch") is None
+
+
+def test_a_workbench_model_is_fed_its_photo_resized_and_scaled(setup):
+    photo = np.zeros((20, 30, 3), np.uint8)
+    photo[...] = (200, 100, 50)
+    x, shown = inputs.model_inputs(TINY, "pytorch", [photo])
+    assert x.shape == (1, 8, 8, 3) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, 3, 3], np.array([200, 100, 50]) / 255, atol=1e-6)
+    grey = S.parse_architecture({**TINY.to_dict(), "input_shape": [8, 8, 1]})
+    x, _ = inputs.model_inputs(grey, "pytorch", [photo])
+    luma = round(200 * 0.299 + 100 * 0.587 + 50 * 0.114)  # PIL's "L"
+    np.testing.assert_allclose(x[0, 2, 2, 0], luma / 255, atol=1 / 255)
+
+
+def test_grad_cam_defaults_to_the_last_conv_layer_and_fills_its_steps(setup):
+    backend, model, x = setup
+    out = GradCAM().explain(backend, model, x, [0, 2])
+    acts, grads = backend.gradients(model, x, ClassScore([0, 2]), layer="conv2")
+    weights = grads.mean(axis=(1, 2))
+    cam = np.maximum((acts * weights[:, None, None, :]).sum(-1), 0)
+    assert out.steps["layer"] == "conv2" and out.maps.shape == (2, 8, 8)
+    np.testing.assert_allclose(out.steps["channel_weights"], weights, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out.steps["cam"], cam, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"layer 'out' has no spatial output \(shape \(3,\)\); pick a conv layer"):
+        GradCAM().explain(backend, model, x, [0, 2], layer="out")
+    guided = GuidedGradCAM().explain(backend, model, x, [0, 2], layer="conv1")
+    assert guided.method == "guided-grad-cam" and guided.steps["layer"] == "conv1"
+    np.testing.assert_allclose(guided.steps["grad_cam"], GradCAM().explain(backend, model, x, [0, 2], layer="conv1").maps)
+    _, g = backend.gradients(model, x, ClassScore([0, 2]), relu="guided")
+    np.testing.assert_allclose(guided.steps["guided_backprop"], g, rtol=1e-6)
+    matrix = class_matrix(backend, model, x, [2, 0], layer="conv1")
+    assert matrix.shape == (2, 2, 8, 8)
+    for k, c in enumerate([2, 0]):
+        np.testing.assert_allclose(matrix[k], GradCAM().explain(backend, model, x, [c, c], layer="conv1").maps)
+    np.testing.assert_allclose(class_matrix(backend, model, x, [1])[0], GradCAM().explain(backend, model, x, 1).maps)
+
+
+def sized(backend, h, w, seed=1):
+    return backend.build(S.parse_architecture({**TINY.to_dict(), "input_shape": [h, w, 3]}), seed=seed)
+
+
+def test_occlusion_defaults_scale_with_the_image_and_its_steps_are_kept(setup):
+    backend = setup[0]
+    wide, x = sized(backend, 14, 21), np.random.default_rng(2).random((1, 14, 21, 3), dtype=np.float32)
+    big = Occlusion().explain(backend, wide, x, [1], batch=8)  # 14 // 7 = 2 px windows, stride 1
+    by_hand = Occlusion().explain(backend, wide, x, [1], window=2, stride=1, batch=8)
+    np.testing.assert_array_equal(big.maps, by_hand.maps)
+    assert big.steps["window"] == 2 and big.steps["corners"] == windows(14, 21, 2, 1) and big.steps["batch"] == 8
+    assert big.steps["drops"].shape == (1, 13 * 20)
+    p0 = backend.predict(wide, x)[0, 1]
+    covered = x.copy()
+    covered[0, 0:2, 0:2] = 0.0
+    np.testing.assert_allclose(big.steps["drops"][0, 0], p0 - backend.predict(wide, covered)[0, 1], rtol=1e-4, atol=1e-6)
+    assert Occlusion().explain(backend, wide, x, [1], window=30, batch=8).steps["window"] == 14  # never taller than the image
+    tall, y = sized(backend, 7, 5), np.random.default_rng(3).random((1, 7, 5, 3), dtype=np.float32)
+    assert Occlusion().explain(backend, tall, y, [1], batch=4).steps["window"] == 1  # 5 // 7, at least a pixel
+    assert Occlusion().explain(backend, tall, y, [1], window=9, batch=4).steps["window"] == 5  # nor wider
+    measured = Occlusion().explain(backend, tall, y, [1], window=4)
+    assert measured.steps["corners"] == windows(7, 5, 4, 2)  # stride: half the window
+    assert measured.steps["batch"] == batching.batch_size_for(backend, tall, y[0])  # the measured size, remembered
+
+
+def test_occlusion_windows_touch_every_border():
+    assert windows(5, 5, 2, 2) == [(r, c) for r in (0, 2, 3) for c in (0, 2, 3)]
+    assert windows(4, 6, 4, 3) == [(0, 0), (0, 2)]
+    assert windows(3, 3, 3, 1) == [(0, 0)]
+
+
+def test_batch_sizes_are_tried_on_the_device_and_remembered(setup):
+    backend, model, x = setup
+
+    class OnGpu:
+        def __init__(self, device):
+            self.device = lambda: device
+
+    assert batching.candidates(OnGpu("cpu"), (224, 224, 3)) == batching.CPU_SIZES
+    assert batching.candidates(OnGpu("cuda:0"), (224, 224, 3)) == batching.GPU_SIZES
+    assert batching.candidates(OnGpu("MPS"), (1024, 1024, 3)) == (16, 32, 64)  # 12 MiB an image, 1 GiB at most
+    assert batching.candidates(OnGpu("gpu"), (8192, 8192, 4)) == (1,)
+    size, times = batching.fastest(backend, model, x[0], (1, 2))
+    assert size in (1, 2) and set(times) <= {1, 2} and all(t > 0 for t in times.values())
+    chosen = batching.batch_size_for(base.Metered(backend), model, x[0])
+    assert chosen in batching.CPU_SIZES
+    assert batching._chosen[model][((8, 8, 3), str(backend.device()))] == chosen
+
+
+def test_feature_maps_and_filters_are_the_seeds_pictures(setup):
+    backend, model, x = setup
+    channel = np.array([[0.0, 1.0], [2.0, 5.0]])
+    z = (channel - 2.0) / np.std(channel)
+    np.testing.assert_array_equal(activations.seed_001_scale(channel), np.clip(z * 64 + 128, 0, 255).astype(np.uint8))
+    np.testing.assert_array_equal(activations.seed_001_scale(np.array([[0.0, 0.0], [0.0, 9.0]])), [[91, 91], [91, 238]])
+    np.testing.assert_array_equal(activations.seed_001_scale(np.full((2, 2), 3.0)), 128)  # flat: grey
+    spike = np.array([0.0] * 9 + [100.0])  # mean 10, std 30: the spike at +3 sigma, clipped to 255
+    np.testing.assert_array_equal(activations.seed_001_scale(spike), [106] * 9 + [255])
+    np.testing.assert_array_equal(activations.seed_001_scale(-spike), [149] * 9 + [0])
+    out = FeatureMaps().explain(backend, model, x, max_channels=3, per_row=2)
+    assert out.steps == {"layers": ["conv1", "conv2"]} and set(out.grids) == {
+        "conv1 (image 1)", "conv1 (image 2)", "conv2 (image 1)", "conv2 (image 2)"}
+    acts = backend.activations(model, x, ["conv2"])["conv2"][1]
+    expected = activations.tile(np.stack([activations.seed_001_scale(acts[..., k]) for k in range(3)]), 2)
+    np.testing.assert_array_equal(out.grids["conv2 (image 2)"], expected)
+    assert out.grids["conv2 (image 2)"].shape == (2 * 4 + 1, 2 * 4 + 1)
+    assert set(FeatureMaps().explain(backend, model, x, layers="conv1, pool,").grids) >= {"pool (image 1)"}
+    assert FeatureMaps().explain(backend, model, x, layers=["pool"]).steps["layers"] == ["pool"]
+    with pytest.raises(ValueError, match=r"layer 'gap' has no spatial output \(shape \(5,\)\); pick a conv layer"):
+        FeatureMaps().explain(backend, model, x, layers="gap")
+    assert activations._first_and_last(["a"]) == ["a"]
+    with pytest.raises(ValueError, match="no layer with a spatial output"):
+        activations._first_and_last([])
+    kernel = backend.get_weights(model)["conv1"][0]  # (3, 3, 3, 4): the first layer reads the RGB image
+    out = Filters().explain(backend, model, x, per_row=3, zoom=2)
+    assert list(out.grids) == ["conv1"] and out.steps["kernel"] is not None
+    np.testing.assert_array_equal(out.steps["kernel"], kernel)
+    grid = out.grids["conv1"]
+    assert grid.shape == (2 * 6 + 1, 3 * 6 + 2, 3) and grid.dtype == np.uint8
+    for k in range(4):
+        r, c = divmod(k, 3)
+        picture = grid[r * 7:r * 7 + 6, c * 7:c * 7 + 6]
+        w = kernel[..., k]
+        by_hand = ((w - w.min()) / (w.max() - w.min()) * 255).astype(np.uint8).repeat(2, 0).repeat(2, 1)
+        np.testing.assert_array_equal(picture, by_hand)
+    second = Filters().explain(backend, model, x, layer="conv2", per_row=5, zoom=1).grids["conv2"]
+    w = backend.get_weights(model)["conv2"][0][:, :, 0, 4]  # not RGB: each filter's first input channel
+    np.testing.assert_array_equal(second[:, 16:19], ((w - w.min()) / (w.max() - w.min()) * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"no conv kernel to show for layer 'gap'; layers with kernels: conv1, conv2"):
+        Filters().explain(backend, model, x, layer="gap")
+
+
+def test_tile_by_hand():
+    pictures = np.arange(1, 4)[:, None, None] * np.ones((3, 2, 2), np.uint8)
+    grid = activations.tile(pictures, per_row=2, gap=1)
+    assert grid.shape == (5, 5)
+    np.testing.assert_array_equal(grid, [[1, 1, 0, 2, 2], [1, 1, 0, 2, 2], [0] * 5, [3, 3, 0, 0, 0], [3, 3, 0, 0, 0]])
+
+
+def test_rank_correlation_and_randomised_weights():
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    assert sanity.rank_correlation(a, a**3) == 1.0 and sanity.rank_correlation(a, -a) == -1.0
+    assert sanity.rank_correlation(a, np.ones(4)) == 0.0 and sanity.rank_correlation(np.ones(4), a) == 0.0
+    b = np.array([2.0, 1.0, 4.0, 3.0])
+    assert sanity.rank_correlation(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    weights = {"x": [np.arange(6.0).reshape(2, 3)], "y": [np.arange(3.0)]}
+    out = sanity.randomised(weights, ["x"], np.random.default_rng(0))
+    assert out["y"] is weights["y"] and out["x"][0].shape == (2, 3)
+    assert sorted(out["x"][0].ravel()) == list(range(6)) and not np.array_equal(out["x"][0], weights["x"][0])
+
+
+def test_the_randomisation_strip_goes_from_the_top_layer_down_and_leaves_the_model_alone(setup):
+    backend, model, x = setup
+    before = backend.get_weights(model)
+    strip = sanity.cascading_randomisation(backend, model, Saliency(), x, [0, 1], stages=2, seed=3)
+    assert [s["randomised"] for s in strip] == [0, 1, 3] and [s["top_layer"] for s in strip] == [None, "out", "conv1"]
+    original = Saliency().explain(backend, model, x, [0, 1]).maps
+    np.testing.assert_allclose(strip[0]["maps"], original) and strip[0]["spearman"] == 1.0
+    for name, arrays in backend.get_weights(model).items():  # the model explained is untouched
+        for a, b in zip(arrays, before[name]):
+            np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(3)
+    rng_weights = sanity.randomised(before, ["out"], rng)
+    clone = sanity.copy_model(backend, model)
+    backend.set_weights(clone, rng_weights)
+    maps = Saliency().explain(backend, clone, x, [0, 1]).maps
+    np.testing.assert_allclose(strip[1]["maps"], maps, rtol=1e-5)
+    rho = np.mean([spearmanr(np.abs(o).ravel(), np.abs(m).ravel()).statistic for o, m in zip(original, maps)])
+    assert strip[1]["spearman"] == pytest.approx(rho)
+    three = sanity.cascading_randomisation(backend, model, Saliency(), x, 1, stages=3)
+    assert [s["randomised"] for s in three] == [0, 1, 2, 3]  # linspace(1, 3, 3)
+    assert three[0]["maps"].shape == (2, 8, 8)
+    with pytest.raises(ValueError, match="needs a model built by the workbench"):
+        sanity.copy_model(backend, torch.nn.Linear(2, 2))
+
+
+def test_lime_stability_explains_the_target_it_is_given(setup):
+    backend, model, x = setup
+    predicted = int(backend.predict(model, x[:1]).argmax())
+    other = (predicted + 1) % 3
+    out = sanity.lime_stability(backend, model, x[0], target=other, seeds=(0, 1), top=3, samples=20,
+                                algorithm="slic", segments=4, batch=8)
+    assert out["top"] == 3 and out["seeds"] == [0, 1] and [r.targets for r in out["runs"]] == [[other], [other]]
+    assert sanity.lime_stability(backend, model, x[0], seeds=(0, 1), samples=20, algorithm="slic", segments=4,
+                                 batch=8)["runs"][0].targets == [predicted]
