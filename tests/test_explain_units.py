@@ -11,12 +11,16 @@ from scipy.stats import spearmanr
 from conftest import require
 
 torch = require("torch")
+captum_attr = require("captum.attr")
+
+from skimage import segmentation  # noqa: E402
 
 from workbench import samples  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
-from workbench.explain import FeatureMaps, GradCAM, GuidedGradCAM, Occlusion, Saliency  # noqa: E402
-from workbench.explain import activations, base, batching, inputs, sanity  # noqa: E402
+from workbench.explain import FeatureMaps, GradCAM, GuidedGradCAM, IntegratedGradients, Lime, Occlusion, Saliency  # noqa: E402
+from workbench.explain import activations, base, batching, inputs, patterns, sanity  # noqa: E402
+from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
 from workbench.explain.cam import class_matrix  # noqa: E402
 from workbench.explain.heads import TwoClassHead, two_class_view  # noqa: E402
@@ -346,3 +350,108 @@ def test_lime_stability_explains_the_target_it_is_given(setup):
     assert out["top"] == 3 and out["seeds"] == [0, 1] and [r.targets for r in out["runs"]] == [[other], [other]]
     assert sanity.lime_stability(backend, model, x[0], seeds=(0, 1), samples=20, algorithm="slic", segments=4,
                                  batch=8)["runs"][0].targets == [predicted]
+
+
+def biased(backend, model, seed=0):
+    """The model with random biases: with the zero biases it is built with, a ReLU net is linear along
+    every ray from 0, and a path method cannot tell where on the path it took its gradients."""
+    rng = np.random.default_rng(seed)
+    weights = backend.get_weights(model)
+    backend.set_weights(model, {name: [a if k == 0 else rng.normal(0, 0.3, a.shape).astype(a.dtype)
+                                       for k, a in enumerate(arrays)] for name, arrays in weights.items()})
+    return model
+
+
+def test_integrated_gradients_from_a_grey_baseline_equals_captum(setup):
+    from test_mutations_explain import logits_model
+
+    backend, _, x = setup
+    model = biased(backend, backend.build(TINY, seed=5))
+    ours = IntegratedGradients().explain(backend, model, x, [0, 2], steps=6, baseline=0.3, batch=4)
+    theirs = captum_attr.IntegratedGradients(logits_model(model)).attribute(
+        torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), baselines=0.3, target=[0, 2], n_steps=6,
+        method="riemann_middle").detach().numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(ours.images, theirs, rtol=1e-4, atol=1e-6 * np.abs(theirs).max())
+    np.testing.assert_allclose(ours.steps["attribution_sum"], theirs.sum(axis=(1, 2, 3)), rtol=1e-4)
+
+
+def test_filter_patterns_start_from_the_seeds_grey_noise_and_are_deprocessed_as_it_does():
+    np.testing.assert_array_equal(patterns.deprocess(np.array([0.0, 1.0, 2.0, 3.0])), [93, 116, 138, 161])
+    spike = patterns.deprocess(np.array([0.0] * 99 + [1000.0]))  # +9.95 sigma: clipped to white
+    assert spike[0] == 124 and spike[-1] == 255
+    assert patterns.deprocess(-np.array([0.0] * 99 + [1000.0]))[-1] == 0
+    images = np.array([-1.0, 3.0]).reshape(1, 1, 2, 1) * np.ones((2, 3, 2, 1))
+    start, span = patterns.grey_noise(images, seed=4)
+    noise = np.random.default_rng(4).random((1, 3, 2, 1), dtype=np.float32)
+    assert span == 4.0 and start.shape == (1, 3, 2, 1)
+    np.testing.assert_allclose(start, 1.0 + noise * 20 / 255 * 4.0, rtol=1e-6)  # 128 + 20 random, of 0..255
+    start, span = patterns.grey_noise(np.full((1, 2, 2, 1), 5.0), seed=4)
+    assert span == 1.0 and 5.0 <= start.min() and start.max() < 5.0 + 20 / 255  # flat images: a range of 1
+
+
+def test_superpixels_of_a_grey_image_are_those_of_its_rgb_copy_and_follow_lime():
+    photo = np.asarray(Image.fromarray(samples.load("chelsea")).resize((40, 32)), np.float32) / 255
+    grey = photo.mean(axis=-1, keepdims=True)
+    for algorithm in ("quickshift", "slic", "felzenszwalb"):
+        labels = superpixels(grey, algorithm, 12)
+        np.testing.assert_array_equal(labels, superpixels(np.repeat(grey, 3, axis=-1), algorithm, 12))
+        assert labels.shape == (32, 40) and np.array_equal(np.unique(labels), np.arange(labels.max() + 1))
+    # lime's own default segmentation: quickshift with kernel 4, max_dist 200, ratio 0.2, on [0, 1] colours
+    theirs = segmentation.quickshift(base.normalise(photo[None])[0].astype(np.float64), kernel_size=4,
+                                     max_dist=200, ratio=0.2, rng=0)
+    np.testing.assert_array_equal(superpixels(photo), np.unique(theirs, return_inverse=True)[1].reshape(theirs.shape))
+    counts = {n: superpixels(photo, "felzenszwalb", n).max() + 1 for n in (4, 40)}
+    assert counts[4] < counts[40] and counts[40] >= 10  # more asked, more given (segments of 20 px at least)
+    counts = {n: superpixels(photo, "slic", n).max() + 1 for n in (4, 40)}
+    assert counts[4] <= 6 and 20 <= counts[40] <= 60
+    with pytest.raises(ValueError, match="superpixel algorithm must be one of quickshift, slic, felzenszwalb, not 'x'"):
+        superpixels(photo, "x")
+
+
+def test_lime_fills_a_grey_image_with_its_mean_or_the_value_given(setup):
+    backend = setup[0]
+    arch = S.parse_architecture({**TINY.to_dict(), "input_shape": [8, 8, 1]})
+    model = biased(backend, backend.build(arch, seed=2))
+    image = np.tile(np.array([0.0, 0.5]), 32).reshape(1, 8, 8, 1).astype(np.float32)  # mean 0.25
+    run = {fill: Lime().explain(backend, model, image, [1], algorithm="slic", segments=4, samples=30, fill=fill,
+                                batch=8) for fill in ("mean", 0.25, 0.9)}
+    np.testing.assert_array_equal(run["mean"].maps, run[0.25].maps)
+    assert not np.allclose(run["mean"].maps, run[0.9].maps)
+    steps = run["mean"].steps
+    assert steps["batch"] == 8 and len(steps["fit_r2"]) == 1 and isinstance(steps["fit_r2"][0], float)
+    assert steps["superpixels"].shape == (1, 8, 8) and run["mean"].maps.dtype == np.float32
+
+
+class Clock:
+    """A device whose forward passes take a set time per image count, on a clock of its own."""
+
+    def __init__(self, device="cpu", per_image=None):
+        self.now, self.calls, self.per_image, self._device = 0.0, [], per_image or {}, device
+
+    def device(self):
+        return self._device
+
+    def predict(self, model, x, batch_size=64):
+        self.calls.append((len(x), batch_size, x.dtype))
+        self.now += self.per_image.get(len(x), 1.0) * len(x)
+        return np.zeros((len(x), 2), np.float32)
+
+
+def test_the_fastest_batch_size_is_measured_per_image_and_bigger_ones_stop_once_slower(monkeypatch):
+    device = Clock(per_image={1: 1.0, 2: 0.5, 4: 0.25, 8: 2.0, 16: 0.1})
+    monkeypatch.setattr(batching.time, "perf_counter", lambda: device.now)
+    assert batching.seconds_per_image(device, None, np.zeros((4, 2, 2, 1), np.float32)) == 0.25
+    assert device.calls == [(4, 4, np.float32)] * 3  # one untimed pass, best of two timed
+    size, times = batching.fastest(device, None, np.zeros((2, 2, 1)), (1, 2, 4, 8, 16))
+    assert size == 4 and times == {1: 1.0, 2: 0.5, 4: 0.25, 8: 2.0}  # 8 is slower: 16 is never tried
+    assert batching.fastest(device, None, np.zeros((2, 2, 1)), (1, 2))[0] == 2
+    gpu = Clock("cuda:0", {16: 0.1, 32: 0.05, 64: 0.5})
+    monkeypatch.setattr(batching.time, "perf_counter", lambda: gpu.now)
+    model = torch.nn.Linear(1, 1)
+    assert batching.batch_size_for(gpu, model, np.zeros((2, 2, 1), np.float32)) == 32
+    assert batching._chosen[model] == {((2, 2, 1), "cuda:0"): 32}
+    before = len(gpu.calls)
+    assert batching.batch_size_for(base.Metered(gpu), model, np.zeros((2, 2, 1), np.float32)) == 32
+    assert len(gpu.calls) == before  # remembered: not measured again
+    assert batching.batch_size_for(gpu, object(), np.zeros((2, 2, 1), np.float32)) == 32  # no weak reference: measured
+    assert batching.on_gpu(Clock("CUDA:0")) and batching.on_gpu(Clock("GPU:1")) and not batching.on_gpu(Clock("cpu"))
