@@ -220,8 +220,8 @@ def test_prepare_feeds_a_pretrained_model_its_own_normalisation_and_a_new_head(b
     for split in ("train", "val", "test"):
         np.testing.assert_allclose(splits[split][0][0, 0, 0], expected, rtol=1e-4)
     assert input_normalization(vgg, backend).bgr == (backend == "tensorflow")
-    with pytest.raises(ValueError, match="ImageNet normalisation.*per-pixel standardisation would change what "
-                                         "they see: leave it off"):
+    with pytest.raises(ValueError, match=r"\(ImageNet normalisation\); per-pixel standardisation would change "
+                                         "what they see: leave it off$"):
         prepare(grey, vgg, standardize=True, backend=backend)
 
 
