@@ -18,7 +18,8 @@ from skimage import segmentation  # noqa: E402
 from workbench import samples  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
-from workbench.explain import FeatureMaps, GradCAM, GuidedGradCAM, IntegratedGradients, Lime, Occlusion, Saliency  # noqa: E402
+from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
+                               Occlusion, Saliency)
 from workbench.explain import activations, base, batching, inputs, patterns, sanity  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
@@ -455,3 +456,17 @@ def test_the_fastest_batch_size_is_measured_per_image_and_bigger_ones_stop_once_
     assert len(gpu.calls) == before  # remembered: not measured again
     assert batching.batch_size_for(gpu, object(), np.zeros((2, 2, 1), np.float32)) == 32  # no weak reference: measured
     assert batching.on_gpu(Clock("CUDA:0")) and batching.on_gpu(Clock("GPU:1")) and not batching.on_gpu(Clock("cpu"))
+
+
+def test_grad_cam_plus_plus_where_the_gradient_is_zero(setup):
+    """At a layer before max-pooling most gradients are exactly 0 (the positions the pool drops):
+    their alpha is 0 / 0, which the paper's weights take as 0."""
+    backend, model, x = setup
+    out = GradCAMPlusPlus().explain(backend, model, x, [0, 2], layer="conv1")
+    acts, g = backend.gradients(model, x, ClassScore([0, 2]), layer="conv1")
+    assert (g == 0).mean() > 0.5
+    denom = 2 * g**2 + acts.sum(axis=(1, 2), keepdims=True) * g**3
+    alpha = np.divide(g**2, denom, out=np.zeros_like(g), where=denom != 0)
+    weights = (alpha * np.maximum(g, 0)).sum(axis=(1, 2))
+    assert np.isfinite(out.steps["channel_weights"]).all()
+    np.testing.assert_allclose(out.steps["channel_weights"], weights, rtol=1e-5, atol=1e-8)
