@@ -92,9 +92,10 @@ def test_targets_and_the_cost_are_counted_per_image(setup):
     with pytest.raises(ValueError, match="3 targets for 2 images"):
         base.resolve_targets(backend, model, x, [0, 1, 2])
     meter = base.Metered(backend)
+    meter.predict(model, x)
     meter.logits(model, x)
     meter.activations(model, x[:1], ["conv1"])
-    assert (meter.forward, meter.backward) == (3, 0) and meter.name == backend.name  # the rest passes through
+    assert (meter.forward, meter.backward) == (5, 0) and meter.name == backend.name  # the rest passes through
 
 
 def test_bilinear_upsampling_equals_torch_interpolate():
@@ -150,6 +151,9 @@ def test_predictions_are_the_top_k_with_the_architectures_names(setup):
         np.testing.assert_allclose([r["probability"] for r in row], p[order], rtol=1e-6)
     assert len(inputs.predictions(backend, model, TINY, x)[0]) == 3  # k=5 of three classes
     assert inputs.class_names(TINY, 3) == ["a", "b", "c"] and inputs.class_names(TINY, 2) == ["class 0", "class 1"]
+    assert inputs.class_names(None, 2) == ["class 0", "class 1"]  # a loaded model without its architecture
+    seven = TINY.with_classes(7)
+    assert len(inputs.predictions(backend, backend.build(seven), seven, x)[0]) == 5  # the top 5 by default
 
 
 def test_images_and_models_are_loaded_by_name_or_file(setup, tmp_path):
@@ -277,7 +281,7 @@ def test_feature_maps_and_filters_are_the_seeds_pictures(setup):
     with pytest.raises(ValueError, match=r"layer 'gap' has no spatial output \(shape \(5,\)\); pick a conv layer"):
         FeatureMaps().explain(backend, model, x, layers="gap")
     assert activations._first_and_last(["a"]) == ["a"]
-    with pytest.raises(ValueError, match="no layer with a spatial output"):
+    with pytest.raises(ValueError, match="^this model has no layer with a spatial output$"):
         activations._first_and_last([])
     kernel = backend.get_weights(model)["conv1"][0]  # (3, 3, 3, 4): the first layer reads the RGB image
     out = Filters().explain(backend, model, x, per_row=3, zoom=2)
@@ -294,8 +298,17 @@ def test_feature_maps_and_filters_are_the_seeds_pictures(setup):
     second = Filters().explain(backend, model, x, layer="conv2", per_row=5, zoom=1).grids["conv2"]
     w = backend.get_weights(model)["conv2"][0][:, :, 0, 4]  # not RGB: each filter's first input channel
     np.testing.assert_array_equal(second[:, 16:19], ((w - w.min()) / (w.max() - w.min()) * 255).astype(np.uint8))
-    with pytest.raises(ValueError, match=r"no conv kernel to show for layer 'gap'; layers with kernels: conv1, conv2"):
+    with pytest.raises(ValueError, match=r"no conv kernel to show for layer 'gap'; layers with kernels: conv1, conv2$"):
         Filters().explain(backend, model, x, layer="gap")
+    dense = S.parse_architecture({"name": "dense", "input_shape": [8, 8, 3], "num_classes": 2, "layers": [
+        {"type": "Flatten"}, {"type": "Dense", "activation": "softmax"}]})
+    with pytest.raises(ValueError, match=r"no conv kernel to show for layer None; layers with kernels: none$"):
+        Filters().explain(backend, backend.build(dense), x)
+    flat = backend.get_weights(model)
+    flat["conv1"][0][..., 0] = 0.5  # a flat filter is shown black, not divided by zero
+    flat_model = backend.build(TINY, seed=1)
+    backend.set_weights(flat_model, flat)
+    np.testing.assert_array_equal(Filters().explain(backend, flat_model, x, zoom=1).grids["conv1"][:3, :3], 0)
 
 
 def test_tile_by_hand():
@@ -323,7 +336,8 @@ def test_the_randomisation_strip_goes_from_the_top_layer_down_and_leaves_the_mod
     strip = sanity.cascading_randomisation(backend, model, Saliency(), x, [0, 1], stages=2, seed=3)
     assert [s["randomised"] for s in strip] == [0, 1, 3] and [s["top_layer"] for s in strip] == [None, "out", "conv1"]
     original = Saliency().explain(backend, model, x, [0, 1]).maps
-    np.testing.assert_allclose(strip[0]["maps"], original) and strip[0]["spearman"] == 1.0
+    np.testing.assert_allclose(strip[0]["maps"], original)
+    assert strip[0]["spearman"] == 1.0
     for name, arrays in backend.get_weights(model).items():  # the model explained is untouched
         for a, b in zip(arrays, before[name]):
             np.testing.assert_array_equal(a, b)
@@ -338,7 +352,9 @@ def test_the_randomisation_strip_goes_from_the_top_layer_down_and_leaves_the_mod
     three = sanity.cascading_randomisation(backend, model, Saliency(), x, 1, stages=3)
     assert [s["randomised"] for s in three] == [0, 1, 2, 3]  # linspace(1, 3, 3)
     assert three[0]["maps"].shape == (2, 8, 8)
-    with pytest.raises(ValueError, match="needs a model built by the workbench"):
+    cam = sanity.cascading_randomisation(backend, model, GradCAM(), x, [0, 1], stages=1, layer="conv1")
+    np.testing.assert_allclose(cam[0]["maps"], GradCAM().explain(backend, model, x, [0, 1], layer="conv1").maps)
+    with pytest.raises(ValueError, match=r"^the sanity check needs a model built by the workbench \(it rebuilds a copy\)$"):
         sanity.copy_model(backend, torch.nn.Linear(2, 2))
 
 
