@@ -20,7 +20,8 @@ from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
                                Occlusion, Saliency)
-from workbench.explain import activations, base, batching, inputs, patterns, sanity  # noqa: E402
+from workbench.explain import MaxPatches  # noqa: E402
+from workbench.explain import activations, base, batching, inputs, patches, patterns, sanity  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
 from workbench.explain.cam import class_matrix  # noqa: E402
@@ -486,3 +487,51 @@ def test_grad_cam_plus_plus_where_the_gradient_is_zero(setup):
     weights = (alpha * np.maximum(g, 0)).sum(axis=(1, 2))
     assert np.isfinite(out.steps["channel_weights"]).all()
     np.testing.assert_allclose(out.steps["channel_weights"], weights, rtol=1e-5, atol=1e-8)
+
+
+LINEAR = S.parse_architecture({"name": "units-linear", "input_shape": [9, 9, 3], "num_classes": 2, "layers": [
+    {"type": "Conv2D", "filters": 3, "kernel_size": 3, "padding": "same", "name": "conv1"},
+    {"type": "Conv2D", "filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "name": "conv2"},
+    {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "activation": "softmax", "name": "out"}]})
+
+
+def test_a_neurons_gradient_reaches_exactly_its_receptive_field(setup):
+    """Two ways to the window a neuron sees: the shape maths' receptive field (spec models) and the
+    input pixels with a non-zero gradient (native models). Without ReLUs every pixel of the field moves it."""
+    backend = setup[0]
+    model = backend.build(LINEAR, seed=2)
+    images = np.random.default_rng(4).random((2, 9, 9, 3), dtype=np.float32)
+    neurons = [(0, 0, 0, 1), (1, 2, 3, 0), (0, 4, 4, 3), (1, 4, 0, 2)] * 5  # 20: two backward batches of 16
+    np.testing.assert_array_equal(patches.gradient_windows(backend, model, images, "conv2", neurons),
+                                  patches.spec_windows(LINEAR, "conv2", neurons, (9, 9)))
+
+
+def test_max_patches_by_hand_on_a_small_spec_model(setup):
+    backend = setup[0]
+    model = backend.build(LINEAR, seed=2)
+    images = np.random.default_rng(4).random((2, 9, 9, 3), dtype=np.float32) * 4 - 1  # shown as (x + 1) / 4
+    out = MaxPatches().explain(backend, model, images, channels=2, top=2, size=8)
+    acts = backend.activations(model, images, ["conv2"])["conv2"]  # 5x5: the deepest layer at 9/8 or more
+    peaks = acts.max(axis=(0, 1, 2))
+    chosen = [int(c) for c in np.argsort(-peaks)[:2]]
+    steps = out.steps
+    assert steps["layer"] == "conv2" and steps["ranked_at"] == "conv2" and steps["channels"] == chosen
+    assert steps["untraced"] == [] and list(out.grids) == [f"conv2: channels {chosen[0]}, {chosen[1]}"]
+    first = steps["patches"][0]
+    n, i, j = np.unravel_index(np.argmax(acts[..., chosen[0]]), acts.shape[:3])
+    window = patches.spec_windows(LINEAR, "conv2", [(n, i, j, chosen[0])], (9, 9))[0]
+    assert first == {"channel": chosen[0], "image": n, "neuron": (i, j), "activation": pytest.approx(acts[n, i, j, chosen[0]]),
+                     "score": pytest.approx(acts[n, i, j, chosen[0]]), "window": tuple(window)}
+    grid = out.grids[f"conv2: channels {chosen[0]}, {chosen[1]}"]
+    assert grid.shape == (2 * 8 + 2, 2 * 8 + 2, 3) and grid.dtype == np.uint8  # a row per channel, 2 px apart
+    t, left, b, r = window
+    crop = (images[n, t:b, left:r] + 1) / 4
+    theirs = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None],
+                                             size=(8, 8), mode="bilinear", align_corners=False)[0].numpy()
+    np.testing.assert_allclose(grid[:8, :8], (theirs.transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8), atol=1)
+    many = MaxPatches().explain(backend, model, images[:1], layer="conv2", channels=1, top=30, size=8)
+    assert len(many.steps["patches"]) == 25  # 5x5 neurons in one image: the other 5 places stay black
+    assert many.grids[next(iter(many.grids))].shape == (8, 30 * 8 + 29 * 2, 3)
+    np.testing.assert_array_equal(many.grids[next(iter(many.grids))][:, -8:], 0)
+    with pytest.raises(ValueError, match=r"^layer 'out' has no spatial output; pick a conv layer$"):
+        MaxPatches().explain(backend, model, images, layer="out")
