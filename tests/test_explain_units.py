@@ -21,7 +21,7 @@ from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
                                Occlusion, Saliency)
 from workbench.explain import MaxPatches  # noqa: E402
-from workbench.explain import activations, base, batching, inputs, patches, patterns, sanity  # noqa: E402
+from workbench.explain import activations, base, batching, inputs, layers, patches, patterns, sanity  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
 from workbench.explain.cam import class_matrix  # noqa: E402
@@ -112,7 +112,9 @@ def test_bilinear_upsampling_equals_torch_interpolate():
 def test_chunks_normalise_and_the_layers_by_hand(setup):
     backend, model, _ = setup
     assert base.chunks(5, 2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
-    np.testing.assert_allclose(base.normalise(np.array([[[1.0, 3.0]], [[2.0, 2.0]]])), [[[0, 1]], [[0, 0]]])
+    scaled = base.normalise(np.array([[[1.0, 3.0], [2.0, 2.0]], [[0.0, 10.0], [5.0, 5.0]], [[4.0, 4.0], [4.0, 4.0]]]))
+    np.testing.assert_allclose(scaled, [[[0, 1], [0.5, 0.5]], [[0, 1], [0.5, 0.5]], [[0, 0], [0, 0]]])  # each map its own
+    assert scaled.dtype == np.float32
     assert base.conv_layers(backend, model) == ["conv1", "pool", "conv2"]
     assert base.explain_layer(backend, model) == "conv2"  # the last conv layer
     pooled = S.parse_architecture({"name": "pool-only", "input_shape": [4, 4, 1], "num_classes": 2, "layers": [
@@ -121,8 +123,10 @@ def test_chunks_normalise_and_the_layers_by_hand(setup):
     assert base.explain_layer(backend, backend.build(pooled)) == "c"  # a conv before a later pool
     flat = S.parse_architecture({"name": "flat", "input_shape": [4, 4, 1], "num_classes": 2, "layers": [
         {"type": "Flatten"}, {"type": "Dense", "activation": "softmax"}]})
-    with pytest.raises(ValueError, match="no layer with a spatial"):
+    with pytest.raises(ValueError, match=r"^this model has no layer with a spatial \(H, W, C\) output to explain$"):
         base.explain_layer(backend, backend.build(flat))
+    assert layers.layers_before(backend, model, "conv2") == ["pool", "conv1"]  # nearest first
+    assert layers.layers_before(backend, model, "gap") == [] and layers.layers_before(backend, model, "conv1") == []
     chosen = S.parse_architecture({**TINY.to_dict(), "explain_layer": "conv1"})
     assert base.explain_layer(backend, backend.build(chosen)) == "conv1"
 
@@ -170,6 +174,9 @@ def test_images_and_models_are_loaded_by_name_or_file(setup, tmp_path):
     (tmp_path / "a.json").write_text(S.dumps_architecture(TINY))
     model, arch = inputs.load_model(backend, str(tmp_path / "a.json"))
     assert arch.name == "units-tiny" and backend.predict(model, np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 3)
+    for suffix in (".yaml", ".YML"):  # architecture files, not saved models
+        (tmp_path / f"a{suffix}").write_text(S.dumps_architecture(TINY, "yaml"))
+        assert inputs.load_model(backend, str(tmp_path / f"a{suffix}"))[1].name == "units-tiny"
     saved = backend.save(backend.build(TINY, seed=4), tmp_path / "saved") or tmp_path / "saved"
     model, arch = inputs.load_model(backend, str(saved))
     assert arch.name == "units-tiny"
@@ -267,6 +274,7 @@ def test_feature_maps_and_filters_are_the_seeds_pictures(setup):
     np.testing.assert_array_equal(activations.seed_001_scale(channel), np.clip(z * 64 + 128, 0, 255).astype(np.uint8))
     np.testing.assert_array_equal(activations.seed_001_scale(np.array([[0.0, 0.0], [0.0, 9.0]])), [[91, 91], [91, 238]])
     np.testing.assert_array_equal(activations.seed_001_scale(np.full((2, 2), 3.0)), 128)  # flat: grey
+    np.testing.assert_array_equal(activations.seed_001_scale(np.array([0.0, 0.5])), [64, 192])  # a std under 1 too
     spike = np.array([0.0] * 9 + [100.0])  # mean 10, std 30: the spike at +3 sigma, clipped to 255
     np.testing.assert_array_equal(activations.seed_001_scale(spike), [106] * 9 + [255])
     np.testing.assert_array_equal(activations.seed_001_scale(-spike), [149] * 9 + [0])
@@ -323,6 +331,8 @@ def test_rank_correlation_and_randomised_weights():
     a = np.array([1.0, 2.0, 3.0, 4.0])
     assert sanity.rank_correlation(a, a**3) == 1.0 and sanity.rank_correlation(a, -a) == -1.0
     assert sanity.rank_correlation(a, np.ones(4)) == 0.0 and sanity.rank_correlation(np.ones(4), a) == 0.0
+    unit = np.array([0.0, 0.5, 1.0])  # a range of exactly 1 is not flat
+    assert sanity.rank_correlation(unit, unit) == 1.0 and sanity.rank_correlation(unit[::-1] * 3, unit) == -1.0
     b = np.array([2.0, 1.0, 4.0, 3.0])
     assert sanity.rank_correlation(a, b) == pytest.approx(spearmanr(a, b).statistic)
     weights = {"x": [np.arange(6.0).reshape(2, 3)], "y": [np.arange(3.0)]}
@@ -355,6 +365,10 @@ def test_the_randomisation_strip_goes_from_the_top_layer_down_and_leaves_the_mod
     assert three[0]["maps"].shape == (2, 8, 8)
     cam = sanity.cascading_randomisation(backend, model, GradCAM(), x, [0, 1], stages=1, layer="conv1")
     np.testing.assert_allclose(cam[0]["maps"], GradCAM().explain(backend, model, x, [0, 1], layer="conv1").maps)
+    rng = np.random.default_rng(0)
+    clone = sanity.copy_model(backend, model)
+    backend.set_weights(clone, sanity.randomised(before, ["out"], rng))
+    np.testing.assert_allclose(cam[1]["maps"], GradCAM().explain(backend, clone, x, [0, 1], layer="conv1").maps, rtol=1e-5)
     with pytest.raises(ValueError, match=r"^the sanity check needs a model built by the workbench \(it rebuilds a copy\)$"):
         sanity.copy_model(backend, torch.nn.Linear(2, 2))
 
@@ -438,6 +452,7 @@ def test_lime_fills_a_grey_image_with_its_mean_or_the_value_given(setup):
     steps = run["mean"].steps
     assert steps["batch"] == 8 and len(steps["fit_r2"]) == 1 and isinstance(steps["fit_r2"][0], float)
     assert steps["superpixels"].shape == (1, 8, 8) and run["mean"].maps.dtype == np.float32
+    assert steps["superpixels"].max() + 1 <= 6  # about the 4 segments asked for
 
 
 class Clock:
@@ -535,3 +550,14 @@ def test_max_patches_by_hand_on_a_small_spec_model(setup):
     np.testing.assert_array_equal(many.grids[next(iter(many.grids))][:, -8:], 0)
     with pytest.raises(ValueError, match=r"^layer 'out' has no spatial output; pick a conv layer$"):
         MaxPatches().explain(backend, model, images, layer="out")
+
+
+def test_lime_explains_a_class_outside_the_top_five(setup):
+    """lime's own default explains only the 5 likeliest labels (top_labels=5); the workbench asks for
+    the target's, whichever rank it has (an ImageNet class far down the list)."""
+    backend, _, x = setup
+    seven = TINY.with_classes(7)
+    model = biased(backend, backend.build(seven, seed=3))
+    last = int(np.argsort(backend.predict(model, x[:1])[0])[0])
+    out = Lime().explain(backend, model, x[:1], [last], algorithm="slic", segments=4, samples=20, batch=8)
+    assert out.targets == [last] and np.abs(out.maps).max() > 0
