@@ -20,7 +20,7 @@ from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
                                Occlusion, Saliency)
-from workbench.explain import MaxPatches  # noqa: E402
+from workbench.explain import GuidedBackprop, MaxPatches  # noqa: E402
 from workbench.explain import activations, base, batching, inputs, layers, patches, patterns, sanity  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
@@ -561,3 +561,26 @@ def test_lime_explains_a_class_outside_the_top_five(setup):
     last = int(np.argsort(backend.predict(model, x[:1])[0])[0])
     out = Lime().explain(backend, model, x[:1], [last], algorithm="slic", segments=4, samples=20, batch=8)
     assert out.targets == [last] and np.abs(out.maps).max() > 0
+
+
+def test_guided_backprop_of_each_images_strongest_neuron_and_its_masks(setup):
+    backend, model, x = setup
+    acts = backend.activations(model, x, ["conv2"])["conv2"]
+    out = GuidedBackprop().explain(backend, model, x, neuron_layer="conv2", neuron_channel=4)
+    peaks = [np.unravel_index(np.argmax(a[..., 4]), a.shape[:2]) for a in acts]
+    assert out.steps["explained_at"] == "conv2" and out.steps["neurons"] == [tuple(map(int, p)) for p in peaks]
+    first = GuidedBackprop().explain(backend, model, x, neuron_layer="conv2", neuron_channel=0)
+    assert first.steps["neurons"] is not None
+    dense = GuidedBackprop().explain(backend, model, x, neuron_layer="out", neuron_channel=2)
+    _, g = backend.gradients(model, x, Neuron("out", 2), relu="guided")
+    assert dense.steps["explained_at"] == "out" and dense.steps["neurons"] is None
+    np.testing.assert_allclose(dense.images, g, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^layer 'conv2' has 5 channels; channel 5 is out of range$"):
+        GuidedBackprop().explain(backend, model, x, neuron_layer="conv2", neuron_channel=5)
+    masks = GuidedBackprop().explain(backend, model, x, [0, 2], show_masks=True).steps
+    a, g = backend.gradients(model, x, ClassScore([0, 2]), layer="conv2", relu="guided")
+    assert masks["mask_layer"] == "conv2" and masks["forward_mask"].shape == (2, 4, 4)
+    np.testing.assert_allclose(masks["forward_mask"], (a > 0).mean(-1))
+    np.testing.assert_allclose(masks["backward_mask"], (g > 0).mean(-1))
+    np.testing.assert_allclose(masks["passes"], ((a > 0) & (g > 0)).mean(-1))
+    assert not np.allclose(masks["passes"], ((a > 0) | (g > 0)).mean(-1))
