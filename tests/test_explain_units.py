@@ -20,7 +20,7 @@ from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
                                Occlusion, Saliency)
-from workbench.explain import GuidedBackprop, MaxPatches  # noqa: E402
+from workbench.explain import FilterPatterns, GuidedBackprop, MaxPatches  # noqa: E402
 from workbench.explain import activations, base, batching, inputs, layers, patches, patterns, sanity  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
@@ -260,6 +260,8 @@ def test_batch_sizes_are_tried_on_the_device_and_remembered(setup):
     assert batching.candidates(OnGpu("cuda:0"), (224, 224, 3)) == batching.GPU_SIZES
     assert batching.candidates(OnGpu("MPS"), (1024, 1024, 3)) == (16, 32, 64)  # 12 MiB an image, 1 GiB at most
     assert batching.candidates(OnGpu("gpu"), (8192, 8192, 4)) == (1,)
+    assert batching.candidates(OnGpu("cuda"), (1200, 1000, 3)) == (16, 32, 64)  # 4 bytes a value: 64 of them in 0.9 GiB
+    assert batching.candidates(OnGpu("cuda"), (4096, 4096, 1)) == (16,)  # exactly 1 GiB is allowed
     size, times = batching.fastest(backend, model, x[0], (1, 2))
     assert size in (1, 2) and set(times) <= {1, 2} and all(t > 0 for t in times.values())
     chosen = batching.batch_size_for(base.Metered(backend), model, x[0])
@@ -584,3 +586,35 @@ def test_guided_backprop_of_each_images_strongest_neuron_and_its_masks(setup):
     np.testing.assert_allclose(masks["backward_mask"], (g > 0).mean(-1))
     np.testing.assert_allclose(masks["passes"], ((a > 0) & (g > 0)).mean(-1))
     assert not np.allclose(masks["passes"], ((a > 0) | (g > 0)).mean(-1))
+
+
+def test_gradient_ascent_by_hand_on_a_linear_model(setup):
+    """Without ReLUs a channel's mean has one gradient everywhere: every step adds step * g / rms(g),
+    each copy its own channel's g and rms."""
+    backend = setup[0]
+    model = backend.build(LINEAR, seed=2)
+    images = np.random.default_rng(5).random((1, 9, 9, 3), dtype=np.float32)
+    start, span = patterns.grey_noise(images, 0)
+    x = patterns.gradient_ascent(backend, model, "conv2", [0, 3], start, 3, 0.01)
+    _, g = backend.gradients(model, np.repeat(start, 2, axis=0), ChannelMean("conv2", [0, 3]))
+    rms = np.sqrt((g**2).mean(axis=(1, 2, 3), keepdims=True))
+    np.testing.assert_allclose(x, start + 3 * 0.01 * g / (rms + 1e-5), rtol=1e-4, atol=1e-6)
+    out = FilterPatterns().explain(backend, model, images, layer="conv2", channels=2, steps=3, step=3.0)
+    climbed = patterns.gradient_ascent(backend, model, "conv2", [0, 1], start, 3, 3.0 / 255 * span)
+    np.testing.assert_allclose(out.steps["inputs"], climbed, rtol=1e-4, atol=1e-6)
+    before = backend.activations(model, start, ["conv2"])["conv2"][0]
+    after = backend.activations(model, climbed, ["conv2"])["conv2"]
+    gains = [after[k, ..., c].mean() - before[..., c].mean() for k, c in enumerate([0, 1])]
+    np.testing.assert_allclose(out.steps["activation_gain"], gains, rtol=1e-4)
+    assert out.steps["channels"] == [0, 1] and list(out.grids) == ["conv2 channels 0, 1"]
+    assert out.grids["conv2 channels 0, 1"].shape == (9, 2 * 9 + 2, 3)  # the inputs, 8 to a row, 2 px apart
+
+
+def test_filter_patterns_of_a_dead_layer_say_so(setup):
+    backend, model, x = setup
+    dead = backend.get_weights(model)
+    dead["conv2"] = [np.zeros_like(dead["conv2"][0]), np.full_like(dead["conv2"][1], -1.0)]  # ReLU(-1): 0 everywhere
+    dead_model = backend.build(TINY, seed=1)
+    backend.set_weights(dead_model, dead)
+    with pytest.raises(ValueError, match=r"^no channel of 'conv2' grew under gradient ascent \(tried 4\); pick another layer$"):
+        FilterPatterns().explain(backend, dead_model, x, layer="conv2", channels=1, steps=2)
