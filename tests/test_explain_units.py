@@ -579,9 +579,10 @@ def test_guided_backprop_of_each_images_strongest_neuron_and_its_masks(setup):
     np.testing.assert_allclose(dense.images, g, rtol=1e-6)
     with pytest.raises(ValueError, match=r"^layer 'conv2' has 5 channels; channel 5 is out of range$"):
         GuidedBackprop().explain(backend, model, x, neuron_layer="conv2", neuron_channel=5)
-    masks = GuidedBackprop().explain(backend, model, x, [0, 2], show_masks=True).steps
-    a, g = backend.gradients(model, x, ClassScore([0, 2]), layer="conv2", relu="guided")
-    assert masks["mask_layer"] == "conv2" and masks["forward_mask"].shape == (2, 4, 4)
+    early = backend.build(S.parse_architecture({**TINY.to_dict(), "explain_layer": "conv1"}), seed=1)
+    masks = GuidedBackprop().explain(backend, early, x, [0, 2], show_masks=True).steps  # before max-pooling:
+    a, g = backend.gradients(early, x, ClassScore([0, 2]), layer="conv1", relu="guided")  # zeros, and a ReLU above
+    assert masks["mask_layer"] == "conv1" and masks["forward_mask"].shape == (2, 8, 8) and (g == 0).any()
     np.testing.assert_allclose(masks["forward_mask"], (a > 0).mean(-1))
     np.testing.assert_allclose(masks["backward_mask"], (g > 0).mean(-1))
     np.testing.assert_allclose(masks["passes"], ((a > 0) & (g > 0)).mean(-1))
