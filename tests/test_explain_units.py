@@ -15,9 +15,10 @@ captum_attr = require("captum.attr")
 
 from skimage import segmentation  # noqa: E402
 
-from workbench import samples  # noqa: E402
+from workbench import model_facts, samples  # noqa: E402
 from workbench import spec as S  # noqa: E402
 from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
+from workbench.data import Standardizer  # noqa: E402
 from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
                                Occlusion, Saliency)
 from workbench.explain import FilterPatterns, GuidedBackprop, MaxPatches  # noqa: E402
@@ -619,3 +620,20 @@ def test_filter_patterns_of_a_dead_layer_say_so(setup):
     backend.set_weights(dead_model, dead)
     with pytest.raises(ValueError, match=r"^no channel of 'conv2' grew under gradient ascent \(tried 4\); pick another layer$"):
         FilterPatterns().explain(backend, dead_model, x, layer="conv2", channels=1, steps=2)
+
+
+def test_a_pretrained_model_is_fed_its_own_recipe_and_a_standardised_one_its_statistics(setup):
+    photo = np.zeros((300, 260, 3), np.uint8)
+    photo[...] = (200, 100, 50)
+    vgg = get_registry().architectures()["vgg16-imagenet"]
+    x, shown = inputs.model_inputs(vgg, "tensorflow", [photo])  # Keras' VGG16: BGR less the ImageNet means
+    assert x.shape == (1, 224, 224, 3)
+    np.testing.assert_allclose(x[0, 100, 100], [50 - 103.939, 100 - 116.779, 200 - 123.68], atol=1e-3)
+    np.testing.assert_allclose(shown[0, 100, 100], np.array([200, 100, 50]) / 255, atol=1e-6)
+    backend = setup[0]
+    model = backend.build(TINY, seed=1)
+    model_facts.attach(model, standardizer=Standardizer(np.full((8, 8, 3), 0.5, np.float32), np.full((8, 8, 3), 0.25, np.float32)))
+    x, shown = inputs.model_inputs(TINY, "pytorch", [photo], model=model)
+    np.testing.assert_allclose(shown[0, 0, 0], np.array([200, 100, 50]) / 255, atol=1e-6)
+    np.testing.assert_allclose(x[0, 0, 0], (np.array([200, 100, 50]) / 255 - 0.5) / (0.25 + 1e-4), rtol=1e-5)
+    assert x.dtype == np.float32
