@@ -21,7 +21,7 @@ from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
 from workbench.data import Standardizer  # noqa: E402
 from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
                                Occlusion, Saliency)
-from workbench.explain import FilterPatterns, GuidedBackprop, MaxPatches  # noqa: E402
+from workbench.explain import FilterPatterns, GuidedBackprop, MaxPatches, SmoothGrad  # noqa: E402
 from workbench.explain import activations, base, batching, inputs, layers, patches, patterns, sanity  # noqa: E402
 from workbench.explain.lime_method import superpixels  # noqa: E402
 from workbench.explain.activations import Filters  # noqa: E402
@@ -637,3 +637,29 @@ def test_a_pretrained_model_is_fed_its_own_recipe_and_a_standardised_one_its_sta
     np.testing.assert_allclose(shown[0, 0, 0], np.array([200, 100, 50]) / 255, atol=1e-6)
     np.testing.assert_allclose(x[0, 0, 0], (np.array([200, 100, 50]) / 255 - 0.5) / (0.25 + 1e-4), rtol=1e-5)
     assert x.dtype == np.float32
+
+
+def test_a_neuron_is_read_before_an_activation_layer_of_its_own(setup):
+    backend = setup[0]
+    arch = S.parse_architecture({"name": "units-act", "input_shape": [8, 8, 3], "num_classes": 2, "layers": [
+        {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "name": "conv"},
+        {"type": "Activation", "activation": "relu", "name": "act"},
+        {"type": "BatchNormalization", "name": "bn"},
+        {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "fused"},
+        {"type": "GlobalAveragePooling2D", "name": "gap"}, {"type": "Dense", "activation": "softmax", "name": "out"}]})
+    model = backend.build(arch)
+    assert [layers.pre_activation(backend, model, n) for n in ("conv", "act", "bn", "fused", "out")] == [
+        "conv", "conv", "bn", "fused", "out"]  # only a separate activation of the same shape hands back
+    with pytest.raises(ValueError, match=r"^no layer named 'nope'; the layers are: conv, act, bn, fused, gap, out$"):
+        layers.pre_activation(backend, model, "nope")
+
+
+def test_the_cost_counts_every_pass_and_methods_without_targets_predict_nothing(setup):
+    backend, model, x = setup
+    smooth = SmoothGrad().explain(backend, model, x[:1], [0], samples=4, batch=2)
+    assert (smooth.cost.forward_passes, smooth.cost.backward_passes) == (4, 4)  # two chunks of two copies
+    assert FeatureMaps().explain(backend, model, x).cost.forward_passes == 2  # no prediction for targets
+    out = GuidedBackprop().explain(backend, model, x, neuron_layer="out", neuron_channel=2)
+    _, g = backend.gradients(model, x, Neuron("out", 2), relu="guided")
+    np.testing.assert_allclose(out.maps, np.abs(g).max(axis=-1), rtol=1e-6)
+    assert out.steps["neuron_layer"] == "out"
