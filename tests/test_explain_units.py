@@ -5,30 +5,47 @@ every mutant (the field's libraries as oracles: tests/test_explain_oracles.py)."
 
 import numpy as np
 import pytest
+from conftest import require
 from PIL import Image
 from scipy.stats import spearmanr
-
-from conftest import require
 
 torch = require("torch")
 captum_attr = require("captum.attr")
 
-from skimage import segmentation  # noqa: E402
+from skimage import segmentation
 
-from workbench import model_facts, samples  # noqa: E402
-from workbench import spec as S  # noqa: E402
-from workbench.backend import ChannelMean, ClassScore, Neuron  # noqa: E402
-from workbench.data import Standardizer  # noqa: E402
-from workbench.explain import (FeatureMaps, GradCAM, GradCAMPlusPlus, GuidedGradCAM, IntegratedGradients, Lime,  # noqa: E402
-                               Occlusion, Saliency)
-from workbench.explain import FilterPatterns, GuidedBackprop, MaxPatches, SmoothGrad  # noqa: E402
-from workbench.explain import activations, base, batching, inputs, layers, patches, patterns, sanity  # noqa: E402
-from workbench.explain.lime_method import superpixels  # noqa: E402
-from workbench.explain.activations import Filters  # noqa: E402
-from workbench.explain.cam import class_matrix  # noqa: E402
-from workbench.explain.heads import TwoClassHead, two_class_view  # noqa: E402
-from workbench.explain.occlusion import windows  # noqa: E402
-from workbench.registry import get_registry  # noqa: E402
+from workbench import model_facts, samples
+from workbench import spec as S
+from workbench.backend import ChannelMean, ClassScore, Neuron
+from workbench.data import Standardizer
+from workbench.explain import (
+    FeatureMaps,
+    FilterPatterns,
+    GradCAM,
+    GradCAMPlusPlus,
+    GuidedBackprop,
+    GuidedGradCAM,
+    IntegratedGradients,
+    Lime,
+    MaxPatches,
+    Occlusion,
+    Saliency,
+    SmoothGrad,
+    activations,
+    base,
+    batching,
+    inputs,
+    layers,
+    patches,
+    patterns,
+    sanity,
+)
+from workbench.explain.activations import Filters
+from workbench.explain.cam import class_matrix
+from workbench.explain.heads import TwoClassHead, two_class_view
+from workbench.explain.lime_method import superpixels
+from workbench.explain.occlusion import windows
+from workbench.registry import get_registry
 
 TINY = S.parse_architecture({"name": "units-tiny", "input_shape": [8, 8, 3], "num_classes": 3, "layers": [
     {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "conv1"},
@@ -187,7 +204,7 @@ def test_images_and_models_are_loaded_by_name_or_file(setup, tmp_path):
 def test_a_workbench_model_is_fed_its_photo_resized_and_scaled(setup):
     photo = np.zeros((20, 30, 3), np.uint8)
     photo[...] = (200, 100, 50)
-    x, shown = inputs.model_inputs(TINY, "pytorch", [photo])
+    x, _ = inputs.model_inputs(TINY, "pytorch", [photo])
     assert x.shape == (1, 8, 8, 3) and x.dtype == np.float32
     np.testing.assert_allclose(x[0, 3, 3], np.array([200, 100, 50]) / 255, atol=1e-6)
     grey = S.parse_architecture({**TINY.to_dict(), "input_shape": [8, 8, 1]})

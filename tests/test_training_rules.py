@@ -15,9 +15,19 @@ from workbench import lookup
 from workbench.backend import TrainConfig
 from workbench.data import Dataset
 from workbench.spec import parse_architecture
-from workbench.training import (OPTIMIZERS, Progress, TrainData, check_config, diverged, head_kind,
-                                input_normalization, optimizer_name, predicted, prepare,
-                                with_dataset_head)
+from workbench.training import (
+    OPTIMIZERS,
+    Progress,
+    TrainData,
+    check_config,
+    diverged,
+    head_kind,
+    input_normalization,
+    optimizer_name,
+    predicted,
+    prepare,
+    with_dataset_head,
+)
 
 
 def spec(units=3, activation="softmax", last="Dense"):
@@ -190,7 +200,7 @@ def test_prepare_resizes_limits_and_standardises_with_training_statistics_only()
     ds = tiny_dataset()
     arch, splits, standardizer = prepare(ds, spec(units=5), limit=3)
     assert arch.num_classes == 3 and arch.layers[-1].units == 3  # the head sized to the dataset
-    x, y = ds.load("train")
+    _, y = ds.load("train")
     assert splits["train"][0].shape == (3, 6, 6, 1) and splits["train"][1].tolist() == y[:3].tolist()
     assert splits["val"][0].shape == (4, 6, 6, 1) and standardizer is None
     constant = Dataset("grey", "", ("a", "b"), (4, 4, 1), lambda: {s: (np.full((2, 4, 4, 1), 0.25), [0, 1])
