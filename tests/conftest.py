@@ -96,3 +96,28 @@ def free_port() -> int:
 def no_errors(at) -> list[str]:
     """Every exception or error message an AppTest run showed (empty when all is well)."""
     return [e.message for e in at.exception] + [e.value for e in at.error]
+
+
+# The job queue (workbench.jobs) seen from a page: one worker, held by another student's job
+def busy_worker(monkeypatch):
+    """The server's queue as one worker thread of this process, busy with another student's
+    job until the test stops it: (queue, that job)."""
+    from workbench.jobs import queue as Q
+    from workbench.jobs.executors import ThreadExecutor
+
+    queue = Q.JobQueue(ThreadExecutor(slots=1))
+    monkeypatch.setattr(Q, "_SERVER", queue)
+    return queue, queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+
+
+def waits_first_in_line(at, live_key: str):
+    """Run the page whose button was just clicked: its script run follows the job, which waits
+    behind the busy worker, until AppTest's timeout; the job must be this session's, queued first."""
+    from workbench import ui
+
+    with pytest.raises(RuntimeError, match="timed out"):
+        at.run(timeout=3)
+    live = at.session_state[live_key]
+    assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
+    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    return live

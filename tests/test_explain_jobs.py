@@ -10,12 +10,12 @@ and the same inputs (workbench.explain.inputs.model_inputs of the same photo).""
 import numpy as np
 import pytest
 
-from conftest import no_errors, require
+from conftest import busy_worker, no_errors, require, waits_first_in_line
 from workbench import lookup, samples
 from workbench.explain.compare import run_methods
 from workbench.explain.inputs import model_inputs
 from workbench.jobs import cache
-from workbench.jobs.job import DONE, QUEUED, RUNNING
+from workbench.jobs.job import DONE, RUNNING
 
 require("torch")
 
@@ -70,16 +70,10 @@ def test_the_pages_grid_through_a_worker_process_equals_the_grid_computed_here(l
 
 
 def test_the_page_shows_its_place_in_the_queue_while_another_student_holds_the_worker(lesson_app, monkeypatch):
-    from workbench import ui
-
-    queue = in_process(monkeypatch)
-    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    queue, other = busy_worker(monkeypatch)
     at = explain_page(lesson_app, run=False)
-    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job until it ends
-        at.run(timeout=3)
-    live = at.session_state["ex_live"]
-    assert (live.status, live.position) == (QUEUED, 1) and other.status == RUNNING
-    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    live = waits_first_in_line(at, "ex_live")
+    assert other.status == RUNNING
     queue.stop(other)
     at.run()
     assert no_errors(at) == [] and live.status == DONE and "ex_live" not in at.session_state

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import no_errors
+from conftest import busy_worker, no_errors, waits_first_in_line
 
 
 def charts(at):
@@ -97,21 +97,12 @@ def _cnn_race_settings(at, steps=5):
 def test_the_cnn_race_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
     """One worker, busy with another student's job: the race waits as "queued, position 1"; Stop
     then cancels it without disturbing the other job."""
-    from workbench import ui
-    from workbench.jobs import queue as Q
-    from workbench.jobs.executors import ThreadExecutor
     from workbench.jobs.job import CANCELLED, RUNNING
 
-    queue = Q.JobQueue(ThreadExecutor(slots=1))
-    monkeypatch.setattr(Q, "_SERVER", queue)
-    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    queue, other = busy_worker(monkeypatch)
     _cnn_race_settings(at)
     at.button(key="opt_cnn_go").click()
-    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job while it waits
-        at.run(timeout=3)
-    live = at.session_state["opt_cnn_live"]  # a workbench.optimize.job.QueuedRace
-    assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
-    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    live = waits_first_in_line(at, "opt_cnn_live")  # a workbench.optimize.job.QueuedRace
     live.stop()  # the Stop button's on_click
     at.button(key="opt_cnn_go").set_value(False)  # the timed-out run's click is spent (AppTest would replay it)
     at.run()

@@ -5,7 +5,7 @@ job of the server's queue: it waits its turn, Stop cancels it while it waits, a 
 
 import pytest
 
-from conftest import no_errors, require
+from conftest import busy_worker, no_errors, require, waits_first_in_line
 
 require("torch")
 
@@ -44,20 +44,11 @@ def test_a_short_experiment_shows_its_table(at):
 def test_the_experiment_waits_its_turn_and_stop_cancels_it(at, monkeypatch):
     """One worker, busy with another student's job: the experiment waits as "queued, position 1";
     Stop then cancels it without disturbing the other job."""
-    from workbench import ui
-    from workbench.jobs import queue as Q
-    from workbench.jobs.executors import ThreadExecutor
     from workbench.jobs.job import CANCELLED, RUNNING
 
-    queue = Q.JobQueue(ThreadExecutor(slots=1))
-    monkeypatch.setattr(Q, "_SERVER", queue)
-    other = queue.submit("probe", {"steps": 600, "seconds": 0.05}, owner="another student")
+    queue, other = busy_worker(monkeypatch)
     at.button(key="xf_run").click()
-    with pytest.raises(RuntimeError, match="timed out"):  # the script run follows the job while it waits
-        at.run(timeout=3)
-    live = at.session_state["transfer_live"]  # a workbench.transfer.job.QueuedExperiment
-    assert (live.status, live.position, live.owner) == ("queued", 1, at.session_state["workbench_session"])
-    assert ui.queue_status(live, 2.0).startswith("queued, position 1: waiting for a free worker")
+    live = waits_first_in_line(at, "transfer_live")  # a workbench.transfer.job.QueuedExperiment
     live.stop()  # the Stop button's on_click
     at.run()
     assert no_errors(at) == [] and live.status == CANCELLED and "transfer_live" not in at.session_state
