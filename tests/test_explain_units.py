@@ -34,6 +34,7 @@ from workbench.explain import (
     activations,
     base,
     batching,
+    gradients,
     inputs,
     layers,
     patches,
@@ -680,3 +681,105 @@ def test_the_cost_counts_every_pass_and_methods_without_targets_predict_nothing(
     _, g = backend.gradients(model, x, Neuron("out", 2), relu="guided")
     np.testing.assert_allclose(out.maps, np.abs(g).max(axis=-1), rtol=1e-6)
     assert out.steps["neuron_layer"] == "out"
+
+
+def chain(layers, input_shape, name="units-chain"):
+    """A spec stack of convs (one filter unless said, fused ReLUs, same padding) with a small head."""
+    return S.parse_architecture({"name": name, "input_shape": input_shape, "num_classes": 2, "layers": [
+        *({"type": "Conv2D", "filters": 1, "activation": "relu", "padding": "same", **layer} for layer in layers),
+        {"type": "GlobalAveragePooling2D", "name": "gap"}, {"type": "Dense", "activation": "softmax", "name": "out"}]})
+
+
+def test_the_mask_layer_is_the_nearest_where_a_neurons_guided_gradient_spreads(setup):
+    """r -> s (3x3) -> t (3x3, two taps: t[i, j] reads s[i, j] and s[i, j + 1]) -> a, d (1x1). A neuron
+    of d sits on one position back through a and t; at s it covers two (one at the right border,
+    where the other tap reads padding); at r, s's 3x3 spreads it further. Positive weights and
+    inputs: every ReLU open, guided = plain."""
+    backend = setup[0]
+    arch = chain([{"kernel_size": 1, "name": "r"}, {"kernel_size": 3, "name": "s"}, {"kernel_size": 3, "name": "t"},
+                  {"kernel_size": 1, "name": "a"}, {"kernel_size": 1, "name": "d"}], [5, 5, 1])
+    model = backend.build(arch, seed=0)
+    weights = backend.get_weights(model)
+    taps = np.zeros((3, 3, 1, 1), np.float32)
+    taps[1, 1:] = 1.0
+    kernels = {"r": np.ones((1, 1, 1, 1)), "s": np.full((3, 3, 1, 1), 1 / 9), "t": taps,
+               "a": np.ones((1, 1, 1, 1)), "d": np.ones((1, 1, 1, 1))}
+    for name, kernel in kernels.items():
+        weights[name] = [kernel.astype(np.float32), np.zeros(1, np.float32)]
+    backend.set_weights(model, weights)
+    x = np.random.default_rng(6).uniform(0.1, 1.0, (2, 5, 5, 1)).astype(np.float32)
+    assert layers.layers_before(backend, model, "d") == ["a", "t", "s", "r"]
+    spread = gradients.spread_layer
+    assert spread(backend, model, x, Neuron("d", 0, [2, 2], [1, 4])) == "s"  # the first image's neuron
+    assert spread(backend, model, x, Neuron("d", 0, 2, 4)) == "r"  # one tap on padding: one position at s
+    assert spread(backend, model, x, Neuron("r", 0, 2, 1)) == "r"  # nothing before the first layer
+    # d = relu(10 - a): a's gradient is negative, which guided backprop stops at a's ReLU (plain
+    # backprop lets it through, to spread at s); nowhere spread, the farthest layer tried
+    weights["d"] = [-np.ones((1, 1, 1, 1), np.float32), np.full(1, 10.0, np.float32)]
+    backend.set_weights(model, weights)
+    assert spread(backend, model, x, Neuron("d", 0, 2, 1)) == "r"
+
+
+def test_the_middle_layer_is_the_deepest_at_an_eighth_of_the_input_height(setup):
+    """17x40 input, stride-2 convs: heights 9, 5, 3, 2, 1 and widths 20, 10, 5, 3, 2. 17 / 8 = 2.125:
+    c3 (3 rows) is the deepest fine enough; c4 (2 rows) is not, though 3 columns and 2 > 17 / 9 are."""
+    backend = setup[0]
+    arch = chain([{"kernel_size": 3, "strides": 2, "filters": 4, "name": f"c{k}"} for k in range(1, 6)], [17, 40, 3])
+    model = backend.build(arch, seed=0)
+    assert [r.output_shape[:2] for r in backend.summary(model)[:5]] == [(9, 20), (5, 10), (3, 5), (2, 3), (1, 2)]
+    assert layers.middle_layer(backend, model, 17) == "c3"
+    assert layers.middle_layer(backend, model, 200) == "c5"  # none at 25 rows: the explained (last conv) layer
+    x = np.random.default_rng(7).random((1, 17, 40, 3), dtype=np.float32)
+    assert MaxPatches().explain(backend, model, x, channels=1, top=1, size=8).steps["layer"] == "c3"
+    assert FilterPatterns().explain(backend, model, x, channels=1, steps=1).steps["layer"] == "c3"
+
+
+def test_a_workbench_models_photo_is_resized_bilinearly(setup):
+    photo = np.random.default_rng(8).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    wide = S.parse_architecture({**TINY.to_dict(), "input_shape": [8, 12, 3]})
+    _, shown = inputs.model_inputs(wide, "pytorch", [photo])
+    bilinear = np.asarray(Image.fromarray(photo).resize((12, 8), Image.BILINEAR), np.float32) / 255
+    bicubic = np.asarray(Image.fromarray(photo).resize((12, 8)), np.float32) / 255  # PIL's default filter
+    assert np.abs(bilinear - bicubic).max() > 10 / 255
+    np.testing.assert_array_equal(shown[0], bilinear)
+
+
+class OneByOne(torch.nn.Module):
+    """A native (not spec) model: one 1x1 conv and its ReLU as one layer, "block"."""
+
+    def __init__(self):
+        super().__init__()
+        conv = torch.nn.Conv2d(3, 2, 1)
+        with torch.no_grad():  # block[0] = relu(x0 - 1/2), block[1] = relu(x1 / 4)
+            conv.weight.zero_()
+            conv.weight[0, 0], conv.weight[1, 1] = 1.0, 0.25
+            conv.bias.copy_(torch.tensor([-0.5, 0.0]))
+        self.block = torch.nn.Sequential(conv, torch.nn.ReLU())
+        self.head = torch.nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.head(self.block(x).mean(dim=(2, 3)))
+
+
+def test_max_patches_of_a_native_model_list_a_neuron_no_pixel_moves_and_show_it_black(setup):
+    """Each neuron of a 1x1 conv sees one pixel: its patch is that pixel's colour, a uint8 by hand
+    (eighths times 255, floored). Block 0 is dead at (1, 0) (7/8 ... 2/8 less 1/2): no gradient."""
+    backend = setup[0]
+    model = OneByOne().eval()
+    model_facts.attach(model, arch=S.Architecture("units-native", (2, 2, 3), 2), layers={"block": model.block})
+    x = np.array([[[7, 3, 0], [6, 1, 8]], [[2, 7, 4], [5, 5, 2]]], np.float32)[None] / 8  # min 0, max 1: shown as is
+    out = MaxPatches().explain(backend, model, x, channels=2, top=4, size=8)
+    steps = out.steps
+    assert steps["layer"] == "block" and steps["channels"] == [0, 1]  # peaks 3/8 and 7/32
+    assert [p["neuron"] for p in steps["patches"]] == [(0, 0), (0, 1), (1, 1), (1, 0), (1, 0), (1, 1), (0, 0), (0, 1)]
+    assert [p["window"] for p in steps["patches"]] == [(0, 0, 1, 1), (0, 1, 1, 2), (1, 1, 2, 2), None,
+                                                       (1, 0, 2, 1), (1, 1, 2, 2), (0, 0, 1, 1), (0, 1, 1, 2)]
+    assert steps["untraced"] == ["channel 0, image 1, neuron (1, 0): no input pixel moves it"]
+    assert patches.gradient_windows(backend, model, x, "block", [(0, 1, 0, 0), (0, 1, 0, 1)]) == [None, (1, 0, 2, 1)]
+    grid = out.grids["block: channels 0, 1"]
+    colour = {(0, 0): (223, 95, 0), (0, 1): (191, 31, 255), (1, 0): (63, 223, 127), (1, 1): (159, 159, 63)}
+    rows = [[(0, 0), (0, 1), (1, 1), None], [(1, 0), (1, 1), (0, 0), (0, 1)]]
+    for k, row in enumerate(rows):
+        for m, pixel in enumerate(row):
+            patch = grid[k * 10:k * 10 + 8, m * 10:m * 10 + 8]
+            np.testing.assert_array_equal(patch, np.broadcast_to((0, 0, 0) if pixel is None else colour[pixel], (8, 8, 3)))

@@ -181,12 +181,6 @@ class Explainer:
     def compute(self, backend, model, images, targets, **params) -> Explanation:
         raise NotImplementedError
 
-    def describe(self) -> dict:
-        return {"name": self.name, "title": self.title, "family": self.family,
-                "description": self.description,
-                "params": [{"name": p.name, "default": p.default, "low": p.low, "high": p.high,
-                            "choices": p.choices, "help": p.help} for p in self.params]}
-
 
 # -- small shared helpers -------------------------------------------------------------------
 def resolve_targets(backend, model, images, targets) -> list[int] | Any:
