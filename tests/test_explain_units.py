@@ -783,3 +783,42 @@ def test_max_patches_of_a_native_model_list_a_neuron_no_pixel_moves_and_show_it_
         for m, pixel in enumerate(row):
             patch = grid[k * 10:k * 10 + 8, m * 10:m * 10 + 8]
             np.testing.assert_array_equal(patch, np.broadcast_to((0, 0, 0) if pixel is None else colour[pixel], (8, 8, 3)))
+
+
+def test_what_each_method_reads_of_the_images_is_its_cache_key(setup):
+    """Explainer.input_key, what the class-wide cache keys a method's result on: the images
+    themselves by default; filters only their shape; filter patterns their shape and value range;
+    max-patches ranked over a dataset only their shape. Checked on photos that differ as a student's
+    would (other pixels, other range, other size)."""
+    from workbench.explain.patches import MaxPatches
+    from workbench.explain.patterns import FilterPatterns
+
+    _, _, x = setup
+    other = x[::-1].copy()  # other photos, the same size and (nearly) the same range
+    wider = x * 2.0  # the same photos scaled: another range
+    small = x[:, :4, :6]  # another size, not square
+    key = lambda method, images, **params: method.input_key(images, method.resolve_params(params))  # noqa: E731
+    assert key(get_registry().explainers()["saliency"], x) is x
+    assert key(Filters(), x) == key(Filters(), other) == (8, 8, 3) and key(Filters(), small) == (4, 6, 3)
+    patterns = FilterPatterns()
+    assert key(patterns, x) == ((8, 8, 3), float(x.min()), float(x.max()))
+    assert key(patterns, wider) == ((8, 8, 3), float(wider.min()), float(wider.max())) != key(patterns, x)
+    patches = MaxPatches()
+    assert key(patches, x) is x  # ranked over the photos given: the photos themselves
+    assert key(patches, x, dataset="digits-8x8") == key(patches, other, dataset="digits-8x8") == (8, 8, 3)
+    assert key(patches, small, dataset="digits-8x8") == (4, 6, 3)
+
+
+def test_a_datasets_images_are_fed_as_the_pages_photos_are(setup):
+    """dataset_inputs: the first N test images of a registered dataset, as uint8 photos through
+    model_inputs, the oracle (what the page does with a dataset's images)."""
+    from workbench import lookup
+    from workbench.explain.inputs import dataset_inputs, model_inputs
+
+    backend, model, _ = setup
+    x = lookup.dataset("digits-8x8").load("test")[0][:3]
+    photos = [(np.clip(image, 0, 1) * 255).astype(np.uint8) for image in x]
+    expected = model_inputs(TINY, "pytorch", photos, model)[0]
+    got = dataset_inputs(backend, model, "digits-8x8", 3)
+    assert got.shape == (3, 8, 8, 3) and np.array_equal(got, expected)
+    assert not np.array_equal(got[0], got[1])
