@@ -822,3 +822,9 @@ def test_a_datasets_images_are_fed_as_the_pages_photos_are(setup):
     got = dataset_inputs(backend, model, "digits-8x8", 3)
     assert got.shape == (3, 8, 8, 3) and np.array_equal(got, expected)
     assert not np.array_equal(got[0], got[1])
+    # a model trained standardised is fed its dataset's images standardised, by hand
+    standardised = backend.build(TINY, seed=1)
+    model_facts.attach(standardised, standardizer=Standardizer(np.full((8, 8, 3), 0.5, np.float32),
+                                                               np.full((8, 8, 3), 0.25, np.float32)))
+    got = dataset_inputs(backend, standardised, "digits-8x8", 3)
+    np.testing.assert_allclose(got, (expected - 0.5) / (0.25 + 1e-4), rtol=1e-5, atol=1e-5)
