@@ -50,6 +50,15 @@ def one_component_scan():
     AppTest.__init__ = init
 
 
+@pytest.fixture(autouse=True)
+def fresh_served_grids():
+    """Each test starts with an empty server-side cache of explanation grids (as a fresh server),
+    so that one test's grid is never served to the next test's page."""
+    from workbench.jobs import cache
+
+    cache.shared("explanations-served").clear()
+
+
 APPTEST_TIMEOUT = 120  # seconds: the machine running the suite may be busy
 
 

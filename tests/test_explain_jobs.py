@@ -206,3 +206,27 @@ def test_the_class_matrix_kind_equals_grad_cam_of_each_class_here():
     assert result["maps"].shape == expected.shape == (2, 2) + expected.shape[2:]
     np.testing.assert_allclose(result["maps"], expected, atol=1e-5)
     assert not np.allclose(result["maps"][0], result["maps"][1])
+
+
+def test_a_grid_the_server_has_computed_is_served_to_the_next_student_without_a_job(monkeypatch):
+    """Once per server, not once per worker: the second student's identical request never reaches
+    the queue and gets the same maps; another parameter is a new job."""
+    from workbench.jobs.explain import QueuedExplanation
+
+    queue = in_process(monkeypatch)
+    cache.shared("explanations-served").clear()
+    arch = lookup.architecture("mnist-cnn")
+    x, _ = model_inputs(arch, "pytorch", [samples.load("coins")], lookup.backend("pytorch").build(arch))
+    args = {"backend": "pytorch", "arch": "mnist-cnn", "images": x, "methods": ["saliency"], "steps": 10}
+    first = QueuedExplanation(dict(args), owner="student 1", queue=queue).start()
+    assert first.wait(120) and first.error is None
+    second = QueuedExplanation(dict(args), owner="student 2", queue=queue).start()
+    assert not second.running and second.error is None
+    assert [j.owner for j in queue.jobs()] == ["student 1"]  # the second never queued
+    np.testing.assert_array_equal(second.result["explanations"]["saliency"].maps,
+                                  first.result["explanations"]["saliency"].maps)
+    other = QueuedExplanation({**args, "steps": 5}, owner="student 2",  # other faithfulness steps
+                              queue=queue).start()
+    assert other.wait(120) and other.error is None and len(queue.jobs()) == 2
+    assert cache.shared("explanations-served").stats()["hits"] == 1
+    queue.close()

@@ -243,12 +243,14 @@ def test_a_second_student_asking_the_same_explanation_is_served_from_the_cache(l
         assert no_errors(at) == []
         return at
 
-    explain(["saliency"])
-    assert cache.shared("explanations").stats()["misses"] == 1
-    explain(["saliency"])  # another session, the same model, image and parameters
-    assert cache.shared("explanations").stats()["hits"] == 1
+    served = cache.shared("explanations-served")
+    first = explain(["saliency"])
+    assert cache.shared("explanations").stats()["misses"] == 1 and served.stats()["misses"] == 1
+    second = explain(["saliency"])  # another session, the same model, image and parameters
+    assert served.stats()["hits"] == 1 and len(Q.server_queue().jobs()) == 1  # from the server's cache, no job
+    assert [c.value for c in second.caption] == [c.value for c in first.caption]
     explain(["grad-cam"])  # another method: computed
-    assert cache.shared("explanations").stats()["misses"] == 2
+    assert cache.shared("explanations").stats()["misses"] == 2 and len(Q.server_queue().jobs()) == 2
 
 
 # -- the whole class, for real (slow) ---------------------------------------------------------------

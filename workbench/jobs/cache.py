@@ -61,6 +61,21 @@ class ClassCache:
                     self._computing.pop(k, None)
             return value
 
+    def peek(self, k: tuple):
+        """The cached value for ``k`` (a hit), or None: the caller computes it elsewhere (a job)
+        and ``put``s it."""
+        with self._lock:
+            if k in self._cache:
+                self.hits += 1
+                return self._cache[k]
+            return None
+
+    def put(self, k: tuple, value) -> None:
+        """Keep a value computed elsewhere (a miss of ``peek``)."""
+        with self._lock:
+            self.misses += 1
+            self._cache[k] = value
+
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()

@@ -26,7 +26,7 @@ from workbench.explain.compare import run_methods
 from workbench.registry import get_registry
 from workbench.jobs import cache, payload
 from workbench.jobs.follow import QueuedJob
-from workbench.jobs.job import JobFailed
+from workbench.jobs.job import DONE, Job, JobFailed
 from workbench.jobs.train import load_model, model_files
 
 
@@ -92,6 +92,12 @@ def cached_method(identity: tuple):
     return explain
 
 
+def grid_key(args: dict) -> tuple:
+    """What defines an explanation grid: the model, the images, the methods, their parameters."""
+    return cache.key(model_identity(args), args["images"], list(args["methods"]), args.get("params") or {},
+                     int(args.get("steps", 10)))
+
+
 # -- the kinds ---------------------------------------------------------------------------------------
 def explain(args: dict, progress, stop: threading.Event) -> dict:
     """args: {"backend", "arch" (a registered architecture) or "model" (model_files), "images" (NHWC
@@ -121,7 +127,7 @@ def explain(args: dict, progress, stop: threading.Event) -> dict:
                 "curves": _plain_or_none(result["curves"]),
                 "explanations": {name: plain(e) for name, e in result["explanations"].items()}}
 
-    return cache.shared("explanations", 16).get(cache.key(identity, args["images"], methods, params, steps), compute)
+    return cache.shared("explanations", 16).get(grid_key(args), compute)
 
 
 def sanity(args: dict, progress, stop: threading.Event) -> list[dict]:
@@ -161,7 +167,22 @@ class QueuedExplanation(QueuedJob):
 
     kind = "explain"
 
+    def start(self):
+        """A grid this server has already computed, for any student (the same model, images,
+        methods and parameters), is served at once from the server's own cache; any other is
+        submitted. (Each worker also caches grids and single methods, but a class has several.)"""
+        self._key = grid_key(self.args)
+        served = self._served = cache.shared("explanations-served", 16).peek(self._key)
+        if served is None:
+            return super().start()
+        self.job = Job(self.kind, self.owner, {}, label=self.label, status=DONE, result=served)
+        self.job.done_event.set()
+        self.args = None
+        return self
+
     def convert(self, result: dict) -> dict:
+        if self._served is None:  # computed by a worker for this request: the class may ask again
+            cache.shared("explanations-served", 16).put(self._key, result)
         return {**result, "explanations": {name: explanation(name, e) for name, e in result["explanations"].items()}}
 
 
