@@ -334,3 +334,47 @@ def test_a_short_transfer_experiment_shows_its_table(server, browser):
         assert page.get_by_text("4. Beside the course documents").count() == 1
     finally:
         page.close()
+
+
+@pytest.mark.slow  # ten sessions on one server, two of them training: a minute or two on 2 cores
+def test_ten_sessions_at_once_on_one_server(server, browser):
+    """Ten students on one server at once, in a real browser (each tab its own Streamlit session):
+    two press Train on different sizes while eight open the light lessons. No page shows an error,
+    every light lesson renders while the trainings run, and each trainer sees only its own run."""
+    light = ["", "convolution", "shape_calculator", "gallery"] * 2
+    trainers = [browser.new_page() for _ in range(2)]
+    pages = []
+    try:
+        for page, limit in zip(trainers, (30, 60)):
+            page.goto(f"{server}/training", timeout=PAGE_TIMEOUT_MS)
+            wait_until_done(page)
+            page.locator(".st-key-tr_dataset").click()
+            page.keyboard.type("shapes")
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => document.body.innerText.includes('circle, square, triangle')",
+                                   timeout=60_000)
+            wait_until_done(page)
+            box = page.locator(".st-key-tr_limit input")
+            box.fill(str(limit))
+            box.press("Enter")
+            wait_until_done(page)
+        for page in trainers:
+            page.locator(".st-key-tr_train button").click()
+        for path in light:  # opened while the two runs are queued or training
+            page = browser.new_page()
+            pages.append(page)
+            page.goto(f"{server}/{path}", timeout=PAGE_TIMEOUT_MS)
+        for page in pages:
+            wait_until_done(page)
+            assert page.locator('[data-testid="stMainBlockContainer"] h1').count() >= 1, page.url
+        for page in trainers:
+            page.get_by_text("3. Results of run 1").wait_for(timeout=PAGE_TIMEOUT_MS)
+            wait_until_done(page)
+            text = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
+            assert "Results of run 2" not in text  # each its own run: one that crossed would leave two here, none there
+        for page in trainers + pages:
+            assert page.locator('[data-testid="stException"]').count() == 0, page.url
+            assert page.locator('[data-testid="stAlertContentError"]').all_inner_texts() == [], page.url
+    finally:
+        for page in trainers + pages:
+            page.close()

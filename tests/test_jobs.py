@@ -272,41 +272,6 @@ def test_thirty_students_train_at_once(fixture, request):
     assert round_robin_violations([r.job for r in runs]) == 0
 
 
-@pytest.mark.slow  # ten AppTest sessions at once, two of them training
-def test_ten_sessions_at_once_on_different_lessons():
-    import threading
-
-    from streamlit.testing.v1 import AppTest
-
-    from conftest import _render_page
-    from workbench.jobs import queue as Q
-
-    lessons = ["home", "convolution", "shape_calculator", "gallery"] * 2 + ["training", "training"]
-    apps, errors = [AppTest.from_function(_render_page, args=(name,), default_timeout=300) for name in lessons], {}
-
-    def session(k, at):
-        try:
-            at.run()
-            if lessons[k] == "training":  # two students train at once, each a different size
-                at.selectbox(key="tr_dataset").set_value("shapes").run()
-                at.selectbox(key="tr_backend").set_value("pytorch").run()
-                at.number_input(key="tr_limit").set_value(30 * (k - 7)).run()
-                at.button(key="tr_train").click().run()
-            errors[k] = no_errors(at)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors[k] = [repr(exc)]
-
-    threads = [threading.Thread(target=session, args=(k, at)) for k, at in enumerate(apps)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(600)
-    assert errors == {k: [] for k in range(len(lessons))}
-    (first,), (second,) = apps[8].session_state["training_runs"], apps[9].session_state["training_runs"]
-    assert (first.images, second.images) == (30, 60)  # nobody got the other's run
-    owners = {apps[8].session_state["workbench_session"], apps[9].session_state["workbench_session"]}
-    assert len(owners) == 2 and {j.owner for j in Q.server_queue().jobs()} >= owners
-
 
 def test_an_explanation_grid_as_a_job_equals_the_same_grid_here(local):
     """The "explain" kind in a worker process: the same maps and scores as run_methods in this
