@@ -272,7 +272,6 @@ def test_thirty_students_train_at_once(fixture, request):
     assert round_robin_violations([r.job for r in runs]) == 0
 
 
-
 def test_an_explanation_grid_as_a_job_equals_the_same_grid_here(local):
     """The "explain" kind in a worker process: the same maps and scores as run_methods in this
     process on the same (seeded) model and images."""
