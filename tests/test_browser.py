@@ -286,7 +286,7 @@ def test_the_well_performing_lesson_dropout_and_dead_relus(server, browser):
         epochs.fill("1")
         epochs.press("Enter")
         wait_until_done(page)
-        page.get_by_role("button", name="Train without and with BN").first.click()
+        page.get_by_role("button", name="Train without and with BN").first.click(timeout=PAGE_TIMEOUT_MS)  # a loaded CI machine
         page.get_by_text("Histograms at epoch").wait_for(timeout=PAGE_TIMEOUT_MS)
         wait_until_done(page)
         assert page.locator('[data-testid="stException"]').count() == 0
