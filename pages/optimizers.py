@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from workbench import lookup, ui
-from workbench.jobs.job import CANCELLED
 from workbench.optimize import figures as F
 from workbench.optimize import race as R
 from workbench.optimize import rules
@@ -268,7 +267,7 @@ def _cnn_tab(url, backend, chosen, mode):
             break
         time.sleep(0.5)
     if live.error is not None:
-        if live.status == CANCELLED and live.job.started is None:  # Stop while it waited: nothing ran
+        if live.stopped_before_start:
             st.info("Stopped before it started.")
             return
         raise live.error

@@ -14,7 +14,6 @@ from workbench_pages import take_home
 from workbench_pages.training import confusion_figure, curves
 from workbench import lookup, ui
 from workbench.jobs import limits
-from workbench.jobs.job import CANCELLED
 from workbench.transfer import documents as DOC
 from workbench.registry import get_registry
 from workbench.transfer.bases import default_base, default_finetune_from
@@ -121,7 +120,7 @@ def _follow(job: QueuedExperiment):
     if st.session_state.get(LIVE) is job:
         del st.session_state[LIVE]
     if job.error is not None:
-        if job.status == CANCELLED and job.job.started is None:  # Stop while it waited: nothing ran
+        if job.stopped_before_start:
             st.info("Stopped before it started: no run was trained.")
             return
         raise job.error

@@ -17,7 +17,6 @@ from plotly.subplots import make_subplots
 from workbench_pages.training import curves
 from workbench import lookup, ui
 from workbench.backend import TrainConfig
-from workbench.jobs.job import CANCELLED
 from workbench.regularise import batchnorm as BN
 from workbench.regularise import dropout as DR
 from workbench.regularise import init as I
@@ -118,7 +117,7 @@ def _histories(job: QueuedExperiment) -> list[SimpleNamespace]:
 def _error(job) -> None:
     if job is None or job.error is None:
         return
-    if job.status == CANCELLED and job.stop_event.is_set():  # Stop while it waited in the queue
+    if job.stopped_before_start:
         st.info(f"The run {ui.friendly(job.error)}.")
     else:
         st.error(f"The run failed: {ui.friendly(job.error)}")

@@ -63,6 +63,11 @@ class QueuedJob:
         return self.queue.position(self.job) if self.job.status == QUEUED else None
 
     @property
+    def stopped_before_start(self) -> bool:
+        """Stop was pressed while the job waited in the queue: it was cancelled and nothing ran."""
+        return self.job.status == CANCELLED and self.job.started is None
+
+    @property
     def events(self) -> list[dict]:
         return list(self.job.events)
 
