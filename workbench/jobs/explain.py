@@ -1,14 +1,16 @@
 """The explanation lesson's work as jobs, and what its page follows while they wait and run.
 
 Kinds: "explain" (a grid of methods, workbench.explain.compare.run_methods, with the predictions
-and the faithfulness scores and curves), "sanity" (workbench.explain.sanity.cascading_randomisation)
-and "lime-stability" (workbench.explain.sanity.lime_stability). The model travels as a registered
+and the faithfulness scores and curves), "sanity" (workbench.explain.sanity.cascading_randomisation),
+"lime-stability" (workbench.explain.sanity.lime_stability) and "class-matrix"
+(workbench.explain.cam.class_matrix). The model travels as a registered
 architecture's name (built once per worker process) or, for any other model (trained in the
 Training lesson, imported), as the files ``Backend.save`` writes (workbench.jobs.train.model_files).
 Explanations come back as arrays and JSON and are made Explanations again in the page's process.
 
-Class-wide work is done once per worker process (workbench.jobs.cache): a whole grid asked again
-("explanations"), and each method's explanation on its own ("explanation-methods"), keyed by the
+Class-wide work: a whole grid is computed once per server (the server keeps what its workers
+handed back, "explanations-served"; each worker keeps its own, "explanations"); each method's
+explanation is cached on its own in the worker ("explanation-methods"), keyed by the
 model's identity, the method, its parameters, and of the images only what the method reads
 (``Explainer.input_key``): a model's filters and filter patterns are not computed again for another
 student's photo.
